@@ -1,0 +1,62 @@
+//! Making attacker-controlled bytes (file names, link targets) safe to print.
+//!
+//! Every byte outside printable ASCII, and `\` itself, becomes `\xNN`, so a name can
+//! carry no newline, terminal escape or invalid UTF-8 into a report, and the original
+//! bytes can be recovered exactly.
+
+use std::fmt::Write;
+
+/// Escapes `bytes`; bytes in `extra` are escaped too (`,` for file_changes.log).
+pub fn escape_with(bytes: &[u8], extra: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len());
+    for &b in bytes {
+        if (0x20..0x7f).contains(&b) && b != b'\\' && !extra.contains(&b) {
+            s.push(b as char);
+        } else {
+            let _ = write!(s, "\\x{b:02x}");
+        }
+    }
+    s
+}
+
+pub fn escape(bytes: &[u8]) -> String {
+    escape_with(bytes, &[])
+}
+
+/// A JSON string literal of text that is already printable ASCII or UTF-8.
+pub fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Escapes free text that may hold attacker bytes (error messages quoting names):
+/// printable ASCII passes, everything else is `\xNN`.
+pub fn sanitize(text: &str) -> String {
+    escape(text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_names() {
+        assert_eq!(escape(b"caf\xe9"), "caf\\xe9");
+        assert_eq!(escape(b"a\nb\x1b[31m"), "a\\x0ab\\x1b[31m");
+        assert_eq!(escape(b"back\\slash"), "back\\x5cslash");
+        assert_eq!(escape_with(b"a,b", b","), "a\\x2cb");
+        assert_eq!(json_str("a\\x0a\"b"), "\"a\\\\x0a\\\"b\"");
+    }
+}

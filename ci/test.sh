@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The one test command: formatting, lints, every test, and the builds that prove the core
+# stays no_std and the workspace stays portable. Installs the rustup targets and
+# components it needs when they are missing.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+need_targets=(thumbv7em-none-eabihf riscv32imac-unknown-none-elf x86_64-unknown-freebsd)
+installed=$(rustup target list --installed)
+for t in "${need_targets[@]}"; do
+  grep -qx "$t" <<<"$installed" || rustup target add "$t"
+done
+components=$(rustup component list --installed)
+for c in rustfmt clippy; do
+  grep -q "^$c" <<<"$components" || rustup component add "$c"
+done
+
+step "fmt"
+cargo fmt --all -- --check
+
+step "clippy (host workspace, all targets, -D warnings)"
+cargo clippy --workspace --exclude firmware-demo --all-targets -- -D warnings
+
+step "core without features for bare-metal targets (no_std, no alloc)"
+cargo build -p homeostat-core --no-default-features --target thumbv7em-none-eabihf
+cargo build -p homeostat-core --no-default-features --target riscv32imac-unknown-none-elf
+
+step "workspace check for FreeBSD"
+cargo check --workspace --exclude firmware-demo --target x86_64-unknown-freebsd
+
+step "tests"
+cargo test --workspace --exclude firmware-demo

@@ -1,0 +1,16 @@
+//! homeostat's engine: the parts of a host security monitor that need no operating system.
+//!
+//! With no features it allocates nothing: every buffer's capacity is in its type or comes
+//! from the caller, and time comes from the caller too. Platform crates feed it files,
+//! processes and sockets; the agent renders what it finds.
+//!
+//! - [`digest`]: content hashes (SHA-256 by default).
+//! - [`fim`]: file integrity records, their comparison, order and database codec.
+#![cfg_attr(not(any(test, feature = "std")), no_std)]
+#![deny(unsafe_code)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+pub mod digest;
+pub mod fim;

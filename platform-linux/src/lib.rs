@@ -1,0 +1,14 @@
+//! Linux feeds for homeostat.
+//!
+//! - [`walk`]: the depth-first tree walker that produces entries in the core's order.
+//! - [`hashpool`]: hashing on all cores by a bounded worker pool, results back in order.
+//! - [`xattr`]: a digest of a file's extended attributes.
+//! - [`tree`]: what to walk (root, depth, excludes, xdev).
+
+pub mod hashpool;
+pub mod tree;
+pub mod walk;
+pub mod xattr;
+
+pub use hashpool::{scan, Scanned};
+pub use tree::{Exclude, TreeSpec};

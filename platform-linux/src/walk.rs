@@ -1,0 +1,195 @@
+//! A depth-first walk whose output is in the core's record order (`fim::path_cmp`):
+//! each directory's entries are read whole and sorted by their name bytes.
+//!
+//! Memory is bounded by the largest directory times the depth, not by the tree.
+
+use std::ffi::OsStr;
+use std::fs::{self, Metadata};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+
+use homeostat_core::fim::entry::FLAG_UNREADABLE;
+use homeostat_core::fim::{Attr, Entry, Kind, Meta, Timestamp};
+
+use crate::tree::TreeSpec;
+use crate::xattr;
+
+/// One object found by the walk, before its content is hashed.
+#[derive(Debug)]
+pub struct WalkItem {
+    pub entry: Entry<Vec<u8>>,
+    /// A regular file whose content must be hashed.
+    pub hash: bool,
+    /// Something went wrong reading it (its directory could not be listed, its xattrs
+    /// could not be read); the entry is still recorded.
+    pub problem: Option<String>,
+}
+
+struct Frame {
+    path: Vec<u8>,
+    names: Vec<Vec<u8>>,
+    next: usize,
+    /// Depth of this directory's entries (the root's entries are at 1).
+    depth: u32,
+}
+
+/// Iterator over a tree's entries in record order.
+pub struct Walker<'a> {
+    spec: &'a TreeSpec,
+    stack: Vec<Frame>,
+    root_dev: Option<u64>,
+    root_pending: bool,
+}
+
+impl<'a> Walker<'a> {
+    pub fn new(spec: &'a TreeSpec) -> Walker<'a> {
+        Walker {
+            spec,
+            stack: Vec::new(),
+            root_dev: None,
+            root_pending: true,
+        }
+    }
+
+    fn descend(&self, depth: u32, meta: &Meta) -> bool {
+        meta.kind == Kind::Dir
+            && self.spec.depth.is_none_or(|max| depth < max)
+            && (!self.spec.xdev || self.root_dev.is_none_or(|d| d == meta.dev))
+    }
+
+    /// Builds the item for `path`, pushing a frame for a directory to enter.
+    fn visit(&mut self, path: Vec<u8>, depth: u32) -> Option<WalkItem> {
+        let md = match fs::symlink_metadata(OsStr::from_bytes(&path)) {
+            Ok(md) => md,
+            // Vanished between listing and stat: it simply is not there any more.
+            Err(e) if e.kind() == io::ErrorKind::NotFound && depth > 0 => return None,
+            Err(e) => {
+                return Some(WalkItem {
+                    entry: Entry {
+                        path,
+                        target: None,
+                        meta: Meta::empty(Kind::File),
+                    },
+                    hash: false,
+                    problem: Some(format!("cannot stat: {e}")),
+                });
+            }
+        };
+        let mut item = item_from(path, &md, self.spec.attrs.contains(Attr::Xattrs));
+        if depth == 0 {
+            self.root_dev = Some(item.entry.meta.dev);
+        }
+        if self.descend(depth, &item.entry.meta) {
+            match list(&item.entry.path) {
+                Ok(names) => self.stack.push(Frame {
+                    path: item.entry.path.clone(),
+                    names,
+                    next: 0,
+                    depth: depth + 1,
+                }),
+                Err(e) => {
+                    item.entry.meta.flags |= FLAG_UNREADABLE;
+                    item.problem = Some(format!("cannot list directory: {e}"));
+                }
+            }
+        }
+        Some(item)
+    }
+}
+
+impl Iterator for Walker<'_> {
+    type Item = WalkItem;
+
+    fn next(&mut self) -> Option<WalkItem> {
+        if self.root_pending {
+            self.root_pending = false;
+            return self.visit(self.spec.root.clone(), 0);
+        }
+        loop {
+            let frame = self.stack.last_mut()?;
+            if frame.next == frame.names.len() {
+                self.stack.pop();
+                continue;
+            }
+            let name = std::mem::take(&mut frame.names[frame.next]);
+            frame.next += 1;
+            let mut path = Vec::with_capacity(frame.path.len() + 1 + name.len());
+            path.extend_from_slice(&frame.path);
+            if path.last() != Some(&b'/') {
+                path.push(b'/');
+            }
+            path.extend_from_slice(&name);
+            let depth = frame.depth;
+            if self.spec.exclude.matches(&path, &name) {
+                continue;
+            }
+            if let Some(item) = self.visit(path, depth) {
+                return Some(item);
+            }
+        }
+    }
+}
+
+fn list(dir: &[u8]) -> io::Result<Vec<Vec<u8>>> {
+    let mut names = Vec::new();
+    for de in fs::read_dir(OsStr::from_bytes(dir))? {
+        names.push(de?.file_name().as_bytes().to_vec());
+    }
+    names.sort_unstable();
+    Ok(names)
+}
+
+/// The record of one object from its lstat, without content.
+pub fn meta_from(md: &Metadata) -> Meta {
+    let kind = Kind::from_mode(md.mode()).unwrap_or(Kind::File);
+    Meta {
+        kind,
+        mode: md.mode() & 0o7777,
+        uid: md.uid(),
+        gid: md.gid(),
+        size: md.size(),
+        mtime: Timestamp {
+            sec: md.mtime(),
+            nsec: md.mtime_nsec() as u32,
+        },
+        ctime: Timestamp {
+            sec: md.ctime(),
+            nsec: md.ctime_nsec() as u32,
+        },
+        inode: md.ino(),
+        dev: md.dev(),
+        nlink: md.nlink(),
+        xattrs: None,
+        content: None,
+        flags: 0,
+    }
+}
+
+fn item_from(path: Vec<u8>, md: &Metadata, want_xattrs: bool) -> WalkItem {
+    let meta = meta_from(md);
+    let mut problem = None;
+    let target = if meta.kind == Kind::Symlink {
+        match fs::read_link(OsStr::from_bytes(&path)) {
+            Ok(t) => Some(t.as_os_str().as_bytes().to_vec()),
+            Err(e) => {
+                problem = Some(format!("cannot read link: {e}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let mut entry = Entry { path, target, meta };
+    if want_xattrs {
+        match xattr::digest(&entry.path) {
+            Ok(d) => entry.meta.xattrs = d,
+            Err(e) => problem = Some(format!("cannot read extended attributes: {e}")),
+        }
+    }
+    WalkItem {
+        hash: entry.meta.kind == Kind::File,
+        entry,
+        problem,
+    }
+}
