@@ -3,10 +3,10 @@
 use std::cmp::Ordering;
 use std::path::Path;
 
-use homeostat_core::fim::db::{Header, TreeInfo, MAX_TREES};
+use homeostat_core::fim::db::{Header, TreeInfo, MAX_PATH, MAX_TREES};
 use homeostat_core::fim::entry::FLAG_UNREADABLE;
 use homeostat_core::fim::{compare, path_cmp, setid_root, Entry, Kind};
-use homeostat_linux::scan;
+use homeostat_linux::{scan, Unseen};
 
 use crate::config::{Config, Tree};
 use crate::database::{self, DbFileError, DbWriter, Section, Verified};
@@ -205,8 +205,9 @@ impl Join<'_, '_> {
                 Ordering::Greater => {
                     let Some(s) = n.take() else { break };
                     progress.tick(&s.entry);
-                    self.problem(&s, &mut blind)?;
-                    self.added(&s.entry)?;
+                    if self.problem(&s, &mut blind)? {
+                        self.added(&s.entry)?;
+                    }
                     n = live.next();
                 }
                 Ordering::Equal => {
@@ -214,8 +215,13 @@ impl Join<'_, '_> {
                         break;
                     };
                     progress.tick(&s.entry);
-                    self.problem(&s, &mut blind)?;
-                    self.both(&old, &s.entry)?;
+                    if self.problem(&s, &mut blind)? {
+                        self.both(&old, &s.entry)?;
+                    } else if blind.is_some() {
+                        self.keep(&old)?;
+                    } else {
+                        self.removed(&old)?;
+                    }
                     o = next_old(&mut section)?;
                     n = live.next();
                 }
@@ -224,15 +230,25 @@ impl Join<'_, '_> {
         Ok(())
     }
 
+    /// Reports what went wrong with `s`, tracks blind subtrees, and says whether `s`
+    /// holds a record to compare.
     fn problem(
         &mut self,
         s: &homeostat_linux::Scanned,
         blind: &mut Option<Vec<u8>>,
-    ) -> Result<(), Failure> {
-        self.rep.counts.entries += 1;
+    ) -> Result<bool, Failure> {
         if blind.as_ref().is_some_and(|b| !under(&s.entry.path, b)) {
             *blind = None;
         }
+        if let Some(unseen) = s.unseen {
+            if unseen == Unseen::Unknown {
+                *blind = Some(s.entry.path.clone());
+            }
+            let p = s.problem.as_deref().unwrap_or("cannot be examined");
+            self.rep.warning(&s.entry.path, p).map_err(out_err)?;
+            return Ok(false);
+        }
+        self.rep.counts.entries += 1;
         if s.entry.meta.unreadable() {
             self.rep.counts.unreadable += 1;
             if s.entry.meta.kind == Kind::Dir && s.entry.meta.flags & FLAG_UNREADABLE != 0 {
@@ -242,7 +258,7 @@ impl Join<'_, '_> {
         if let Some(p) = &s.problem {
             self.rep.warning(&s.entry.path, p).map_err(out_err)?;
         }
-        Ok(())
+        Ok(true)
     }
 
     fn selected(&self, path: &[u8]) -> bool {
@@ -255,6 +271,16 @@ impl Join<'_, '_> {
     }
 
     fn write(&mut self, e: &Entry<Vec<u8>>) -> Result<(), Failure> {
+        if e.path.len() > MAX_PATH || e.target().is_some_and(|t| t.len() > MAX_PATH) {
+            // Deeper than PATH_MAX: no tool can open it by name either; say so, keep going.
+            return self
+                .rep
+                .warning(
+                    &e.path[..e.path.len().min(256)],
+                    "path or link target longer than 4096 bytes: not recorded",
+                )
+                .map_err(out_err);
+        }
         if let Some(w) = self.writer.as_deref_mut() {
             w.push(self.index, e)
                 .map_err(io_fail("cannot write database", self.db))?;

@@ -18,12 +18,15 @@ use homeostat_core::fim::entry::{FLAG_UNREADABLE, FLAG_UNSTABLE};
 use homeostat_core::fim::{Entry, Kind};
 
 use crate::tree::TreeSpec;
+pub use crate::walk::Unseen;
 use crate::walk::{meta_from, WalkItem, Walker};
 
 /// One entry of the tree, complete with its content digest, in record order.
 #[derive(Debug)]
 pub struct Scanned {
     pub entry: Entry<Vec<u8>>,
+    /// Set when nothing could be recorded of `entry.path` (see [`Unseen`]).
+    pub unseen: Option<Unseen>,
     /// What went wrong reading it, if anything (the entry is still valid, flagged).
     pub problem: Option<String>,
 }
@@ -115,6 +118,7 @@ impl Iterator for Ordered {
         match self.order_rx.recv().ok()? {
             Slot::Ready(item) => Some(Scanned {
                 entry: item.entry,
+                unseen: item.unseen,
                 problem: item.problem,
             }),
             Slot::Pending(seq, item) => {
@@ -133,7 +137,10 @@ impl Iterator for Ordered {
 
 fn finish(item: WalkItem, result: HashResult) -> Scanned {
     let WalkItem {
-        mut entry, problem, ..
+        mut entry,
+        problem,
+        unseen,
+        ..
     } = item;
     let m = &mut entry.meta;
     let problem = match result {
@@ -165,7 +172,11 @@ fn finish(item: WalkItem, result: HashResult) -> Scanned {
             Some(String::from("replaced while being read"))
         }
     };
-    Scanned { entry, problem }
+    Scanned {
+        entry,
+        unseen,
+        problem,
+    }
 }
 
 fn worker(alg: Algorithm, jobs: Receiver<Job>, done: Sender<Done>) {

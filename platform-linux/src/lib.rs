@@ -10,5 +10,5 @@ pub mod tree;
 pub mod walk;
 pub mod xattr;
 
-pub use hashpool::{scan, Scanned};
+pub use hashpool::{scan, Scanned, Unseen};
 pub use tree::{Exclude, TreeSpec};

@@ -15,10 +15,22 @@ use homeostat_core::fim::{Attr, Entry, Kind, Meta, Timestamp};
 use crate::tree::TreeSpec;
 use crate::xattr;
 
+/// Why an item carries a path but no record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unseen {
+    /// The tree's root does not exist: everything below it is gone.
+    Missing,
+    /// It exists but could not be examined (too long a path, I/O error): what the
+    /// baseline says of it and below it is unknown, not changed.
+    Unknown,
+}
+
 /// One object found by the walk, before its content is hashed.
 #[derive(Debug)]
 pub struct WalkItem {
     pub entry: Entry<Vec<u8>>,
+    /// Set when `entry` holds only the path: nothing could be recorded.
+    pub unseen: Option<Unseen>,
     /// A regular file whose content must be hashed.
     pub hash: bool,
     /// Something went wrong reading it (its directory could not be listed, its xattrs
@@ -65,14 +77,20 @@ impl<'a> Walker<'a> {
             // Vanished between listing and stat: it simply is not there any more.
             Err(e) if e.kind() == io::ErrorKind::NotFound && depth > 0 => return None,
             Err(e) => {
+                let (unseen, problem) = if e.kind() == io::ErrorKind::NotFound {
+                    (Unseen::Missing, String::from("does not exist"))
+                } else {
+                    (Unseen::Unknown, format!("cannot stat: {e}"))
+                };
                 return Some(WalkItem {
                     entry: Entry {
                         path,
                         target: None,
                         meta: Meta::empty(Kind::File),
                     },
+                    unseen: Some(unseen),
                     hash: false,
-                    problem: Some(format!("cannot stat: {e}")),
+                    problem: Some(problem),
                 });
             }
         };
@@ -188,6 +206,7 @@ fn item_from(path: Vec<u8>, md: &Metadata, want_xattrs: bool) -> WalkItem {
         }
     }
     WalkItem {
+        unseen: None,
         hash: entry.meta.kind == Kind::File,
         entry,
         problem,
