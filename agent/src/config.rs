@@ -19,10 +19,18 @@ struct Raw {
     update: Option<bool>,
     #[serde(default)]
     files: Vec<RawFiles>,
+    database: Option<RawDatabase>,
     // Sections of later capabilities, accepted so that one config serves every version.
     monitor: Option<toml::Value>,
     measure: Option<toml::Value>,
     rule: Option<toml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    key: Option<PathBuf>,
+    public_key: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -66,6 +74,10 @@ pub struct Config {
     /// Accept reported changes into the database (CFEngine's `update_hashes`).
     pub update: bool,
     pub trees: Vec<Tree>,
+    /// ed25519 secret key file that signs every database written.
+    pub db_key: Option<PathBuf>,
+    /// Hex public key a database must be signed with (derived from `db_key` if absent).
+    pub db_public_key: Option<String>,
 }
 
 impl Config {
@@ -90,10 +102,16 @@ impl Config {
                 format!("{origin}: [[files]] block {} (path {:?})", i + 1, f.path)
             })?);
         }
+        let (db_key, db_public_key) = match raw.database {
+            Some(d) => (d.key, d.public_key),
+            None => (None, None),
+        };
         Ok(Config {
             state_dir: raw.state_dir,
             update: raw.update.unwrap_or(true),
             trees,
+            db_key,
+            db_public_key,
         })
     }
 }

@@ -10,6 +10,8 @@ use homeostat_core::fim::db::{
 use homeostat_core::fim::Entry;
 use sha2_shim::Sha256;
 
+use crate::signing::Keys;
+
 /// A database that cannot be used, with where and why.
 #[derive(Debug, thiserror::Error)]
 pub enum DbFileError {
@@ -102,7 +104,7 @@ pub struct OwnedTree {
 
 /// Pass one: streams the whole file, checking the trailer's digest and count, that every
 /// record decodes, and the order. Memory is constant in the number of records.
-pub fn verify(path: &Path) -> Result<Verified, DbFileError> {
+pub fn verify(path: &Path, keys: &Keys) -> Result<Verified, DbFileError> {
     let invalid = |offset: u64, reason: String| DbFileError::Invalid {
         path: path.to_owned(),
         offset,
@@ -188,6 +190,8 @@ pub fn verify(path: &Path) -> Result<Verified, DbFileError> {
             String::from("SHA-256 of the contents does not match the trailer (edited or damaged)"),
         ));
     }
+    keys.check(&digest, trailer.signature.as_ref())
+        .map_err(|reason| invalid(body_end, reason))?;
     if trailer.count != dec.count() {
         return Err(invalid(
             body_end,
@@ -336,13 +340,14 @@ impl DbWriter {
 
     /// Trailer, flush, fsync, rename, fsync of the directory: the old database or the new
     /// one, never a torn one.
-    pub fn commit(mut self) -> io::Result<u64> {
+    pub fn commit(mut self, keys: &Keys) -> io::Result<u64> {
         let enc = self
             .enc
             .take()
             .ok_or_else(|| io::Error::other("database already committed"))?;
         let fin = enc.finish();
-        self.out.write_all(&fin.tail(None))?;
+        self.out
+            .write_all(&fin.tail(keys.sign(&fin.digest).as_ref()))?;
         self.out.flush()?;
         self.out.get_ref().sync_data()?;
         fs::rename(&self.tmp, &self.dest)?;

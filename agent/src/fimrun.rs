@@ -12,6 +12,7 @@ use crate::config::{Config, Tree};
 use crate::database::{self, DbFileError, DbWriter, Section, Verified};
 use crate::progress::Progress;
 use crate::report::{Change, FileFinding, Reporter};
+use crate::signing::Keys;
 
 /// What the run does with the database.
 #[derive(Clone, Debug)]
@@ -39,6 +40,7 @@ fn io_fail(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Fa
 }
 
 pub fn run(
+    keys: &Keys,
     cfg: &Config,
     db_path: &Path,
     host: &str,
@@ -48,7 +50,7 @@ pub fn run(
 ) -> Result<(), Failure> {
     let old = match mode {
         Mode::Init => None,
-        _ => Some(database::verify(db_path)?),
+        _ => Some(database::verify(db_path, keys)?),
     };
     if let Some(v) = &old {
         let signed = if v.signed { ", signed" } else { "" };
@@ -119,7 +121,7 @@ pub fn run(
         // rewrite. Init and update always write.
         let keep_old = matches!(mode, Mode::Check { .. }) && !any_change;
         if !keep_old {
-            w.commit()
+            w.commit(keys)
                 .map_err(io_fail("cannot write database", db_path))?;
         }
     }

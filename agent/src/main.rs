@@ -7,6 +7,7 @@ mod escape;
 mod fimrun;
 mod progress;
 mod report;
+mod signing;
 mod timefmt;
 
 use std::ffi::OsString;
@@ -67,6 +68,12 @@ enum Command {
         /// Files or directories (with everything below them) to accept.
         paths: Vec<OsString>,
     },
+    /// Make an ed25519 key for signing databases; prints its public key.
+    Keygen {
+        /// Where to write the secret key (must not exist yet; mode 0600).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Show configuration.
     Config {
         /// Print the built-in default configuration.
@@ -95,7 +102,18 @@ fn run(cli: Cli) -> Outcome {
             return Ok(0);
         }
     }
+    if let Command::Keygen { out } = &cli.command {
+        let public = signing::keygen(out).map_err(|e| (EXIT_IO, format!("{e:#}")))?;
+        println!("public key: {public}");
+        println!(
+            "add to the config:\n[database]\nkey = {:?}\npublic_key = \"{public}\"",
+            out.display().to_string()
+        );
+        return Ok(0);
+    }
     let cfg = Config::load(cli.config.as_deref()).map_err(|e| (EXIT_CONFIG, format!("{e:#}")))?;
+    let keys = signing::Keys::load(cfg.db_key.as_deref(), cfg.db_public_key.as_deref())
+        .map_err(|e| (EXIT_CONFIG, format!("{e:#}")))?;
     if let Command::Config { .. } = cli.command {
         let text = cli
             .config
@@ -148,7 +166,7 @@ fn run(cli: Cli) -> Outcome {
                 (Mode::Init, "scan")
             }
         }
-        Command::Config { .. } => unreachable!("handled above"),
+        Command::Config { .. } | Command::Keygen { .. } => unreachable!("handled above"),
     };
     if matches!(mode, Mode::Check { .. }) {
         let log = state.join("file_changes.log");
@@ -160,14 +178,22 @@ fn run(cli: Cli) -> Outcome {
         rep.log_to(f);
     }
     let host = hostname();
-    let result = fimrun::run(&cfg, &db, &host, now, &mode, &mut rep);
-    let flushed = rep.summary(name).and_then(|_| rep.flush());
+    let result = fimrun::run(&keys, &cfg, &db, &host, now, &mode, &mut rep);
     match result {
         Ok(()) => {}
-        Err(Failure::Database(e)) => return Err((EXIT_DATABASE, e.to_string())),
-        Err(Failure::Io(e)) => return Err((EXIT_IO, e)),
+        Err(e) => {
+            // Findings printed before the failure stay visible; no summary pretends the
+            // run completed.
+            let _ = rep.flush();
+            return Err(match e {
+                Failure::Database(e) => (EXIT_DATABASE, e.to_string()),
+                Failure::Io(e) => (EXIT_IO, e),
+            });
+        }
     }
-    flushed.map_err(|e| (EXIT_IO, format!("cannot write report: {e}")))?;
+    rep.summary(name)
+        .and_then(|_| rep.flush())
+        .map_err(|e| (EXIT_IO, format!("cannot write report: {e}")))?;
     Ok(match mode {
         Mode::Check { .. } => rep.counts.exit_bits(),
         _ => 0,
