@@ -6,11 +6,17 @@
 //!
 //! - [`digest`]: content hashes (SHA-256 by default).
 //! - [`fim`]: file integrity records, their comparison, order and database codec.
+//! - [`stats`]: the learned normal state of each observable per slot of the week.
+//! - [`entropy`]: how evenly a sample's traffic spreads over its sources.
+//! - [`classes`]: class names, persistent classes and class expressions.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(unsafe_code)]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+pub mod classes;
 pub mod digest;
+pub mod entropy;
 pub mod fim;
+pub mod stats;

@@ -1,0 +1,840 @@
+//! The learner: one call per sample updates the weekly table and the local averages, then
+//! classifies every observable present (cf-monitord's `EvalAvQ`, `LeapDetection` and
+//! `SetClasses`, with the decisions of DESIGN.md).
+
+use super::classify::{classify, Classes, Kind, Kinds};
+use super::ldt::Ldt;
+use super::observables::{ObsId, Registry, OBSERVABLES};
+use super::table::{slot, Pair, Table, SLOTS};
+use crate::classes::ClassName;
+
+/// cf-monitord's forget rate: the weight of the old average once the database is grown.
+pub const DEFAULT_FORGET_RATE: f32 = 0.6;
+
+/// How long a persistent class lives after the last sample that raised it (seconds).
+pub const PERSISTENCE: i64 = 600;
+
+/// Persistent classes held at once; beyond this they are counted, not kept.
+pub const PERSISTENT_CAP: usize = 256;
+
+/// Largest |value| learned. Far beyond any counter or byte figure, and small enough that
+/// every square and sum of squares stays a finite `f32` (cf-monitord's 9,999,999 limit
+/// is gone; see docs/cfengine-differences.md).
+pub const MAX_VALUE: f32 = 1.0e15;
+
+/// The table is "young" (new values weigh `f`, not `1 − f`) while `AGE / 2016 < 2`.
+pub const YOUNG_SAMPLES: u64 = 2 * SLOTS as u64;
+
+/// `f` as cf-monitord accepts it: outside 0.1..=0.9 (or NaN) it is 0.6.
+pub const fn sane_forget_rate(f: f32) -> f32 {
+    if f >= 0.1 && f <= 0.9 {
+        f
+    } else {
+        DEFAULT_FORGET_RATE
+    }
+}
+
+/// cf-monitord's `WAverage` without its sanity limit: a young average takes `f` of the
+/// new value, a grown one `1 − f`; never negative.
+pub(crate) fn waverage(new: f32, old: f32, young: bool, f: f32) -> f32 {
+    if new == 0.0 && old == 0.0 {
+        return 0.0;
+    }
+    let av = if young {
+        f * new + (1.0 - f) * old
+    } else {
+        (1.0 - f) * new + f * old
+    };
+    if av < 0.0 {
+        0.0
+    } else {
+        av
+    }
+}
+
+/// The value the table learns from `x` (DESIGN "Decisions"): an outlier far from both
+/// averages is pulled in to `W.expect ± 2·√(W.var + L.var)`; anything else is `x`.
+pub(crate) fn learned_value(x: f32, w: Pair, l: Pair) -> f32 {
+    use super::classify::NOISE;
+    if w.expect == 0.0 {
+        return x;
+    }
+    let d = x - w.expect;
+    if d * d < NOISE * NOISE {
+        return x;
+    }
+    let dl = x - l.expect;
+    let distance = libm::sqrtf(d * d + dl * dl);
+    let spread = libm::sqrtf(w.var + l.var);
+    if distance > 4.0 * spread {
+        if d > 0.0 {
+            w.expect + 2.0 * spread
+        } else {
+            w.expect - 2.0 * spread
+        }
+    } else {
+        x
+    }
+}
+
+/// The values of one sample: observables not set are absent, and are not updated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    values: [f32; OBSERVABLES],
+    present: u128,
+}
+
+impl Default for Sample {
+    fn default() -> Self {
+        Sample::new()
+    }
+}
+
+impl Sample {
+    pub const fn new() -> Sample {
+        Sample {
+            values: [0.0; OBSERVABLES],
+            present: 0,
+        }
+    }
+
+    pub fn set(&mut self, id: ObsId, value: f32) {
+        self.values[id.index()] = value;
+        self.present |= 1 << id.index();
+    }
+
+    pub fn get(&self, id: ObsId) -> Option<f32> {
+        (self.present & (1 << id.index()) != 0).then(|| self.values[id.index()])
+    }
+
+    pub fn remove(&mut self, id: ObsId) {
+        self.present &= !(1 << id.index());
+    }
+
+    pub fn clear(&mut self) {
+        self.present = 0;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.present == 0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (ObsId, f32)> + '_ {
+        ids(self.present).map(|id| (id, self.values[id.index()]))
+    }
+}
+
+fn ids(mask: u128) -> impl Iterator<Item = ObsId> {
+    (0..OBSERVABLES)
+        .filter(move |i| mask & (1 << i) != 0)
+        .filter_map(ObsId::new)
+}
+
+/// What one sample did to one observable.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Outcome {
+    /// The value measured (`x`); classes are computed from it.
+    pub value: f32,
+    /// The value the table learned: `x`, or an outlier pulled in.
+    pub learned: f32,
+    /// The weekly pair of the slot after the update.
+    pub expect: f32,
+    pub stddev: f32,
+    /// The local running pair after the update.
+    pub local_expect: f32,
+    pub local_stddev: f32,
+    /// The two-dimensional distance of `x` from both averages.
+    pub dev: f32,
+    pub classes: Classes,
+}
+
+impl Outcome {
+    const EMPTY: Outcome = Outcome {
+        value: 0.0,
+        learned: 0.0,
+        expect: 0.0,
+        stddev: 0.0,
+        local_expect: 0.0,
+        local_stddev: 0.0,
+        dev: 0.0,
+        classes: Classes::NONE,
+    };
+}
+
+/// The outcomes of one sample, for the observables it held. Caller-owned (4.5 KiB).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    t: i64,
+    slot: u16,
+    present: u128,
+    outcomes: [Outcome; OBSERVABLES],
+}
+
+impl Default for Report {
+    fn default() -> Self {
+        Report::new()
+    }
+}
+
+impl Report {
+    pub const fn new() -> Report {
+        Report {
+            t: 0,
+            slot: 0,
+            present: 0,
+            outcomes: [Outcome::EMPTY; OBSERVABLES],
+        }
+    }
+
+    /// The sample's epoch.
+    pub fn t(&self) -> i64 {
+        self.t
+    }
+
+    /// The slot of the week it updated.
+    pub fn slot(&self) -> usize {
+        usize::from(self.slot)
+    }
+
+    pub fn get(&self, id: ObsId) -> Option<&Outcome> {
+        (self.present & (1 << id.index()) != 0).then(|| &self.outcomes[id.index()])
+    }
+
+    /// Outcomes in id order.
+    pub fn iter(&self) -> impl Iterator<Item = (ObsId, &Outcome)> + '_ {
+        ids(self.present).map(|id| (id, &self.outcomes[id.index()]))
+    }
+
+    pub fn len(&self) -> usize {
+        self.present.count_ones() as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.present == 0
+    }
+}
+
+/// A persistent class held by the learner, compactly: observable, [`Kind`] bit, expiry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Live {
+    pub(crate) obs: u8,
+    pub(crate) kind: u8,
+    pub(crate) expiry: i64,
+}
+
+/// Everything the learner remembers besides the table: caller-owned, fixed size (about
+/// 16 KiB), persisted bit-exactly by [`super::persist`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Learner {
+    pub(crate) forget_rate: f32,
+    /// Samples since the state was created (1 on the first).
+    pub(crate) age: u64,
+    /// Samples taken before this one: the age of the local averages.
+    pub(crate) iterations: u64,
+    /// Values refused (not finite, or beyond [`MAX_VALUE`]).
+    pub(crate) rejected: u64,
+    pub(crate) local: [Pair; OBSERVABLES],
+    pub(crate) ldt: [Ldt; OBSERVABLES],
+    pub(crate) last: [f32; OBSERVABLES],
+    pub(crate) seen: u128,
+    pub(crate) live: heapless::Vec<Live, PERSISTENT_CAP>,
+    pub(crate) overflow: u32,
+    pub(crate) registry: Registry,
+}
+
+// What the docs promise a firmware: the learner and a report are small beside the table.
+const _: () = assert!(core::mem::size_of::<Learner>() <= 17 * 1024);
+const _: () = assert!(core::mem::size_of::<Report>() <= 5 * 1024);
+
+impl Default for Learner {
+    fn default() -> Self {
+        Learner::new(DEFAULT_FORGET_RATE)
+    }
+}
+
+impl Learner {
+    /// A learner that knows nothing. `forget_rate` is the config's (0.6 by default).
+    pub const fn new(forget_rate: f32) -> Learner {
+        Learner {
+            forget_rate: sane_forget_rate(forget_rate),
+            age: 0,
+            iterations: 0,
+            rejected: 0,
+            local: [Pair::ZERO; OBSERVABLES],
+            ldt: [Ldt::new(); OBSERVABLES],
+            last: [0.0; OBSERVABLES],
+            seen: 0,
+            live: heapless::Vec::new(),
+            overflow: 0,
+            registry: Registry::new(),
+        }
+    }
+
+    /// Takes one sample at epoch `t`: updates `table` and the local averages for each
+    /// observable present in `sample`, classifies it, and writes the outcomes to `report`.
+    pub fn sample(&mut self, table: &mut Table, t: i64, sample: &Sample, report: &mut Report) {
+        self.age = self.age.saturating_add(1);
+        let young_w = self.age < YOUNG_SAMPLES;
+        let young_l = self.iterations < 2;
+        let f = self.forget_rate;
+        let slot = slot(t);
+        self.live.retain(|e| t <= e.expiry);
+        report.t = t;
+        report.slot = slot as u16;
+        report.present = 0;
+
+        let row = &mut table[slot];
+        for (id, x) in sample.iter() {
+            let i = id.index();
+            if !x.is_finite() || libm::fabsf(x) > MAX_VALUE {
+                self.rejected = self.rejected.saturating_add(1);
+                continue;
+            }
+            let w = row[i].sane();
+            let l = self.local[i];
+
+            let y = learned_value(x, w, l);
+            let d2 = (y - w.expect) * (y - w.expect);
+            // "Clean up past anomalies": a variance far above this deviation is dropped.
+            let var = if w.var > 2.0 * d2 {
+                d2
+            } else {
+                waverage(d2, w.var, young_w, f)
+            };
+            let n = Pair {
+                expect: waverage(y, w.expect, young_w, f),
+                var,
+            };
+            // The local average smooths the weekly expectation, not the raw value.
+            let l = Pair {
+                expect: waverage(n.expect, l.expect, young_l, f),
+                var: waverage(n.var, l.var, young_l, f),
+            };
+            row[i] = n;
+            self.local[i] = l;
+
+            let (verdict, dev) = classify(x, n, l);
+            let ldt = self.ldt[i].push(x).filter(|leap| leap.fired()).map(|_| {
+                use super::classify::Dir;
+                if x > n.expect {
+                    Dir::High
+                } else {
+                    Dir::Low
+                }
+            });
+            let classes = Classes {
+                verdict,
+                ldt,
+                live: Kinds::EMPTY,
+            };
+            for kind in classes.raised().iter() {
+                self.raise(i as u8, kind, t.saturating_add(PERSISTENCE));
+            }
+            self.last[i] = x;
+            self.seen |= 1 << i;
+            report.present |= 1 << i;
+            report.outcomes[i] = Outcome {
+                value: x,
+                learned: y,
+                expect: n.expect,
+                stddev: n.stddev(),
+                local_expect: l.expect,
+                local_stddev: l.stddev(),
+                dev,
+                classes,
+            };
+        }
+        for e in &self.live {
+            if report.present & (1 << e.obs) != 0 {
+                if let Some(kind) = Kind::from_bit(e.kind) {
+                    report.outcomes[usize::from(e.obs)]
+                        .classes
+                        .live
+                        .insert(kind);
+                }
+            }
+        }
+        self.iterations = self.iterations.saturating_add(1);
+    }
+
+    /// Raises (or renews) a persistent class until `expiry`.
+    fn raise(&mut self, obs: u8, kind: Kind, expiry: i64) {
+        let bit = kind.bit();
+        if let Some(e) = self.live.iter_mut().find(|e| e.obs == obs && e.kind == bit) {
+            e.expiry = e.expiry.max(expiry);
+        } else if self
+            .live
+            .push(Live {
+                obs,
+                kind: bit,
+                expiry,
+            })
+            .is_err()
+        {
+            self.overflow = self.overflow.saturating_add(1);
+        }
+    }
+
+    /// The persistent classes alive at `now`: observable, kind, last second alive.
+    pub fn persistent(&self, now: i64) -> impl Iterator<Item = (ObsId, Kind, i64)> + '_ {
+        self.live
+            .iter()
+            .filter(move |e| now <= e.expiry)
+            .filter_map(|e| {
+                Some((
+                    ObsId::new(usize::from(e.obs))?,
+                    Kind::from_bit(e.kind)?,
+                    e.expiry,
+                ))
+            })
+    }
+
+    /// The names of the persistent classes alive at `now`.
+    pub fn persistent_names(&self, now: i64) -> impl Iterator<Item = ClassName> + '_ {
+        self.persistent(now).filter_map(|(id, kind, _)| {
+            let mut name = ClassName::new();
+            kind.write_name(self.registry.name(id)?, &mut name).ok()?;
+            Some(name)
+        })
+    }
+
+    /// Persistent classes that found no room (beyond [`PERSISTENT_CAP`]).
+    pub fn persistent_overflow(&self) -> u32 {
+        self.overflow
+    }
+
+    pub fn forget_rate(&self) -> f32 {
+        self.forget_rate
+    }
+
+    /// The config's forget rate (after a restore, if the config changed).
+    pub fn set_forget_rate(&mut self, f: f32) {
+        self.forget_rate = sane_forget_rate(f);
+    }
+
+    /// Samples since the state was created.
+    pub fn age(&self) -> u64 {
+        self.age
+    }
+
+    /// Whether the weekly averages still learn fast (the first two weeks of samples).
+    pub fn is_young(&self) -> bool {
+        self.age < YOUNG_SAMPLES
+    }
+
+    pub fn iterations(&self) -> u64 {
+        self.iterations
+    }
+
+    /// Values refused as not finite or beyond [`MAX_VALUE`].
+    pub fn rejected(&self) -> u64 {
+        self.rejected
+    }
+
+    pub fn local(&self, id: ObsId) -> Pair {
+        self.local[id.index()]
+    }
+
+    pub fn ldt(&self, id: ObsId) -> &Ldt {
+        &self.ldt[id.index()]
+    }
+
+    /// The last value learned for `id`, if any.
+    pub fn last(&self, id: ObsId) -> Option<f32> {
+        (self.seen & (1 << id.index()) != 0).then(|| self.last[id.index()])
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Registers dynamic observables here, so their ids persist with the state.
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::stats::classify::{Band, Dir, Verdict};
+    use crate::stats::table::{FIRST_MONDAY, SLOT_SECONDS};
+    use std::{boxed::Box, vec, vec::Vec};
+
+    pub(crate) fn table() -> Box<Table> {
+        vec![[Pair::ZERO; OBSERVABLES]; SLOTS]
+            .into_boxed_slice()
+            .try_into()
+            .unwrap()
+    }
+
+    /// 2024-01-01 00:00 UTC, a Monday.
+    pub(crate) const T0: i64 = 1_704_067_200;
+
+    fn one(id: ObsId, x: f32) -> Sample {
+        let mut s = Sample::new();
+        s.set(id, x);
+        s
+    }
+
+    fn close(a: f32, b: f32) -> bool {
+        (a - b).abs() <= 1e-5 * (1.0 + b.abs())
+    }
+
+    #[test]
+    fn first_iteration_as_verified_on_cf_monitord() {
+        let (mut table, mut l, mut r) = (table(), Learner::new(0.7), Report::new());
+        l.sample(&mut table, T0, &one(ObsId::USERS, 1.0), &mut r);
+        let o = r.get(ObsId::USERS).unwrap();
+        assert_eq!(l.age(), 1);
+        assert!(
+            close(o.expect, 0.7) && close(o.stddev * o.stddev, 0.7),
+            "{o:?}"
+        );
+        assert!(
+            close(o.local_expect, 0.49) && close(o.local_stddev, 0.7),
+            "{o:?}"
+        );
+        // cf-monitord's dev_users = √(V_week + V_local) = 1.09.
+        assert!((libm::sqrtf(0.7 + o.local_stddev * o.local_stddev) - 1.09).abs() < 0.005);
+        // Second iteration, same slot: 0.7 > 2 × 0.09, so the variance collapses to d².
+        l.sample(&mut table, T0 + 150, &one(ObsId::USERS, 1.0), &mut r);
+        let o = r.get(ObsId::USERS).unwrap();
+        assert!(close(o.stddev * o.stddev, 0.09), "{o:?}");
+        assert_eq!(r.slot(), 0);
+        assert_eq!(l.iterations(), 2);
+    }
+
+    #[test]
+    fn forget_rate_defaults_and_sanity() {
+        assert_eq!(Learner::default().forget_rate(), 0.6);
+        assert_eq!(Learner::new(0.95).forget_rate(), 0.6);
+        assert_eq!(Learner::new(f32::NAN).forget_rate(), 0.6);
+        assert_eq!(Learner::new(0.9).forget_rate(), 0.9);
+        assert_eq!(waverage(1.0, 0.0, true, 0.6), 0.6);
+        assert!(close(waverage(1.0, 0.0, false, 0.6), 0.4));
+        assert_eq!(waverage(-5.0, 1.0, true, 0.6), 0.0);
+        assert_eq!(waverage(0.0, 0.0, false, 0.6), 0.0);
+        // No sanity limit: a large deviation still gets a variance.
+        assert!(waverage(1.0e12, 1.0e12, false, 0.6) > 9_999_999.0);
+    }
+
+    #[test]
+    fn young_for_two_weeks_of_samples() {
+        let mut l = Learner {
+            age: YOUNG_SAMPLES - 2,
+            ..Learner::default()
+        };
+        let (mut table, mut r) = (table(), Report::new());
+        l.sample(&mut table, T0, &Sample::new(), &mut r);
+        assert!(l.is_young());
+        l.sample(&mut table, T0 + 150, &Sample::new(), &mut r);
+        assert!(!l.is_young());
+        // Grown: a new value weighs 1 − f = 0.4.
+        l.sample(&mut table, T0 + 300, &one(ObsId::DISKFREE, 10.0), &mut r);
+        assert!(close(r.get(ObsId::DISKFREE).unwrap().expect, 4.0));
+    }
+
+    /// A learner whose `www_in` has W = {10, 1} in slot 0 and L = {10, 1}.
+    fn primed() -> (Box<Table>, Learner, ObsId) {
+        let id = ObsId::builtin("www_in").unwrap();
+        let mut table = table();
+        let mut l = Learner {
+            age: YOUNG_SAMPLES,
+            iterations: 10,
+            ..Learner::default()
+        };
+        table[0][id.index()] = Pair {
+            expect: 10.0,
+            var: 1.0,
+        };
+        l.local[id.index()] = Pair {
+            expect: 10.0,
+            var: 1.0,
+        };
+        (table, l, id)
+    }
+
+    #[test]
+    fn outliers_are_pulled_in_but_classified_from_x() {
+        let (mut table, mut l, id) = primed();
+        let mut r = Report::new();
+        l.sample(&mut table, T0, &one(id, 100.0), &mut r);
+        let o = *r.get(id).unwrap();
+        let spread = libm::sqrtf(2.0);
+        assert!(close(o.learned, 10.0 + 2.0 * spread), "{o:?}");
+        assert!(close(o.expect, 0.4 * (10.0 + 2.0 * spread) + 0.6 * 10.0));
+        assert_eq!(o.value, 100.0);
+        assert_eq!(
+            o.classes.verdict,
+            Verdict::Signal {
+                dir: Dir::High,
+                band: Band::Anomaly
+            }
+        );
+        assert!(o.classes.live.contains(Kind::Anomaly(Dir::High)));
+        assert!(o.classes.live.contains(Kind::Dev2(Dir::High)));
+        let names: Vec<_> = o.classes.names("www_in").collect();
+        assert!(
+            names.iter().any(|n| n == "www_in_high_anomaly"),
+            "{names:?}"
+        );
+
+        // Downwards the same, to W.expect − 2·spread (and never a negative average).
+        let (mut table, mut l, id) = primed();
+        table[0][id.index()].expect = 50.0;
+        l.sample(&mut table, T0, &one(id, 0.0), &mut r);
+        assert!(close(r.get(id).unwrap().learned, 50.0 - 2.0 * spread));
+    }
+
+    #[test]
+    fn no_pull_near_the_average_within_spread_or_on_an_empty_slot() {
+        let (mut table, mut l, id) = primed();
+        let mut r = Report::new();
+        // (x − W.expect)² < 36: learned as is.
+        l.sample(&mut table, T0, &one(id, 15.9), &mut r);
+        assert_eq!(r.get(id).unwrap().learned, 15.9);
+        // Far, but within 4 spreads: learned as is.
+        let (mut table, mut l, id) = primed();
+        table[0][id.index()].var = 400.0;
+        l.sample(&mut table, T0, &one(id, 60.0), &mut r);
+        assert_eq!(r.get(id).unwrap().learned, 60.0);
+        // W.expect = 0 (a slot never seen): learned as is.
+        let (mut table, mut l, id) = primed();
+        table[0][id.index()] = Pair::ZERO;
+        l.sample(&mut table, T0, &one(id, 1000.0), &mut r);
+        assert_eq!(r.get(id).unwrap().learned, 1000.0);
+        assert_eq!(
+            learned_value(
+                16.0,
+                Pair {
+                    expect: 10.0,
+                    var: 0.0
+                },
+                Pair::ZERO
+            ),
+            10.0
+        );
+    }
+
+    #[test]
+    fn persistent_classes_live_ten_minutes_after_the_last_trigger() {
+        let (mut table, mut l, id) = primed();
+        let mut r = Report::new();
+        l.sample(&mut table, T0, &one(id, 100.0), &mut r);
+        let kind = Kind::Anomaly(Dir::High);
+        let quiet = one(ObsId::USERS, 1.0);
+        l.sample(&mut table, T0 + 600, &quiet, &mut r);
+        assert!(l.persistent(T0 + 600).any(|(i, k, _)| i == id && k == kind));
+        assert!(l
+            .persistent_names(T0 + 600)
+            .any(|n| n == "www_in_high_anomaly"));
+        l.sample(&mut table, T0 + 601, &quiet, &mut r);
+        assert!(l.persistent(T0 + 601).next().is_none());
+        assert!(l.live.is_empty());
+
+        // A new trigger renews the expiry; a value present reports its live classes.
+        let (mut table, mut l, id) = primed();
+        l.sample(&mut table, T0, &one(id, 100.0), &mut r);
+        table[1][id.index()] = Pair {
+            expect: 10.0,
+            var: 1.0,
+        };
+        l.sample(&mut table, T0 + 300, &one(id, 100.0), &mut r);
+        let renewed: Vec<_> = l.persistent(T0 + 900).collect();
+        assert!(
+            renewed.iter().any(|&(_, k, e)| k == kind && e == T0 + 900),
+            "{renewed:?}"
+        );
+        table[2][id.index()] = Pair {
+            expect: 10.0,
+            var: 1.0,
+        };
+        l.sample(&mut table, T0 + 899, &one(id, 10.0), &mut r);
+        assert!(r.get(id).unwrap().classes.live.contains(kind));
+    }
+
+    #[test]
+    fn overflow_of_persistent_classes_is_counted() {
+        let mut l = Learner::default();
+        for i in 0..PERSISTENT_CAP + 3 {
+            l.raise(
+                (i % OBSERVABLES) as u8,
+                Kind::from_bit((i / OBSERVABLES) as u8).unwrap(),
+                1,
+            );
+        }
+        assert_eq!(l.live.len(), PERSISTENT_CAP);
+        assert_eq!(l.persistent_overflow(), 3);
+    }
+
+    #[test]
+    fn absent_and_bad_values_are_not_updated() {
+        let (mut table, mut l, mut r) = (table(), Learner::default(), Report::new());
+        let mut s = Sample::new();
+        s.set(ObsId::USERS, 3.0);
+        s.set(ObsId::ROOTPROCS, f32::NAN);
+        s.set(ObsId::OTHERPROCS, 2.0e15);
+        l.sample(&mut table, T0, &s, &mut r);
+        assert_eq!(r.len(), 1);
+        assert_eq!(l.rejected(), 2);
+        assert_eq!(table[0][ObsId::ROOTPROCS.index()], Pair::ZERO);
+        assert_eq!(l.last(ObsId::USERS), Some(3.0));
+        assert_eq!(l.last(ObsId::DISKFREE), None);
+        assert_eq!(l.local(ObsId::DISKFREE), Pair::ZERO);
+        let updated = table.iter().flatten().filter(|p| **p != Pair::ZERO).count();
+        assert_eq!(updated, 1);
+    }
+
+    #[test]
+    fn a_leap_raises_ldt() {
+        let (mut table, mut l, mut r) = (table(), Learner::default(), Report::new());
+        let id = ObsId::OTHERPROCS;
+        for k in 0..10 {
+            l.sample(&mut table, T0 + k * 150, &one(id, 50.0), &mut r);
+            assert_eq!(r.get(id).unwrap().classes.ldt, None);
+        }
+        l.sample(&mut table, T0 + 1500, &one(id, 500.0), &mut r);
+        let o = r.get(id).unwrap();
+        assert_eq!(o.classes.ldt, Some(Dir::High));
+        assert!(o
+            .classes
+            .names("otherprocs")
+            .any(|n| n == "otherprocs_high_ldt"));
+    }
+
+    /// cf-monitord's algorithm as written in the notes, in f64, for a handful of observables.
+    struct Model {
+        f: f64,
+        age: u64,
+        iter: u64,
+        table: Vec<[(f64, f64); SLOTS]>,
+        local: Vec<(f64, f64)>,
+    }
+
+    fn wavg64(new: f64, old: f64, young: bool, f: f64) -> f64 {
+        if new == 0.0 && old == 0.0 {
+            return 0.0;
+        }
+        let av = if young {
+            f * new + (1.0 - f) * old
+        } else {
+            (1.0 - f) * new + f * old
+        };
+        av.max(0.0)
+    }
+
+    impl Model {
+        fn new(f: f64, n: usize) -> Model {
+            Model {
+                f,
+                age: 0,
+                iter: 0,
+                table: vec![[(0.0, 0.0); SLOTS]; n],
+                local: vec![(0.0, 0.0); n],
+            }
+        }
+
+        /// (expect, stddev, local expect, local stddev) per observable.
+        fn sample(&mut self, t: i64, xs: &[f64]) -> Vec<[f64; 4]> {
+            self.age += 1;
+            let (yw, yl) = (self.age < YOUNG_SAMPLES, self.iter < 2);
+            let s = ((t - FIRST_MONDAY).rem_euclid(604_800) / SLOT_SECONDS) as usize;
+            let out = xs
+                .iter()
+                .enumerate()
+                .map(|(i, &x)| {
+                    let (we, wv) = self.table[i][s];
+                    let (le, lv) = self.local[i];
+                    let d = x - we;
+                    let y = if we != 0.0 && d * d >= 36.0 {
+                        let spread = (wv + lv).sqrt();
+                        if (d * d + (x - le).powi(2)).sqrt() > 4.0 * spread {
+                            we + 2.0 * spread * d.signum()
+                        } else {
+                            x
+                        }
+                    } else {
+                        x
+                    };
+                    let d2 = (y - we).powi(2);
+                    let var = if wv > 2.0 * d2 {
+                        d2
+                    } else {
+                        wavg64(d2, wv, yw, self.f)
+                    };
+                    let expect = wavg64(y, we, yw, self.f);
+                    let l = (wavg64(expect, le, yl, self.f), wavg64(var, lv, yl, self.f));
+                    self.table[i][s] = (expect, var);
+                    self.local[i] = l;
+                    [expect, var.sqrt(), l.0, l.1.sqrt()]
+                })
+                .collect();
+            self.iter += 1;
+            out
+        }
+    }
+
+    /// A small deterministic generator (xorshift64*).
+    pub(crate) struct Rng(pub(crate) u64);
+
+    impl Rng {
+        pub(crate) fn unit(&mut self) -> f64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
+    /// One synthetic month at 150 s: a daily cycle, noise, and now and then a spike.
+    pub(crate) fn month(seed: u64, obs: usize, mut each: impl FnMut(i64, &[f64])) {
+        let mut rng = Rng(seed | 1);
+        let bases: Vec<f64> = (0..obs)
+            .map(|i| [3.0, 40.0, 250.0, 12_000.0][i % 4])
+            .collect();
+        let mut xs = vec![0.0; obs];
+        for k in 0..30 * 576 {
+            let t = T0 + k * 150;
+            let day = (t % 86_400) as f64 / 86_400.0 * core::f64::consts::TAU;
+            for (x, base) in xs.iter_mut().zip(&bases) {
+                let cycle = base * (1.0 + 0.5 * day.sin());
+                let noise = base * 0.2 * (rng.unit() - 0.5);
+                let spike = if rng.unit() < 0.002 { base * 5.0 } else { 0.0 };
+                *x = (cycle + noise + spike).round();
+            }
+            each(t, &xs);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(6))]
+        #[test]
+        fn f32_follows_an_f64_model_over_a_month(seed in proptest::prelude::any::<u64>()) {
+            const OBS: usize = 4;
+            let (mut table, mut l, mut r) = (table(), Learner::default(), Report::new());
+            let mut model = Model::new(0.6, OBS);
+            let (mut worst, mut pulled, mut sample) = (0.0f64, 0, Sample::new());
+            month(seed, OBS, |t, xs| {
+                for (i, &x) in xs.iter().enumerate() {
+                    sample.set(ObsId::new(i).unwrap(), x as f32);
+                }
+                l.sample(&mut table, t, &sample, &mut r);
+                let want = model.sample(t, xs);
+                for (i, w) in want.iter().enumerate() {
+                    let o = r.get(ObsId::new(i).unwrap()).unwrap();
+                    pulled += usize::from(o.learned != o.value);
+                    let got = [o.expect, o.stddev, o.local_expect, o.local_stddev];
+                    for (g, w) in got.iter().zip(w) {
+                        // Relative to the observable's scale: σ near 0 is compared absolutely.
+                        let err = (f64::from(*g) - w).abs() / (1.0 + w.abs().max(xs[i].abs()));
+                        worst = worst.max(err);
+                    }
+                }
+            });
+            proptest::prop_assert!(worst < 1e-5, "worst relative error {worst}");
+            proptest::prop_assert!(pulled > 0, "the month must exercise the outlier rule");
+        }
+    }
+}

@@ -1,0 +1,592 @@
+//! The learner's state and table as one fixed-size, versioned, checksummed blob, so that a
+//! restart changes nothing: decoding what was encoded gives back every bit.
+//!
+//! Layout (every number little-endian, whatever the machine):
+//!
+//! ```text
+//! header   "HMSTNORM" | version u16 | slots u16 | observables u16 | 0u16          16 bytes
+//! learner  forget rate f32 | age u64 | iterations u64 | rejected u64 | seen u128
+//!          local pairs [expect f32, var f32; 128] | last values [f32; 128]
+//!          LDT [window [f32; 10], pos u8, filled u8, max f32, limit f32; 128]
+//!          persistent: count u16 | overflow u32 | [obs u8, kind u8, expiry i64; 256]
+//!          names: count u8 | [len u8, name [u8; 32]; 85]
+//! table    [slot 0..2016][observable 0..128] expect f32, var f32          2,064,384 bytes
+//! trailer  SHA-256 of every byte above                                          32 bytes
+//! ```
+//!
+//! Unused persistent entries and name bytes are zero, so equal states encode to equal bytes.
+
+use core::fmt;
+
+use sha2::{Digest as _, Sha256};
+
+use super::ldt::{Ldt, WINDOW};
+use super::learner::{sane_forget_rate, Learner, Live, PERSISTENT_CAP};
+use super::observables::{ObsId, BUILTIN_COUNT, DYNAMIC, NAME_LEN, OBSERVABLES};
+use super::table::{Pair, Table, SLOTS, TABLE_BYTES};
+use crate::stats::classify::Kinds;
+
+pub const MAGIC: &[u8; 8] = b"HMSTNORM";
+pub const VERSION: u16 = 1;
+
+const HEADER_LEN: usize = 16;
+const LDT_LEN: usize = WINDOW * 4 + 1 + 1 + 4 + 4;
+const LIVE_LEN: usize = 1 + 1 + 8;
+const LEARNER_LEN: usize = 4
+    + 8
+    + 8
+    + 8
+    + 16
+    + OBSERVABLES * (8 + 4 + LDT_LEN)
+    + 2
+    + 4
+    + PERSISTENT_CAP * LIVE_LEN
+    + 1
+    + DYNAMIC * (1 + NAME_LEN);
+const DIGEST_LEN: usize = 32;
+/// Where the table starts.
+pub const TABLE_OFFSET: usize = HEADER_LEN + LEARNER_LEN;
+
+/// The size of every encoded state.
+pub const ENCODED_LEN: usize = TABLE_OFFSET + TABLE_BYTES + DIGEST_LEN;
+const _: () = assert!(
+    2 * ENCODED_LEN < 3 * TABLE_BYTES,
+    "the rest stays under half the table"
+);
+
+/// Why bytes are not a learner state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum PersistError {
+    /// Not a learner state at all.
+    BadMagic,
+    /// A state of another format version.
+    Version { found: u16 },
+    /// Not [`ENCODED_LEN`] bytes (truncated, or something else).
+    Size { expected: usize, found: usize },
+    /// The trailer's SHA-256 does not match: damaged.
+    Checksum,
+    /// The checksum matches but a field holds an impossible value.
+    Corrupt(&'static str),
+    /// The caller's buffer is smaller than [`ENCODED_LEN`].
+    BufferTooSmall { needed: usize, found: usize },
+}
+
+impl fmt::Display for PersistError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            PersistError::BadMagic => {
+                f.write_str("not a homeostat learner state (no HMSTNORM magic)")
+            }
+            PersistError::Version { found } => write!(
+                f,
+                "learner state format version {found}; this build reads version {VERSION}"
+            ),
+            PersistError::Size { expected, found } => {
+                write!(f, "learner state is {found} bytes, expected {expected}")
+            }
+            PersistError::Checksum => {
+                f.write_str("learner state checksum mismatch (damaged or edited)")
+            }
+            PersistError::Corrupt(what) => write!(f, "corrupt learner state: {what}"),
+            PersistError::BufferTooSmall { needed, found } => {
+                write!(
+                    f,
+                    "buffer of {found} bytes cannot hold the learner state ({needed})"
+                )
+            }
+        }
+    }
+}
+
+impl core::error::Error for PersistError {}
+
+/// Batches small writes, hashing what passes.
+struct Out<F> {
+    write: F,
+    buf: [u8; 512],
+    len: usize,
+    hash: Sha256,
+}
+
+impl<E, F: FnMut(&[u8]) -> Result<(), E>> Out<F> {
+    fn bytes(&mut self, mut b: &[u8]) -> Result<(), E> {
+        while !b.is_empty() {
+            let n = b.len().min(self.buf.len() - self.len);
+            self.buf[self.len..self.len + n].copy_from_slice(&b[..n]);
+            self.len += n;
+            b = &b[n..];
+            if self.len == self.buf.len() {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), E> {
+        let chunk = &self.buf[..self.len];
+        self.hash.update(chunk);
+        (self.write)(chunk)?;
+        self.len = 0;
+        Ok(())
+    }
+
+    fn f32(&mut self, v: f32) -> Result<(), E> {
+        self.bytes(&v.to_le_bytes())
+    }
+}
+
+/// Encodes the state, handing it to `write` in chunks (of up to 512 bytes): a file, a
+/// flash writer, a socket. [`ENCODED_LEN`] bytes in all.
+pub fn encode_with<E>(
+    learner: &Learner,
+    table: &Table,
+    write: impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut o = Out {
+        write,
+        buf: [0; 512],
+        len: 0,
+        hash: Sha256::new(),
+    };
+    o.bytes(MAGIC)?;
+    o.bytes(&VERSION.to_le_bytes())?;
+    o.bytes(&(SLOTS as u16).to_le_bytes())?;
+    o.bytes(&(OBSERVABLES as u16).to_le_bytes())?;
+    o.bytes(&[0, 0])?;
+
+    let l = learner;
+    o.f32(l.forget_rate)?;
+    o.bytes(&l.age.to_le_bytes())?;
+    o.bytes(&l.iterations.to_le_bytes())?;
+    o.bytes(&l.rejected.to_le_bytes())?;
+    o.bytes(&l.seen.to_le_bytes())?;
+    for p in &l.local {
+        o.f32(p.expect)?;
+        o.f32(p.var)?;
+    }
+    for v in &l.last {
+        o.f32(*v)?;
+    }
+    for d in &l.ldt {
+        for v in &d.buf {
+            o.f32(*v)?;
+        }
+        o.bytes(&[d.pos, d.filled])?;
+        o.f32(d.max)?;
+        o.f32(d.limit)?;
+    }
+    o.bytes(&(l.live.len() as u16).to_le_bytes())?;
+    o.bytes(&l.overflow.to_le_bytes())?;
+    for i in 0..PERSISTENT_CAP {
+        let e = l.live.get(i).copied().unwrap_or(Live {
+            obs: 0,
+            kind: 0,
+            expiry: 0,
+        });
+        o.bytes(&[e.obs, e.kind])?;
+        o.bytes(&e.expiry.to_le_bytes())?;
+    }
+    let names = l.registry.dynamic();
+    o.bytes(&[names.len() as u8])?;
+    for i in 0..DYNAMIC {
+        let name = names.get(i).map_or(&[][..], |n| n.as_bytes());
+        let mut field = [0u8; NAME_LEN];
+        field[..name.len()].copy_from_slice(name);
+        o.bytes(&[name.len() as u8])?;
+        o.bytes(&field)?;
+    }
+
+    for row in table {
+        for p in row {
+            o.f32(p.expect)?;
+            o.f32(p.var)?;
+        }
+    }
+    o.flush()?;
+    let digest = o.hash.finalize();
+    (o.write)(&digest)
+}
+
+/// Encodes the state into `out`, which must hold [`ENCODED_LEN`] bytes; returns that length.
+pub fn encode(learner: &Learner, table: &Table, out: &mut [u8]) -> Result<usize, PersistError> {
+    let found = out.len();
+    let dest = out
+        .get_mut(..ENCODED_LEN)
+        .ok_or(PersistError::BufferTooSmall {
+            needed: ENCODED_LEN,
+            found,
+        })?;
+    let mut at = 0;
+    encode_with(learner, table, |chunk: &[u8]| {
+        let to = dest
+            .get_mut(at..at + chunk.len())
+            .ok_or(PersistError::BufferTooSmall {
+                needed: ENCODED_LEN,
+                found,
+            })?;
+        to.copy_from_slice(chunk);
+        at += chunk.len();
+        Ok(())
+    })?;
+    Ok(at)
+}
+
+/// Reads fields off a slice whose length was already checked.
+struct In<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl In<'_> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], PersistError> {
+        let s = self
+            .b
+            .get(self.pos..self.pos + N)
+            .ok_or(PersistError::Corrupt("truncated"))?;
+        self.pos += N;
+        let mut a = [0; N];
+        a.copy_from_slice(s);
+        Ok(a)
+    }
+    fn u8(&mut self) -> Result<u8, PersistError> {
+        Ok(self.take::<1>()?[0])
+    }
+    fn u16(&mut self) -> Result<u16, PersistError> {
+        self.take().map(u16::from_le_bytes)
+    }
+    fn u32(&mut self) -> Result<u32, PersistError> {
+        self.take().map(u32::from_le_bytes)
+    }
+    fn u64(&mut self) -> Result<u64, PersistError> {
+        self.take().map(u64::from_le_bytes)
+    }
+    fn f32(&mut self) -> Result<f32, PersistError> {
+        self.take().map(f32::from_le_bytes)
+    }
+}
+
+/// Checks magic, version, shape, size and checksum, in that order.
+pub fn verify(bytes: &[u8]) -> Result<(), PersistError> {
+    let size = PersistError::Size {
+        expected: ENCODED_LEN,
+        found: bytes.len(),
+    };
+    let header = bytes.get(..HEADER_LEN).ok_or(size)?;
+    if &header[..8] != MAGIC {
+        return Err(PersistError::BadMagic);
+    }
+    let mut r = In { b: header, pos: 8 };
+    let version = r.u16()?;
+    if version != VERSION {
+        return Err(PersistError::Version { found: version });
+    }
+    if usize::from(r.u16()?) != SLOTS || usize::from(r.u16()?) != OBSERVABLES {
+        return Err(PersistError::Corrupt("table shape"));
+    }
+    if bytes.len() != ENCODED_LEN {
+        return Err(size);
+    }
+    let (body, digest) = bytes.split_at(ENCODED_LEN - DIGEST_LEN);
+    if Sha256::digest(body).as_slice() != digest {
+        return Err(PersistError::Checksum);
+    }
+    Ok(())
+}
+
+/// Restores a state encoded by [`encode`] or [`encode_with`]. The bytes are checked whole
+/// before anything is written; on error `table` is untouched and `learner` is left new.
+pub fn decode(bytes: &[u8], learner: &mut Learner, table: &mut Table) -> Result<(), PersistError> {
+    verify(bytes)?;
+    let mut r = In {
+        b: bytes,
+        pos: HEADER_LEN,
+    };
+    *learner = Learner::default();
+    if let Err(e) = read_learner(&mut r, learner) {
+        *learner = Learner::default();
+        return Err(e);
+    }
+    for row in table.iter_mut() {
+        for p in row.iter_mut() {
+            *p = Pair {
+                expect: r.f32()?,
+                var: r.f32()?,
+            };
+        }
+    }
+    Ok(())
+}
+
+fn read_learner(r: &mut In<'_>, l: &mut Learner) -> Result<(), PersistError> {
+    let f = r.f32()?;
+    if sane_forget_rate(f).to_bits() != f.to_bits() {
+        return Err(PersistError::Corrupt("forget rate"));
+    }
+    l.forget_rate = f;
+    l.age = r.u64()?;
+    l.iterations = r.u64()?;
+    l.rejected = r.u64()?;
+    l.seen = u128::from_le_bytes(r.take()?);
+    for p in l.local.iter_mut() {
+        *p = Pair {
+            expect: r.f32()?,
+            var: r.f32()?,
+        };
+    }
+    for v in l.last.iter_mut() {
+        *v = r.f32()?;
+    }
+    for d in l.ldt.iter_mut() {
+        let mut buf = [0.0; WINDOW];
+        for v in buf.iter_mut() {
+            *v = r.f32()?;
+        }
+        let (pos, filled) = (r.u8()?, r.u8()?);
+        *d = Ldt {
+            buf,
+            pos,
+            filled,
+            max: r.f32()?,
+            limit: r.f32()?,
+        };
+        if !d.is_valid() {
+            return Err(PersistError::Corrupt("leap detection window"));
+        }
+    }
+    let count = usize::from(r.u16()?);
+    l.overflow = r.u32()?;
+    if count > PERSISTENT_CAP {
+        return Err(PersistError::Corrupt("persistent class count"));
+    }
+    for i in 0..PERSISTENT_CAP {
+        let (obs, kind) = (r.u8()?, r.u8()?);
+        let expiry = i64::from_le_bytes(r.take()?);
+        if i < count {
+            if ObsId::new(usize::from(obs)).is_none() || kind >= Kinds::COUNT {
+                return Err(PersistError::Corrupt("persistent class"));
+            }
+            // count ≤ capacity, so this push always fits.
+            let _ = l.live.push(Live { obs, kind, expiry });
+        }
+    }
+    let count = usize::from(r.u8()?);
+    if count > DYNAMIC {
+        return Err(PersistError::Corrupt("observable name count"));
+    }
+    for i in 0..DYNAMIC {
+        let len = usize::from(r.u8()?);
+        let field = r.take::<NAME_LEN>()?;
+        if i >= count {
+            continue;
+        }
+        let name = field
+            .get(..len)
+            .and_then(|n| core::str::from_utf8(n).ok())
+            .ok_or(PersistError::Corrupt("observable name"))?;
+        // Re-registering in order must give back the recorded id, or ids would move.
+        match l.registry.register(name) {
+            Ok(id) if id.index() == BUILTIN_COUNT + i => {}
+            _ => return Err(PersistError::Corrupt("observable name")),
+        }
+    }
+    Ok(())
+}
+
+/// Writes the state to `w` ([`ENCODED_LEN`] bytes).
+#[cfg(feature = "std")]
+pub fn write_to<W: std::io::Write>(
+    learner: &Learner,
+    table: &Table,
+    w: &mut W,
+) -> std::io::Result<()> {
+    encode_with(learner, table, |b: &[u8]| w.write_all(b))
+}
+
+/// Reads a state from `r`; a bad state is an `InvalidData` error carrying the
+/// [`PersistError`].
+#[cfg(feature = "std")]
+pub fn read_from<R: std::io::Read>(
+    r: &mut R,
+    learner: &mut Learner,
+    table: &mut Table,
+) -> std::io::Result<()> {
+    use std::io::Read as _;
+    let mut bytes = std::vec::Vec::with_capacity(ENCODED_LEN);
+    r.take(ENCODED_LEN as u64 + 1).read_to_end(&mut bytes)?;
+    decode(&bytes, learner, table)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::learner::tests::{month, table, T0};
+    use crate::stats::learner::{Report, Sample};
+    use std::{vec, vec::Vec};
+
+    fn to_vec(learner: &Learner, table: &Table) -> Vec<u8> {
+        let mut v = vec![0; ENCODED_LEN];
+        assert_eq!(encode(learner, table, &mut v), Ok(ENCODED_LEN));
+        v
+    }
+
+    /// Feeds a month of 12 observables (4 of them registered by name) through `learner`,
+    /// samples `from..to` only, returning every report.
+    fn run(learner: &mut Learner, table: &mut Table, from: usize, to: usize) -> Vec<Report> {
+        let ids: Vec<ObsId> = (0..8)
+            .filter_map(ObsId::new)
+            .chain(
+                ["a", "b", "c", "d"]
+                    .iter()
+                    .map(|n| learner.registry_mut().register(n).unwrap()),
+            )
+            .collect();
+        let (mut out, mut k, mut sample, mut report) =
+            (Vec::new(), 0, Sample::new(), Report::new());
+        month(7, ids.len(), |t, xs| {
+            if (from..to).contains(&k) {
+                for (id, x) in ids.iter().zip(xs) {
+                    sample.set(*id, *x as f32);
+                }
+                learner.sample(table, t, &sample, &mut report);
+                out.push(report.clone());
+            }
+            k += 1;
+        });
+        out
+    }
+
+    #[test]
+    fn a_restart_changes_nothing() {
+        let (mut t1, mut one) = (table(), Learner::new(0.7));
+        let whole = run(&mut one, &mut t1, 0, 12_000);
+
+        let (mut t2, mut first) = (table(), Learner::new(0.7));
+        let mut parts = run(&mut first, &mut t2, 0, 5_000);
+        let bytes = to_vec(&first, &t2);
+        let (mut t3, mut second) = (table(), Learner::default());
+        decode(&bytes, &mut second, &mut t3).unwrap();
+        assert_eq!(second, first);
+        assert_eq!(
+            to_vec(&second, &t3),
+            bytes,
+            "decode then encode is the identity"
+        );
+        parts.extend(run(&mut second, &mut t3, 5_000, 12_000));
+
+        assert_eq!(parts.len(), whole.len());
+        for (a, b) in parts.iter().zip(&whole) {
+            for ((_, x), (_, y)) in a.iter().zip(b.iter()) {
+                assert_eq!(x.expect.to_bits(), y.expect.to_bits());
+                assert_eq!(x.stddev.to_bits(), y.stddev.to_bits());
+                assert_eq!(x.local_expect.to_bits(), y.local_expect.to_bits());
+                assert_eq!(x.dev.to_bits(), y.dev.to_bits());
+            }
+            assert_eq!(a, b);
+        }
+        assert_eq!(to_vec(&second, &t3), to_vec(&one, &t1));
+        assert!(one.persistent(T0 + 12_000 * 150).count() < PERSISTENT_CAP);
+    }
+
+    #[test]
+    fn every_number_is_little_endian() {
+        let (mut t, l) = (table(), Learner::default());
+        t[0][0].expect = 1.0;
+        let v = to_vec(&l, &t);
+        assert_eq!(
+            v.len(),
+            2_077_784,
+            "docs/design-decisions.md gives this size"
+        );
+        assert_eq!(&v[..8], MAGIC);
+        assert_eq!(&v[8..10], &[1, 0]);
+        assert_eq!(&v[10..12], &(2016u16).to_le_bytes());
+        assert_eq!(
+            &v[TABLE_OFFSET..TABLE_OFFSET + 4],
+            &[0x00, 0x00, 0x80, 0x3f]
+        );
+        assert_eq!(&v[HEADER_LEN..HEADER_LEN + 4], &0.6f32.to_le_bytes());
+    }
+
+    #[test]
+    fn errors_say_what_is_wrong() {
+        let (mut t, mut l) = (table(), Learner::default());
+        let good = to_vec(&l, &t);
+        let fails = |bytes: &[u8], l: &mut Learner, t: &mut Table| decode(bytes, l, t).unwrap_err();
+
+        assert_eq!(
+            fails(b"HMSTDB\0\0garbage garbage", &mut l, &mut t),
+            PersistError::BadMagic
+        );
+        assert!(matches!(
+            fails(b"HMST", &mut l, &mut t),
+            PersistError::Size { found: 4, .. }
+        ));
+        let mut v = good.clone();
+        v[8] = 2;
+        assert_eq!(
+            fails(&v, &mut l, &mut t),
+            PersistError::Version { found: 2 }
+        );
+        assert!(matches!(
+            fails(&good[..good.len() - 1], &mut l, &mut t),
+            PersistError::Size {
+                expected: ENCODED_LEN,
+                ..
+            }
+        ));
+        let mut v = good.clone();
+        v[TABLE_OFFSET + 1000] ^= 1;
+        assert_eq!(fails(&v, &mut l, &mut t), PersistError::Checksum);
+        assert!(
+            t.iter().flatten().all(|p| *p == Pair::ZERO),
+            "the table is untouched"
+        );
+
+        // A valid checksum over an impossible value.
+        let mut v = good.clone();
+        v[HEADER_LEN..HEADER_LEN + 4].copy_from_slice(&5.0f32.to_le_bytes());
+        let n = v.len() - DIGEST_LEN;
+        let digest = Sha256::digest(&v[..n]);
+        v[n..].copy_from_slice(&digest);
+        assert_eq!(
+            fails(&v, &mut l, &mut t),
+            PersistError::Corrupt("forget rate")
+        );
+
+        let mut small = [0u8; 100];
+        assert_eq!(
+            encode(&l, &t, &mut small),
+            Err(PersistError::BufferTooSmall {
+                needed: ENCODED_LEN,
+                found: 100
+            })
+        );
+        use std::string::ToString;
+        assert_eq!(
+            PersistError::Version { found: 2 }.to_string(),
+            "learner state format version 2; this build reads version 1"
+        );
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn std_reader_and_writer() {
+        let (mut t, mut l) = (table(), Learner::new(0.5));
+        l.registry_mut().register("grow_total").unwrap();
+        t[5][7] = Pair {
+            expect: 3.0,
+            var: 2.0,
+        };
+        let mut file = Vec::new();
+        write_to(&l, &t, &mut file).unwrap();
+        assert_eq!(file.len(), ENCODED_LEN);
+        let (mut t2, mut l2) = (table(), Learner::default());
+        read_from(&mut file.as_slice(), &mut l2, &mut t2).unwrap();
+        assert_eq!(l2, l);
+        assert_eq!(t2[5][7], t[5][7]);
+        let err = read_from(&mut &file[..10], &mut l2, &mut t2).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    }
+}
