@@ -6,6 +6,7 @@
 //! - [`tree`]: what to walk (root, depth, excludes, xdev).
 
 pub mod hashpool;
+pub mod monitor;
 pub mod tree;
 pub mod walk;
 pub mod xattr;

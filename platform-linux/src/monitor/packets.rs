@@ -1,0 +1,589 @@
+//! Packets, from a `tcpdump` child process.
+//!
+//! tcpdump runs as `tcpdump -tnNlp`: no timestamps (`-t`), no name look-ups (`-n`, `-N`),
+//! line-buffered (`-l`), not in promiscuous mode (`-p`: only this host's traffic), on its
+//! default interface. It is *not* run with `-q` as cf-monitord's notes suggest: `-q`
+//! prints TCP as `tcp 52` without flags, which makes tcpsyn, tcpack and tcpfin impossible
+//! to tell apart (checked with tcpdump 4.99.3; `tests/fixtures/tcpdump-q.txt`).
+//!
+//! Each line is classified (pure [`parse_line`]) into one of seven kinds, and counted
+//! incoming when the destination is an address of this host (see [`super::local`]) or
+//! a broadcast/multicast address, outgoing when the source is; per-address counts are
+//! kept by source for incoming and by destination for outgoing (always the remote side).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::io::{self, BufRead, BufReader, Read};
+use std::net::{IpAddr, Ipv4Addr};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+/// The kinds, in observable order; observables are `<kind>_in` and `<kind>_out`.
+pub const KINDS: [&str; 7] = [
+    "icmp", "dns", "udp", "tcpsyn", "tcpack", "tcpfin", "tcpmisc",
+];
+
+/// What a packet is, as an index into [`KINDS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Icmp = 0,
+    Dns = 1,
+    Udp = 2,
+    TcpSyn = 3,
+    TcpAck = 4,
+    TcpFin = 5,
+    /// TCP without SYN/FIN/ACK or with RST, IP protocols other than TCP/UDP/ICMP.
+    TcpMisc = 6,
+}
+
+/// One IP packet line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Packet {
+    pub kind: Kind,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+}
+
+/// What one line of tcpdump output is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line {
+    Packet(Packet),
+    /// Not an IP packet: ARP, LLDP, banners, hex dumps, statistics.
+    Ignored,
+}
+
+/// Classify one line of `tcpdump -tnNl` output (with or without `-q`, and with the
+/// `IFACE In|Out` prefix of `-i any`). An `IP`/`IP6` line that cannot be understood is an
+/// error naming what is missing.
+pub fn parse_line(line: &str) -> Result<Line, &'static str> {
+    let line = line.trim_end();
+    let mut words = line.split_ascii_whitespace();
+    // The `IP`/`IP6` word is the first, or the third after `eth0 In`.
+    let Some(pos) = words.by_ref().take(3).position(|w| w == "IP" || w == "IP6") else {
+        return Ok(Line::Ignored);
+    };
+    let mut skip = line;
+    for _ in 0..=pos {
+        skip = skip.trim_start();
+        let end = skip
+            .find(|c: char| c.is_ascii_whitespace())
+            .unwrap_or(skip.len());
+        skip = &skip[end..];
+    }
+    let body = skip.trim_start();
+    let (src, after) = body.split_once(" > ").ok_or("no `SRC > DST`")?;
+    let (dst, rest) = match after.split_once(": ") {
+        Some((d, r)) => (d, r),
+        None => (
+            after
+                .strip_suffix(':')
+                .ok_or("no `:` after the destination")?,
+            "",
+        ),
+    };
+    let (src, sport) = endpoint(src.trim())?;
+    let (dst, dport) = endpoint(dst)?;
+    let kind = if let Some(flags) = rest.strip_prefix("Flags [") {
+        let flags = &flags[..flags.find(']').ok_or("unterminated `Flags [`")?];
+        tcp_kind(flags)
+    } else if rest.starts_with("tcp ") || rest.starts_with("sctp") || rest.starts_with("DCCP") {
+        Kind::TcpMisc
+    } else if rest.starts_with("ICMP") {
+        Kind::Icmp
+    } else {
+        match (sport, dport) {
+            (Some(53), Some(_)) | (Some(_), Some(53)) => Kind::Dns,
+            (Some(_), Some(_)) => Kind::Udp,
+            (None, None) => Kind::TcpMisc,
+            _ => return Err("a port on one side only"),
+        }
+    };
+    Ok(Line::Packet(Packet { kind, src, dst }))
+}
+
+fn tcp_kind(flags: &str) -> Kind {
+    if flags.contains('S') {
+        Kind::TcpSyn
+    } else if flags.contains('F') {
+        Kind::TcpFin
+    } else if flags.contains('R') {
+        Kind::TcpMisc
+    } else if flags.contains('.') || flags.contains('P') {
+        Kind::TcpAck
+    } else {
+        Kind::TcpMisc
+    }
+}
+
+/// `192.0.2.1`, `192.0.2.1.80`, `fe80::1`, `fe80::1.546`, `::ffff:192.0.2.9.4444`.
+fn endpoint(s: &str) -> Result<(IpAddr, Option<u16>), &'static str> {
+    if let Ok(a) = s.parse::<IpAddr>() {
+        return Ok((a, None));
+    }
+    let (a, p) = s.rsplit_once('.').ok_or("not an address")?;
+    let a = a.parse::<IpAddr>().map_err(|_| "not an address")?;
+    if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("port is not a number");
+    }
+    let p = p.parse::<u16>().map_err(|_| "port out of range")?;
+    Ok((a, Some(p)))
+}
+
+/// Distinct keys kept per list between two samples; beyond, counts go to [`OVERFLOW_KEY`]
+/// (a flood of spoofed sources must not grow memory without bound).
+pub const MAX_KEYS: usize = 4096;
+/// The key that collects counts past [`MAX_KEYS`] distinct addresses.
+pub const OVERFLOW_KEY: &str = "(other)";
+
+/// Packet counts accumulated between two samples.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PacketCounts {
+    /// `[kind][0 = in, 1 = out]`.
+    pub counts: [[u64; 2]; 7],
+    /// Per-remote-address counts, `[kind][0 = in (by source), 1 = out (by destination)]`.
+    pub keys: [[BTreeMap<String, u32>; 2]; 7],
+    /// IP packets neither from nor to this host (forwarded, or seen on a shared segment).
+    pub passing: u64,
+    /// Lines that were not IP packets.
+    pub ignored: u64,
+    /// `IP` lines that did not parse.
+    pub malformed: u64,
+}
+
+impl PacketCounts {
+    /// Count one line against the set of local addresses.
+    pub fn add_line(&mut self, line: &str, local: &BTreeSet<IpAddr>) {
+        match parse_line(line) {
+            Ok(Line::Packet(p)) => self.add(&p, local),
+            Ok(Line::Ignored) => self.ignored += 1,
+            Err(_) => self.malformed += 1,
+        }
+    }
+
+    /// Count one packet.
+    pub fn add(&mut self, p: &Packet, local: &BTreeSet<IpAddr>) {
+        let is_local = |a: IpAddr| a.is_loopback() || local.contains(&a.to_canonical());
+        let to_all = |a: IpAddr| a.is_multicast() || a == IpAddr::V4(Ipv4Addr::BROADCAST);
+        let (dir, remote) = if is_local(p.dst) {
+            (0, p.src)
+        } else if is_local(p.src) {
+            (1, p.dst)
+        } else if to_all(p.dst) {
+            (0, p.src)
+        } else {
+            self.passing += 1;
+            return;
+        };
+        let k = p.kind as usize;
+        self.counts[k][dir] += 1;
+        let map = &mut self.keys[k][dir];
+        let key = super::net::addr_key(remote);
+        if let Some(n) = map.get_mut(&key) {
+            *n = n.saturating_add(1);
+        } else if map.len() < MAX_KEYS {
+            map.insert(key, 1);
+        } else {
+            let n = map.entry(OVERFLOW_KEY.to_string()).or_insert(0);
+            *n = n.saturating_add(1);
+        }
+    }
+}
+
+/// Longest line kept; the rest of a longer one is dropped.
+const MAX_LINE: usize = 16 * 1024;
+
+/// Read one line of at most [`MAX_LINE`] bytes into `buf` (cleared); `Ok(false)` at EOF.
+fn read_line_bounded(r: &mut impl BufRead, buf: &mut Vec<u8>) -> io::Result<bool> {
+    buf.clear();
+    let n = r.by_ref().take(MAX_LINE as u64).read_until(b'\n', buf)?;
+    if n == 0 {
+        return Ok(false);
+    }
+    if buf.last() != Some(&b'\n') && n == MAX_LINE {
+        // Skip the rest of an overlong line.
+        let mut sink = Vec::new();
+        loop {
+            sink.clear();
+            let m = r
+                .by_ref()
+                .take(MAX_LINE as u64)
+                .read_until(b'\n', &mut sink)?;
+            if m == 0 || sink.last() == Some(&b'\n') {
+                break;
+            }
+        }
+    }
+    Ok(true)
+}
+
+#[derive(Default)]
+struct Shared {
+    counts: PacketCounts,
+    local: BTreeSet<IpAddr>,
+    /// The last lines tcpdump wrote to stderr (its errors), at most 4.
+    stderr: VecDeque<String>,
+}
+
+fn lock(m: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    // A reader thread never panics while holding the lock; if one did, the counts are
+    // still plain numbers, so go on with them.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A running tcpdump with a reader thread that counts its lines.
+pub struct Sniffer {
+    child: Child,
+    shared: Arc<Mutex<Shared>>,
+    threads: Vec<JoinHandle<()>>,
+    program: String,
+}
+
+impl Sniffer {
+    /// `tcpdump -tnNlp`, found on `PATH`.
+    pub fn tcpdump() -> io::Result<Sniffer> {
+        Sniffer::spawn("tcpdump", &["-tnNlp"])
+    }
+
+    /// Any program that prints tcpdump lines (tests use a shell script).
+    pub fn spawn(program: &str, args: &[&str]) -> io::Result<Sniffer> {
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let mut threads = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            let sh = Arc::clone(&shared);
+            threads.push(std::thread::spawn(move || {
+                let mut r = BufReader::new(out);
+                let mut buf = Vec::new();
+                while let Ok(true) = read_line_bounded(&mut r, &mut buf) {
+                    let line = String::from_utf8_lossy(&buf);
+                    let mut g = lock(&sh);
+                    let Shared { counts, local, .. } = &mut *g;
+                    counts.add_line(&line, local);
+                }
+            }));
+        }
+        if let Some(err) = child.stderr.take() {
+            let sh = Arc::clone(&shared);
+            threads.push(std::thread::spawn(move || {
+                let mut r = BufReader::new(err);
+                let mut buf = Vec::new();
+                while let Ok(true) = read_line_bounded(&mut r, &mut buf) {
+                    let line = String::from_utf8_lossy(&buf).trim_end().to_string();
+                    let mut g = lock(&sh);
+                    if g.stderr.len() == 4 {
+                        g.stderr.pop_front();
+                    }
+                    g.stderr.push_back(super::printable(line.as_bytes()));
+                }
+            }));
+        }
+        Ok(Sniffer {
+            child,
+            shared,
+            threads,
+            program: program.to_string(),
+        })
+    }
+
+    /// Replace the set of this host's addresses used from now on.
+    pub fn set_local(&self, local: BTreeSet<IpAddr>) {
+        lock(&self.shared).local = local;
+    }
+
+    /// The counts since the previous call (or the start), reset to zero; or why the
+    /// sniffer has stopped (its exit status and last error lines).
+    pub fn take(&mut self) -> Result<PacketCounts, String> {
+        match self.child.try_wait() {
+            Ok(None) => Ok(std::mem::take(&mut lock(&self.shared).counts)),
+            Ok(Some(status)) => {
+                // Let the readers drain what is left, so the reason is complete (briefly:
+                // a grandchild may still hold the pipes open).
+                for _ in 0..50 {
+                    if self.threads.iter().all(JoinHandle::is_finished) {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(4));
+                }
+                let g = lock(&self.shared);
+                let why: Vec<&str> = g.stderr.iter().map(String::as_str).collect();
+                Err(format!(
+                    "{} exited ({status}): {}",
+                    self.program,
+                    why.join(" / ")
+                ))
+            }
+            Err(e) => Err(format!("{}: {e}", self.program)),
+        }
+    }
+}
+
+impl Drop for Sniffer {
+    /// Kill and reap the child. The reader threads end by themselves when the pipes
+    /// close; they are not joined, which could wait on a grandchild holding them open.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> String {
+        let p = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(p).unwrap()
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn local() -> BTreeSet<IpAddr> {
+        [ip("192.0.2.2"), ip("192.0.2.255"), ip("fd00::2")]
+            .into_iter()
+            .collect()
+    }
+
+    fn count(text: &str) -> PacketCounts {
+        let mut c = PacketCounts::default();
+        for l in text.lines() {
+            c.add_line(l, &local());
+        }
+        c
+    }
+
+    fn keys(c: &PacketCounts, k: Kind, dir: usize) -> Vec<(&str, u32)> {
+        c.keys[k as usize][dir]
+            .iter()
+            .map(|(a, n)| (a.as_str(), *n))
+            .collect()
+    }
+
+    #[test]
+    fn lines_classified() {
+        let p = |l| match parse_line(l) {
+            Ok(Line::Packet(p)) => p.kind,
+            other => panic!("{l}: {other:?}"),
+        };
+        assert_eq!(
+            p("IP 192.0.2.2.55756 > 203.0.113.80.80: Flags [S], seq 1, length 0"),
+            Kind::TcpSyn
+        );
+        assert_eq!(
+            p("IP 203.0.113.80.80 > 192.0.2.2.55756: Flags [S.], seq 2, ack 1"),
+            Kind::TcpSyn
+        );
+        assert_eq!(
+            p("IP 192.0.2.2.1 > 203.0.113.80.80: Flags [.], ack 1"),
+            Kind::TcpAck
+        );
+        assert_eq!(
+            p("IP 192.0.2.2.1 > 203.0.113.80.80: Flags [P.], seq 1:79"),
+            Kind::TcpAck
+        );
+        assert_eq!(
+            p("IP 192.0.2.2.1 > 203.0.113.80.80: Flags [F.], seq 79"),
+            Kind::TcpFin
+        );
+        assert_eq!(
+            p("IP 127.0.0.1.1 > 127.0.0.1.3: Flags [R.], seq 0"),
+            Kind::TcpMisc
+        );
+        assert_eq!(
+            p("IP 192.0.2.2.43046 > 10.255.255.53.53: 15271+ AAAA? deb.debian.org. (32)"),
+            Kind::Dns
+        );
+        assert_eq!(
+            p("IP 127.0.0.1.48951 > 127.0.0.1.9999: UDP, length 1"),
+            Kind::Udp
+        );
+        assert_eq!(
+            p("IP 127.0.0.1 > 127.0.0.1: ICMP 127.0.0.1 udp port 53 unreachable, length 37"),
+            Kind::Icmp
+        );
+        assert_eq!(
+            p("IP6 fe80::1 > ff02::1: ICMP6, router advertisement, length 64"),
+            Kind::Icmp
+        );
+        assert_eq!(
+            p("IP6 ::1.52422 > ::1.36207: Flags [S], seq 1531427015"),
+            Kind::TcpSyn
+        );
+        assert_eq!(
+            p("lo    In  IP6 ::1.52422 > ::1.36207: tcp 0"),
+            Kind::TcpMisc
+        );
+        assert_eq!(p("IP 192.0.2.1 > 192.0.2.2: ip-proto-47 24"), Kind::TcpMisc);
+        assert_eq!(
+            parse_line("ARP, Request who-has 192.0.2.1 tell 192.0.2.2, length 28"),
+            Ok(Line::Ignored)
+        );
+        assert_eq!(parse_line(""), Ok(Line::Ignored));
+    }
+
+    #[test]
+    fn captured_default_interface() {
+        let c = count(&fixture("tcpdump-eth0.txt"));
+        assert_eq!(
+            (c.malformed, c.ignored, c.passing),
+            (0, 1, 0),
+            "a blank last line"
+        );
+        // 4 queries out to the resolver, 4 answers in
+        assert_eq!(c.counts[Kind::Dns as usize], [4, 4]);
+        assert_eq!(keys(&c, Kind::Dns, 0), vec![("10.255.255.53", 4)]);
+        assert_eq!(keys(&c, Kind::Dns, 1), vec![("10.255.255.53", 4)]);
+        // one HTTP fetch: SYN out, SYN-ACK in, FIN each way, the rest ACKs
+        assert_eq!(c.counts[Kind::TcpSyn as usize], [1, 1]);
+        assert_eq!(c.counts[Kind::TcpFin as usize], [1, 1]);
+        assert_eq!(c.counts[Kind::TcpAck as usize], [2, 4]);
+        assert_eq!(keys(&c, Kind::TcpAck, 0), vec![("203.0.113.80", 2)]);
+    }
+
+    #[test]
+    fn captured_any_interface_and_quiet_mode() {
+        let c = count(&fixture("tcpdump-any.txt"));
+        assert_eq!(
+            (c.malformed, c.ignored, c.passing),
+            (0, 1, 0),
+            "a blank last line"
+        );
+        // loopback traffic is local both ways: counted incoming, keyed by its source
+        assert_eq!(c.counts[Kind::Icmp as usize], [2, 0]);
+        assert_eq!(keys(&c, Kind::Icmp, 0), vec![("127.0.0.1", 2)]);
+        assert_eq!(
+            c.counts[Kind::TcpMisc as usize],
+            [2, 0],
+            "two RST-ACKs on lo"
+        );
+        let q = count(&fixture("tcpdump-q.txt"));
+        assert_eq!(q.malformed, 0);
+        // -q hides TCP flags: every TCP packet is tcpmisc, none is a SYN
+        assert_eq!(q.counts[Kind::TcpSyn as usize], [0, 0]);
+        assert_eq!(q.counts[Kind::TcpMisc as usize], [20, 6]);
+    }
+
+    #[test]
+    fn hostile_lines() {
+        let text = fixture("tcpdump-hostile.txt");
+        for l in text.lines() {
+            let _ = parse_line(l);
+        }
+        let c = count(&text);
+        assert_eq!(c.malformed, 10);
+        assert_eq!(c.ignored, 5, "banners, ARP, hex dump, statistics");
+        assert_eq!(c.passing, 1, "198.51.100.1 → 203.0.113.9 is not ours");
+        // multicast from a neighbour and a subnet broadcast count as incoming
+        assert_eq!(c.counts[Kind::Icmp as usize], [2, 0]);
+        assert_eq!(c.counts[Kind::Udp as usize], [1, 0]);
+        assert_eq!(c.counts[Kind::TcpSyn as usize], [2, 0]);
+        assert_eq!(
+            keys(&c, Kind::TcpSyn, 0),
+            vec![("192.0.2.9", 2)],
+            "mapped IPv6 keyed as IPv4"
+        );
+        assert_eq!(c.counts[Kind::TcpFin as usize], [1, 0]);
+        assert_eq!(c.counts[Kind::TcpMisc as usize], [4, 0]);
+        assert_eq!(
+            parse_line("IP 192.0.2.1.80 > 192.0.2.2.5000: Flags [S"),
+            Err("unterminated `Flags [`")
+        );
+        assert_eq!(
+            parse_line("IP 192.0.2.1.99999 > 192.0.2.2.1: UDP"),
+            Err("port out of range")
+        );
+        assert_eq!(
+            parse_line("IP 192.0.2.1.80 > 192.0.2.2: UDP"),
+            Err("a port on one side only")
+        );
+    }
+
+    #[test]
+    fn keys_are_bounded() {
+        let mut c = PacketCounts::default();
+        for i in 0..(MAX_KEYS as u32 + 10) {
+            let src = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i));
+            c.add(
+                &Packet {
+                    kind: Kind::Udp,
+                    src,
+                    dst: ip("192.0.2.2"),
+                },
+                &local(),
+            );
+        }
+        let m = &c.keys[Kind::Udp as usize][0];
+        assert_eq!(m.len(), MAX_KEYS + 1);
+        assert_eq!(m.get(OVERFLOW_KEY), Some(&10));
+        assert_eq!(c.counts[Kind::Udp as usize][0], MAX_KEYS as u64 + 10);
+    }
+
+    #[test]
+    fn overlong_lines_are_cut() {
+        let mut text = vec![b'x'; MAX_LINE * 2 + 5];
+        text.extend_from_slice(b"\nIP 1.2.3.4 > 5.6.7.8: ICMP echo\n");
+        let mut r = BufReader::new(&text[..]);
+        let mut buf = Vec::new();
+        assert!(read_line_bounded(&mut r, &mut buf).unwrap());
+        assert_eq!(buf.len(), MAX_LINE);
+        assert!(read_line_bounded(&mut r, &mut buf).unwrap());
+        assert_eq!(buf, b"IP 1.2.3.4 > 5.6.7.8: ICMP echo\n");
+        assert!(!read_line_bounded(&mut r, &mut buf).unwrap());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn sniffer_counts_a_childs_lines_and_reports_its_exit() {
+        let script = format!(
+            "cat {}/tests/fixtures/tcpdump-eth0.txt; exec sleep 30",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let mut s = Sniffer::spawn("sh", &["-c", &script]).unwrap();
+        s.set_local(local());
+        let mut total = PacketCounts::default();
+        for _ in 0..200 {
+            let c = s.take().unwrap();
+            for k in 0..7 {
+                for d in 0..2 {
+                    total.counts[k][d] += c.counts[k][d];
+                }
+            }
+            if total.counts.iter().flatten().sum::<u64>() == 18 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(total.counts[Kind::Dns as usize], [4, 4]);
+        assert_eq!(s.take().unwrap(), PacketCounts::default(), "take() resets");
+        drop(s); // kills the child (sleep, exec'd by sh)
+
+        let mut s = Sniffer::spawn(
+            "sh",
+            &[
+                "-c",
+                "echo 'tcpdump: eth0: You do not have permission' >&2; exit 1",
+            ],
+        )
+        .unwrap();
+        let mut r = s.take();
+        for _ in 0..200 {
+            if r.is_err() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            r = s.take();
+        }
+        let e = r.unwrap_err();
+        assert!(
+            e.contains("exit status: 1") && e.contains("permission"),
+            "{e}"
+        );
+        assert!(Sniffer::spawn("/no/such/tcpdump", &[]).is_err());
+    }
+}
