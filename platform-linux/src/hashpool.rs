@@ -4,7 +4,7 @@
 //! consumes [`Scanned`] items in record order. Every queue is bounded, so memory does
 //! not grow with the tree, and the caller dropping the iterator stops the threads.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read};
@@ -32,26 +32,21 @@ pub struct Scanned {
 }
 
 const READ_BUF: usize = 256 * 1024;
-/// Files queued for hashing at most; bounds memory and the reorder window.
-const JOB_QUEUE: usize = 512;
-/// Entries queued for the consumer at most.
-const ORDER_QUEUE: usize = 2048;
+/// A batch is cut at this many entries or [`BATCH_BYTES`] of file content, whichever
+/// comes first: few channel operations per file, yet big files spread over the workers.
+const BATCH_ENTRIES: usize = 128;
+const BATCH_BYTES: u64 = 4 << 20;
+/// Batches walked but not yet consumed, at most: bounds memory and the reorder window.
+const IN_FLIGHT: usize = 16;
 
-enum Slot {
-    Ready(WalkItem),
-    Pending(u64, WalkItem),
-}
-
-struct Job {
+struct Batch {
     seq: u64,
-    path: Vec<u8>,
-    dev: u64,
-    inode: u64,
+    items: Vec<WalkItem>,
 }
 
 struct Done {
     seq: u64,
-    result: HashResult,
+    items: Vec<Scanned>,
 }
 
 enum HashResult {
@@ -66,9 +61,11 @@ enum HashResult {
 
 /// Walks `spec` and hashes its files with `workers` threads (at least 1).
 pub fn scan(spec: TreeSpec, workers: usize) -> impl Iterator<Item = Scanned> {
-    let (order_tx, order_rx) = bounded::<Slot>(ORDER_QUEUE);
-    let (job_tx, job_rx) = bounded::<Job>(JOB_QUEUE);
+    let (job_tx, job_rx) = bounded::<Batch>(IN_FLIGHT);
     let (done_tx, done_rx) = unbounded::<Done>();
+    // One permit per batch in flight: the walker takes one before sending a batch, the
+    // consumer returns it when the batch is used up. Workers never block.
+    let (permit_tx, permit_rx) = bounded::<()>(IN_FLIGHT);
     let alg = spec.algorithm;
     for _ in 0..workers.max(1) {
         let (jobs, done) = (job_rx.clone(), done_tx.clone());
@@ -77,60 +74,99 @@ pub fn scan(spec: TreeSpec, workers: usize) -> impl Iterator<Item = Scanned> {
     drop(done_tx);
     thread::spawn(move || {
         let mut seq = 0u64;
+        let mut items = Vec::with_capacity(BATCH_ENTRIES);
+        let mut bytes = 0u64;
+        let send = |seq: &mut u64, items: &mut Vec<WalkItem>| -> bool {
+            let batch = Batch {
+                seq: *seq,
+                items: std::mem::replace(items, Vec::with_capacity(BATCH_ENTRIES)),
+            };
+            *seq += 1;
+            permit_tx.send(()).is_ok() && job_tx.send(batch).is_ok()
+        };
         for item in Walker::new(&spec) {
-            let slot = if item.hash {
-                let job = Job {
-                    seq,
-                    path: item.entry.path.clone(),
-                    dev: item.entry.meta.dev,
-                    inode: item.entry.meta.inode,
-                };
-                if job_tx.send(job).is_err() {
+            if item.hash {
+                bytes += item.entry.meta.size;
+            }
+            items.push(item);
+            if items.len() >= BATCH_ENTRIES || bytes >= BATCH_BYTES {
+                bytes = 0;
+                if !send(&mut seq, &mut items) {
                     return;
                 }
-                seq += 1;
-                Slot::Pending(seq - 1, item)
-            } else {
-                Slot::Ready(item)
-            };
-            if order_tx.send(slot).is_err() {
-                return;
             }
+        }
+        if !items.is_empty() {
+            send(&mut seq, &mut items);
         }
     });
     Ordered {
-        order_rx,
         done_rx,
-        stash: HashMap::new(),
+        permit_rx,
+        next: 0,
+        stash: BTreeMap::new(),
+        current: Vec::new().into_iter(),
     }
 }
 
 struct Ordered {
-    order_rx: Receiver<Slot>,
     done_rx: Receiver<Done>,
-    stash: HashMap<u64, HashResult>,
+    permit_rx: Receiver<()>,
+    next: u64,
+    stash: BTreeMap<u64, Vec<Scanned>>,
+    current: std::vec::IntoIter<Scanned>,
 }
 
 impl Iterator for Ordered {
     type Item = Scanned;
 
     fn next(&mut self) -> Option<Scanned> {
-        match self.order_rx.recv().ok()? {
-            Slot::Ready(item) => Some(Scanned {
-                entry: item.entry,
-                unseen: item.unseen,
-                problem: item.problem,
-            }),
-            Slot::Pending(seq, item) => {
-                let result = loop {
-                    if let Some(r) = self.stash.remove(&seq) {
-                        break r;
-                    }
-                    let done = self.done_rx.recv().ok()?;
-                    self.stash.insert(done.seq, done.result);
-                };
-                Some(finish(item, result))
+        loop {
+            if let Some(s) = self.current.next() {
+                return Some(s);
             }
+            let batch = loop {
+                if let Some(b) = self.stash.remove(&self.next) {
+                    break b;
+                }
+                // Disconnected with nothing stashed: the walk is over.
+                let done = self.done_rx.recv().ok()?;
+                self.stash.insert(done.seq, done.items);
+            };
+            self.next += 1;
+            let _ = self.permit_rx.try_recv();
+            self.current = batch.into_iter();
+        }
+    }
+}
+
+fn worker(alg: Algorithm, jobs: Receiver<Batch>, done: Sender<Done>) {
+    let mut buf = vec![0u8; READ_BUF];
+    for batch in jobs {
+        let items = batch
+            .items
+            .into_iter()
+            .map(|item| {
+                if item.hash {
+                    let result = hash_file(alg, &item.entry, &mut buf);
+                    finish(item, result)
+                } else {
+                    Scanned {
+                        entry: item.entry,
+                        unseen: item.unseen,
+                        problem: item.problem,
+                    }
+                }
+            })
+            .collect();
+        if done
+            .send(Done {
+                seq: batch.seq,
+                items,
+            })
+            .is_err()
+        {
+            return;
         }
     }
 }
@@ -179,29 +215,13 @@ fn finish(item: WalkItem, result: HashResult) -> Scanned {
     }
 }
 
-fn worker(alg: Algorithm, jobs: Receiver<Job>, done: Sender<Done>) {
-    let mut buf = vec![0u8; READ_BUF];
-    for job in jobs {
-        let result = hash_file(alg, &job, &mut buf);
-        if done
-            .send(Done {
-                seq: job.seq,
-                result,
-            })
-            .is_err()
-        {
-            return;
-        }
-    }
-}
-
-fn hash_file(alg: Algorithm, job: &Job, buf: &mut [u8]) -> HashResult {
+fn hash_file(alg: Algorithm, entry: &Entry<Vec<u8>>, buf: &mut [u8]) -> HashResult {
     // O_NOFOLLOW: a file swapped for a symlink is not followed. O_NONBLOCK: a file
     // swapped for a FIFO does not hang the open.
     let file = match OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(OsStr::from_bytes(&job.path))
+        .open(OsStr::from_bytes(&entry.path))
     {
         Ok(f) => f,
         Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return HashResult::Replaced,
@@ -212,8 +232,8 @@ fn hash_file(alg: Algorithm, job: &Job, buf: &mut [u8]) -> HashResult {
         Err(e) => return HashResult::Failed(e),
     };
     if Kind::from_mode(before.mode()) != Some(Kind::File)
-        || before.ino() != job.inode
-        || before.dev() != job.dev
+        || before.ino() != entry.meta.inode
+        || before.dev() != entry.meta.dev
     {
         return HashResult::Replaced;
     }

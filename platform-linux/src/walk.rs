@@ -94,7 +94,12 @@ impl<'a> Walker<'a> {
                 });
             }
         };
-        let mut item = item_from(path, &md, self.spec.attrs.contains(Attr::Xattrs));
+        let mut item = item_from(
+            path,
+            &md,
+            self.spec.attrs.contains(Attr::Xattrs),
+            self.spec.attrs.contains(Attr::Content),
+        );
         if depth == 0 {
             self.root_dev = Some(item.entry.meta.dev);
         }
@@ -184,7 +189,7 @@ pub fn meta_from(md: &Metadata) -> Meta {
     }
 }
 
-fn item_from(path: Vec<u8>, md: &Metadata, want_xattrs: bool) -> WalkItem {
+fn item_from(path: Vec<u8>, md: &Metadata, want_xattrs: bool, want_content: bool) -> WalkItem {
     let meta = meta_from(md);
     let mut problem = None;
     let target = if meta.kind == Kind::Symlink {
@@ -207,7 +212,7 @@ fn item_from(path: Vec<u8>, md: &Metadata, want_xattrs: bool) -> WalkItem {
     }
     WalkItem {
         unseen: None,
-        hash: entry.meta.kind == Kind::File,
+        hash: want_content && entry.meta.kind == Kind::File,
         entry,
         problem,
     }
