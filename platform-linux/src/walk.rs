@@ -40,7 +40,9 @@ pub struct WalkItem {
 
 struct Frame {
     path: Vec<u8>,
-    names: Vec<Vec<u8>>,
+    /// Entry names with their lstat, taken relative to the open directory (cheaper than
+    /// resolving every full path again).
+    names: Vec<(Vec<u8>, io::Result<Metadata>)>,
     next: usize,
     /// Depth of this directory's entries (the root's entries are at 1).
     depth: u32,
@@ -71,8 +73,13 @@ impl<'a> Walker<'a> {
     }
 
     /// Builds the item for `path`, pushing a frame for a directory to enter.
-    fn visit(&mut self, path: Vec<u8>, depth: u32) -> Option<WalkItem> {
-        let md = match fs::symlink_metadata(OsStr::from_bytes(&path)) {
+    fn visit(
+        &mut self,
+        path: Vec<u8>,
+        depth: u32,
+        md: Option<io::Result<Metadata>>,
+    ) -> Option<WalkItem> {
+        let md = match md.unwrap_or_else(|| fs::symlink_metadata(OsStr::from_bytes(&path))) {
             Ok(md) => md,
             // Vanished between listing and stat: it simply is not there any more.
             Err(e) if e.kind() == io::ErrorKind::NotFound && depth > 0 => return None,
@@ -127,7 +134,7 @@ impl Iterator for Walker<'_> {
     fn next(&mut self) -> Option<WalkItem> {
         if self.root_pending {
             self.root_pending = false;
-            return self.visit(self.spec.root.clone(), 0);
+            return self.visit(self.spec.root.clone(), 0, None);
         }
         loop {
             let frame = self.stack.last_mut()?;
@@ -135,7 +142,10 @@ impl Iterator for Walker<'_> {
                 self.stack.pop();
                 continue;
             }
-            let name = std::mem::take(&mut frame.names[frame.next]);
+            let (name, md) = std::mem::replace(
+                &mut frame.names[frame.next],
+                (Vec::new(), Err(io::Error::from(io::ErrorKind::NotFound))),
+            );
             frame.next += 1;
             let mut path = Vec::with_capacity(frame.path.len() + 1 + name.len());
             path.extend_from_slice(&frame.path);
@@ -147,19 +157,21 @@ impl Iterator for Walker<'_> {
             if self.spec.exclude.matches(&path, &name) {
                 continue;
             }
-            if let Some(item) = self.visit(path, depth) {
+            if let Some(item) = self.visit(path, depth, Some(md)) {
                 return Some(item);
             }
         }
     }
 }
 
-fn list(dir: &[u8]) -> io::Result<Vec<Vec<u8>>> {
+fn list(dir: &[u8]) -> io::Result<Vec<(Vec<u8>, io::Result<Metadata>)>> {
     let mut names = Vec::new();
     for de in fs::read_dir(OsStr::from_bytes(dir))? {
-        names.push(de?.file_name().as_bytes().to_vec());
+        let de = de?;
+        // DirEntry::metadata is an lstat relative to the directory (never follows links).
+        names.push((de.file_name().as_bytes().to_vec(), de.metadata()));
     }
-    names.sort_unstable();
+    names.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     Ok(names)
 }
 
