@@ -32,3 +32,9 @@ cargo check --workspace --exclude firmware-demo --target x86_64-unknown-freebsd
 
 step "tests"
 cargo test --workspace --exclude firmware-demo
+
+step "firmware: the core on a Cortex-M4F under QEMU (story, budget, no allocator)"
+bash ci/firmware.sh
+
+step "core tests on aarch64, armv7 and 32-bit big-endian PowerPC under QEMU"
+bash ci/cross.sh

@@ -799,7 +799,7 @@ pub(crate) mod tests {
             let t = T0 + k * 150;
             let day = (t % 86_400) as f64 / 86_400.0 * core::f64::consts::TAU;
             for (x, base) in xs.iter_mut().zip(&bases) {
-                let cycle = base * (1.0 + 0.5 * day.sin());
+                let cycle = base * (1.0 + 0.5 * libm::sin(day));
                 let noise = base * 0.2 * (rng.unit() - 0.5);
                 let spike = if rng.unit() < 0.002 { base * 5.0 } else { 0.0 };
                 *x = (cycle + noise + spike).round();
