@@ -2,10 +2,12 @@
 //! none.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use homeostat_core::digest::Algorithm;
 use homeostat_core::fim::{Attr, Attrs};
+use homeostat_core::logscan::{Aggregate, Kind};
 use homeostat_linux::{Exclude, TreeSpec};
 use serde::Deserialize;
 
@@ -22,7 +24,8 @@ struct Raw {
     database: Option<RawDatabase>,
     // Sections of later capabilities, accepted so that one config serves every version.
     monitor: Option<toml::Value>,
-    measure: Option<toml::Value>,
+    #[serde(default)]
+    measure: Vec<toml::Value>,
     rule: Option<toml::Value>,
 }
 
@@ -74,6 +77,8 @@ pub struct Config {
     /// Accept reported changes into the database (CFEngine's `update_hashes`).
     pub update: bool,
     pub trees: Vec<Tree>,
+    /// Log and command measurements, in config order (handles expanded).
+    pub measures: Vec<Measure>,
     /// ed25519 secret key file that signs every database written.
     pub db_key: Option<PathBuf>,
     /// Hex public key a database must be signed with (derived from `db_key` if absent).
@@ -95,7 +100,8 @@ impl Config {
 
     pub fn parse(text: &str, origin: &str) -> Result<Config> {
         let raw: Raw = toml::from_str(text).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
-        let _ = (&raw.monitor, &raw.measure, &raw.rule);
+        let _ = (&raw.monitor, &raw.rule);
+        let measures = measures(&raw.measure, origin)?;
         let mut trees = Vec::new();
         for (i, f) in raw.files.iter().enumerate() {
             trees.push(tree(f).with_context(|| {
@@ -110,6 +116,7 @@ impl Config {
             state_dir: raw.state_dir,
             update: raw.update.unwrap_or(true),
             trees,
+            measures,
             db_key,
             db_public_key,
         })
@@ -189,6 +196,402 @@ pub fn canonify(s: &str) -> String {
         .collect()
 }
 
+/// One log or command measurement (a `[[measure]]` block; a built-in handle expands to
+/// several).
+#[derive(Clone, Debug)]
+pub struct Measure {
+    pub name: String,
+    pub source: MeasureSource,
+    /// The patterns as written (the learner's observable table records them).
+    #[allow(dead_code)]
+    pub patterns: Vec<String>,
+    /// Every pattern compiled into one multi-pattern matcher.
+    pub regex: regex_automata::meta::Regex,
+    /// The same patterns as a bounded backtracker, to take capture groups from a match the
+    /// matcher already found (without searching for it again).
+    pub groups: regex_automata::nfa::thompson::backtrack::BoundedBacktracker,
+    pub kind: Kind,
+    /// How `int` and `real` values combine (`sum` unless configured).
+    pub aggregate: Aggregate,
+    /// Read by the weekly learner integration; `scan` reports values only.
+    #[allow(dead_code)]
+    pub history: History,
+    /// The capture group counted per key (`extract = N`), reported as `keys`.
+    pub extract: Option<usize>,
+    /// A match in a buffer of many lines is a match of its line (see [`buffer_search_ok`]).
+    pub buffer_search: bool,
+    /// The 1-based number of its `[[measure]]` block.
+    pub block: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MeasureSource {
+    File(PathBuf),
+    /// Run `argv` (a `command` string runs as `/bin/sh -c STRING`); stopped after `timeout`.
+    Command {
+        argv: Vec<String>,
+        timeout: Duration,
+    },
+}
+
+/// What the learner does with a measurement: `weekly` makes it an observable with a learned
+/// normal state; `scalar` keeps the value only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum History {
+    Weekly,
+    Scalar,
+}
+
+impl History {
+    #[allow(dead_code)]
+    pub fn name(self) -> &'static str {
+        match self {
+            History::Weekly => "weekly",
+            History::Scalar => "scalar",
+        }
+    }
+}
+
+/// A command runs at most this long unless `timeout` says otherwise.
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMeasure {
+    name: Option<String>,
+    #[serde(rename = "use")]
+    handle: Option<String>,
+    file: Option<String>,
+    command: Option<RawStrings>,
+    #[serde(rename = "match")]
+    patterns: Option<RawStrings>,
+    kind: Option<String>,
+    history: Option<String>,
+    aggregate: Option<String>,
+    extract: Option<i64>,
+    timeout: Option<RawDuration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawStrings {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawDuration {
+    Seconds(i64),
+    Text(String),
+}
+
+/// Compiles `patterns` into one matcher: byte-oriented (as `LC_ALL=C grep`: `.` and
+/// classes match any byte, `\w` is ASCII), `^`/`$` match at line boundaries, and nothing
+/// in a pattern matches a newline (as in grep, where a line holds none), so a match found
+/// in a buffer of many lines lies within one line.
+pub fn compile<P: AsRef<str>>(patterns: &[P]) -> Result<regex_automata::meta::Regex> {
+    use regex_automata::meta;
+    meta::Builder::new()
+        .configure(meta::Config::new().utf8_empty(false))
+        .build_many_from_hir(&hirs(patterns)?)
+        .map_err(|e| anyhow!("match patterns cannot be compiled: {e}"))
+}
+
+/// The patterns as a bounded backtracker with the same syntax as [`compile`].
+pub fn backtracker<P: AsRef<str>>(
+    patterns: &[P],
+) -> Result<regex_automata::nfa::thompson::backtrack::BoundedBacktracker> {
+    use regex_automata::nfa::thompson;
+    let nfa = thompson::Compiler::new()
+        .configure(thompson::Config::new().utf8(false))
+        .build_many_from_hir(&hirs(patterns)?)
+        .map_err(|e| anyhow!("match patterns cannot be compiled: {e}"))?;
+    thompson::backtrack::Builder::new()
+        .build_from_nfa(nfa)
+        .map_err(|e| anyhow!("match patterns cannot be compiled: {e}"))
+}
+
+fn hirs<P: AsRef<str>>(patterns: &[P]) -> Result<Vec<regex_syntax::hir::Hir>> {
+    let mut hirs = Vec::with_capacity(patterns.len());
+    for (i, p) in patterns.iter().enumerate() {
+        let hir = regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .utf8(false)
+            .multi_line(true)
+            .build()
+            .parse(p.as_ref())
+            .map_err(|e| {
+                anyhow!(
+                    "match pattern {} ({:?}) is not a valid regular expression: {e}",
+                    i + 1,
+                    p.as_ref()
+                )
+            })?;
+        hirs.push(without_newline(&hir));
+    }
+    Ok(hirs)
+}
+
+/// `hir` with `\n` taken out of every class, and literals holding one made to fail.
+fn without_newline(hir: &regex_syntax::hir::Hir) -> regex_syntax::hir::Hir {
+    use regex_syntax::hir::{
+        Capture, Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange, Hir, HirKind,
+        Repetition,
+    };
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => hir.clone(),
+        HirKind::Literal(l) if l.0.contains(&b'\n') => Hir::fail(),
+        HirKind::Literal(_) => hir.clone(),
+        HirKind::Class(Class::Bytes(c)) => {
+            let mut c = c.clone();
+            c.difference(&ClassBytes::new([ClassBytesRange::new(b'\n', b'\n')]));
+            Hir::class(Class::Bytes(c))
+        }
+        HirKind::Class(Class::Unicode(c)) => {
+            let mut c = c.clone();
+            c.difference(&ClassUnicode::new([ClassUnicodeRange::new('\n', '\n')]));
+            Hir::class(Class::Unicode(c))
+        }
+        HirKind::Repetition(r) => Hir::repetition(Repetition {
+            min: r.min,
+            max: r.max,
+            greedy: r.greedy,
+            sub: Box::new(without_newline(&r.sub)),
+        }),
+        HirKind::Capture(c) => Hir::capture(Capture {
+            index: c.index,
+            name: c.name.clone(),
+            sub: Box::new(without_newline(&c.sub)),
+        }),
+        HirKind::Concat(v) => Hir::concat(v.iter().map(without_newline).collect()),
+        HirKind::Alternation(v) => Hir::alternation(v.iter().map(without_newline).collect()),
+    }
+}
+
+/// Whether a match found in a buffer of many lines is a match of its line alone: false
+/// when a pattern anchors to the start or end of the text (`\A`, `\z`, `(?-m:^)`), which
+/// a line alone has and a buffer has once.
+pub fn buffer_search_ok<P: AsRef<str>>(patterns: &[P]) -> bool {
+    use regex_syntax::hir::Look;
+    patterns.iter().all(|p| {
+        regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .utf8(false)
+            .multi_line(true)
+            .build()
+            .parse(p.as_ref())
+            .is_ok_and(|h| {
+                let looks = h.properties().look_set();
+                !looks.contains(Look::Start) && !looks.contains(Look::End)
+            })
+    })
+}
+
+fn measures(blocks: &[toml::Value], origin: &str) -> Result<Vec<Measure>> {
+    let mut out: Vec<Measure> = Vec::new();
+    for (i, v) in blocks.iter().enumerate() {
+        let ctx = || format!("{origin}: [[measure]] block {}", i + 1);
+        let raw: RawMeasure = v
+            .clone()
+            .try_into()
+            .map_err(|e| anyhow!("{}: {e}", ctx()))?;
+        for m in measure(raw, i + 1).with_context(ctx)? {
+            if let Some(o) = out.iter().find(|o| o.name == m.name) {
+                bail!(
+                    "{origin}: [[measure]] block {}: name {:?} is already used by block {}",
+                    m.block,
+                    m.name,
+                    o.block
+                );
+            }
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
+fn strings(r: RawStrings) -> Vec<String> {
+    match r {
+        RawStrings::One(s) => vec![s],
+        RawStrings::Many(v) => v,
+    }
+}
+
+fn measure(raw: RawMeasure, block: usize) -> Result<Vec<Measure>> {
+    let history = |numeric: bool| -> Result<History> {
+        match raw.history.as_deref() {
+            None if numeric => Ok(History::Weekly),
+            None => Ok(History::Scalar),
+            Some("weekly") if numeric => Ok(History::Weekly),
+            Some("weekly") => {
+                bail!("history \"weekly\" needs a number: use \"scalar\" for a string")
+            }
+            Some("scalar") => Ok(History::Scalar),
+            Some(h) => bail!("unknown history {h:?}: expected weekly or scalar"),
+        }
+    };
+    let file = |f: &str| -> Result<PathBuf> {
+        if !f.starts_with('/') {
+            bail!("file {f:?} must be an absolute path");
+        }
+        Ok(PathBuf::from(f))
+    };
+    if let Some(h) = &raw.handle {
+        let list = crate::handles::lookup(h).with_context(|| {
+            format!(
+                "unknown handle {h:?}: expected one of {}",
+                crate::handles::NAMES
+            )
+        })?;
+        if raw.command.is_some()
+            || raw.patterns.is_some()
+            || raw.kind.is_some()
+            || raw.aggregate.is_some()
+            || raw.extract.is_some()
+            || raw.timeout.is_some()
+        {
+            bail!("`use = {h:?}` takes only `name`, `file` and `history`");
+        }
+        if raw.name.is_some() && list.len() != 1 {
+            bail!(
+                "handle {h:?} makes {} measurements: it takes no `name`",
+                list.len()
+            );
+        }
+        return list
+            .iter()
+            .map(|b| {
+                let name = raw.name.clone().unwrap_or_else(|| b.name.to_string());
+                check_name(&name)?;
+                Ok(Measure {
+                    name,
+                    source: MeasureSource::File(file(raw.file.as_deref().unwrap_or(b.file))?),
+                    patterns: b.patterns.iter().map(|p| p.to_string()).collect(),
+                    regex: compile(b.patterns)?,
+                    groups: backtracker(b.patterns)?,
+                    kind: b.kind,
+                    aggregate: b.aggregate,
+                    history: history(b.kind.numeric())?,
+                    extract: b.extract,
+                    buffer_search: buffer_search_ok(b.patterns),
+                    block,
+                })
+            })
+            .collect();
+    }
+    let name = raw
+        .name
+        .clone()
+        .context("a measurement needs a `name` (or `use` for a built-in handle)")?;
+    check_name(&name)?;
+    let kind = match raw.kind.as_deref() {
+        None => Kind::Counter,
+        Some(k) => Kind::from_name(k).with_context(|| {
+            format!("unknown kind {k:?}: expected counter, int, real or string")
+        })?,
+    };
+    let aggregate = match raw.aggregate.as_deref() {
+        None => Aggregate::Sum,
+        Some(a) if matches!(kind, Kind::Int | Kind::Real) => Aggregate::from_name(a)
+            .with_context(|| format!("unknown aggregate {a:?}: expected sum or last"))?,
+        Some(_) => bail!("`aggregate` applies to kind int or real only"),
+    };
+    let timeout = match raw.timeout {
+        None => DEFAULT_COMMAND_TIMEOUT,
+        Some(_) if raw.command.is_none() => bail!("`timeout` applies to a `command` only"),
+        Some(RawDuration::Seconds(n)) if n > 0 => Duration::from_secs(n as u64),
+        Some(RawDuration::Seconds(n)) => {
+            bail!("timeout {n}: expected a positive number of seconds")
+        }
+        Some(RawDuration::Text(t)) => duration(&t)?,
+    };
+    let source = match (&raw.file, raw.command) {
+        (Some(f), None) => MeasureSource::File(file(f)?),
+        (None, Some(c)) => {
+            let argv = match c {
+                RawStrings::One(s) => vec!["/bin/sh".to_string(), "-c".to_string(), s],
+                RawStrings::Many(v) => v,
+            };
+            match argv.first() {
+                Some(a) if a.starts_with('/') => {}
+                _ => bail!("command must be a string (run by /bin/sh) or a list starting with an absolute path"),
+            }
+            MeasureSource::Command { argv, timeout }
+        }
+        (Some(_), Some(_)) => bail!("a measurement reads a `file` or a `command`, not both"),
+        (None, None) => bail!("a measurement needs a `file` or a `command`"),
+    };
+    let patterns = raw.patterns.map(strings).unwrap_or_default();
+    if patterns.is_empty() {
+        bail!("a measurement needs `match`: a regular expression or a list of them");
+    }
+    let regex = compile(&patterns)?;
+    let extract = match raw.extract {
+        None => None,
+        Some(n) if n >= 1 => Some(n as usize),
+        Some(n) => bail!("extract = {n}: expected a capture group number, 1 or more"),
+    };
+    let info = regex.group_info();
+    for (i, p) in patterns.iter().enumerate() {
+        let groups = info.group_len(regex_automata::PatternID::new_unchecked(i));
+        if matches!(kind, Kind::Int | Kind::Real) && groups < 2 {
+            bail!("kind {} takes its value from capture group 1, and match pattern {} ({p:?}) has none", kind.name(), i + 1);
+        }
+        if let Some(n) = extract {
+            if groups <= n {
+                bail!(
+                    "extract = {n}, and match pattern {} ({p:?}) has no capture group {n}",
+                    i + 1
+                );
+            }
+        }
+    }
+    let buffer_search = buffer_search_ok(&patterns);
+    let groups = backtracker(&patterns)?;
+    Ok(vec![Measure {
+        name,
+        source,
+        patterns,
+        regex,
+        kind,
+        aggregate,
+        history: history(kind.numeric())?,
+        extract,
+        buffer_search,
+        groups,
+        block,
+    }])
+}
+
+fn check_name(name: &str) -> Result<()> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    {
+        bail!("name {name:?}: expected 1 to 64 of A-Z a-z 0-9 _ - .");
+    }
+    Ok(())
+}
+
+/// `"10s"`, `"500ms"`, `"2m"`, or a number of seconds.
+fn duration(t: &str) -> Result<Duration> {
+    let t = t.trim();
+    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 =
+        num.parse().ok().filter(|n| *n > 0).with_context(|| {
+            format!("timeout {t:?}: expected a positive number with s, ms or m")
+        })?;
+    Ok(match unit.trim() {
+        "" | "s" => Duration::from_secs(n),
+        "ms" => Duration::from_millis(n),
+        "m" => Duration::from_secs(n * 60),
+        u => bail!("timeout {t:?}: unknown unit {u:?}: expected s, ms or m"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,7 +638,115 @@ mod tests {
 
     #[test]
     fn measure_only_config_watches_no_files() {
-        let c = Config::parse("[[measure]]\nname = \"x\"\n", "x").unwrap();
+        let c = Config::parse(
+            "[[measure]]\nname = \"x\"\nfile = \"/var/log/x\"\nmatch = \"y\"\n",
+            "x",
+        )
+        .unwrap();
         assert!(c.trees.is_empty());
+        assert_eq!(c.measures.len(), 1);
+    }
+
+    #[test]
+    fn measures_parse_with_defaults() {
+        let c = Config::parse(
+            r#"
+[[measure]]
+name = "ssh_failed"
+file = "/var/log/auth.log"
+match = 'Failed password for (?:invalid user )?(\S+) from (\S+)'
+extract = 2
+
+[[measure]]
+name = "bytes"
+file = "/var/log/x"
+match = ["sent ([0-9]+)", "got ([0-9]+)"]
+kind = "int"
+aggregate = "last"
+history = "scalar"
+
+[[measure]]
+name = "who"
+command = "who"
+match = "(.*)"
+kind = "string"
+timeout = "500ms"
+
+[[measure]]
+use = "ssh"
+file = "/var/log/secure"
+
+[[measure]]
+use = "ftp"
+"#,
+            "x",
+        )
+        .unwrap();
+        let m = &c.measures;
+        assert_eq!(m.len(), 7);
+        assert_eq!(
+            (m[0].kind, m[0].history, m[0].extract, m[0].block),
+            (Kind::Counter, History::Weekly, Some(2), 1)
+        );
+        assert_eq!(m[1].patterns.len(), 2);
+        assert_eq!(m[1].regex.pattern_len(), 2);
+        assert_eq!(
+            (m[1].aggregate, m[1].history),
+            (Aggregate::Last, History::Scalar)
+        );
+        assert_eq!(
+            m[2].source,
+            MeasureSource::Command {
+                argv: vec!["/bin/sh".into(), "-c".into(), "who".into()],
+                timeout: Duration::from_millis(500)
+            }
+        );
+        assert_eq!(m[2].history, History::Scalar);
+        assert_eq!(m[3].name, "ssh_breakin");
+        assert_eq!(m[3].source, MeasureSource::File("/var/log/secure".into()));
+        assert_eq!(m[4].name, "ftp_transfers");
+        assert_eq!(m[6].kind, Kind::Int);
+    }
+
+    #[test]
+    fn bad_measures_name_their_block() {
+        for (bad, what) in [
+            ("name = \"a\"\nfile = \"/x\"\nmatch = \"y\"\nbogus = 1\n", "bogus"),
+            ("file = \"/x\"\nmatch = \"y\"\n", "needs a `name`"),
+            ("name = \"a b\"\nfile = \"/x\"\nmatch = \"y\"\n", "name"),
+            ("name = \"a\"\nfile = \"x\"\nmatch = \"y\"\n", "absolute"),
+            ("name = \"a\"\nmatch = \"y\"\n", "`file` or a `command`"),
+            ("name = \"a\"\nfile = \"/x\"\n", "needs `match`"),
+            ("name = \"a\"\nfile = \"/x\"\nmatch = []\n", "needs `match`"),
+            ("name = \"a\"\nfile = \"/x\"\nmatch = \"(\"\n", "not a valid regular expression"),
+            ("name = \"a\"\nfile = \"/x\"\nmatch = \"y\"\nkind = \"int\"\n", "capture group 1"),
+            ("name = \"a\"\nfile = \"/x\"\nmatch = [\"(y)\", \"z\"]\nextract = 1\n", "pattern 2"),
+            ("name = \"a\"\nfile = \"/x\"\nmatch = \"y\"\nkind = \"float\"\n", "kind"),
+            ("name = \"a\"\nfile = \"/x\"\nmatch = \"y\"\naggregate = \"sum\"\n", "aggregate"),
+            ("name = \"a\"\nfile = \"/x\"\nmatch = \"(y)\"\nkind = \"string\"\nhistory = \"weekly\"\n", "weekly"),
+            ("name = \"a\"\nfile = \"/x\"\nmatch = \"y\"\ntimeout = 3\n", "timeout"),
+            ("name = \"a\"\ncommand = [\"ls\"]\nmatch = \"y\"\n", "absolute"),
+            ("name = \"a\"\ncommand = \"ls\"\nmatch = \"y\"\ntimeout = \"3h\"\n", "unit"),
+            ("use = \"telnet\"\n", "unknown handle"),
+            ("use = \"ssh\"\nmatch = \"x\"\n", "takes only"),
+            ("use = \"ftp\"\nname = \"x\"\n", "no `name`"),
+        ] {
+            let text = format!("[[measure]]\nname = \"ok\"\nfile = \"/x\"\nmatch = \"y\"\n[[measure]]\n{bad}");
+            let e = format!("{:#}", Config::parse(&text, "cfg").unwrap_err());
+            assert!(e.contains("[[measure]] block 2"), "{bad}: {e}");
+            assert!(e.contains(what), "{bad}: {e}");
+        }
+        let e = format!(
+            "{:#}",
+            Config::parse(
+                "[[measure]]\nuse = \"ssh\"\n[[measure]]\nuse = \"ssh\"\n",
+                "cfg"
+            )
+            .unwrap_err()
+        );
+        assert!(
+            e.contains("block 2") && e.contains("already used by block 1"),
+            "{e}"
+        );
     }
 }

@@ -5,6 +5,9 @@ mod config;
 mod database;
 mod escape;
 mod fimrun;
+mod handles;
+mod logtail;
+mod measure;
 mod progress;
 mod report;
 mod signing;
@@ -136,6 +139,9 @@ fn run(cli: Cli) -> Outcome {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
     let mut rep = Reporter::new(cli.json, now);
+    // A scan runs the measurements after the files, or only them when no [[files]].
+    let scan = matches!(cli.command, Command::Scan { .. });
+    let files = !(scan && cfg.trees.is_empty());
     let (mode, name) = match cli.command {
         Command::Init => (Mode::Init, "init"),
         Command::Check { no_update } => (
@@ -151,7 +157,7 @@ fn run(cli: Cli) -> Outcome {
             "update",
         ),
         Command::Scan { no_update } => {
-            if db.exists() {
+            if db.exists() || !files {
                 (
                     Mode::Check {
                         update: cfg.update && !no_update,
@@ -168,7 +174,7 @@ fn run(cli: Cli) -> Outcome {
         }
         Command::Config { .. } | Command::Keygen { .. } => unreachable!("handled above"),
     };
-    if matches!(mode, Mode::Check { .. }) {
+    if files && matches!(mode, Mode::Check { .. }) {
         let log = state.join("file_changes.log");
         let f = std::fs::OpenOptions::new()
             .create(true)
@@ -178,7 +184,10 @@ fn run(cli: Cli) -> Outcome {
         rep.log_to(f);
     }
     let host = hostname();
-    let result = fimrun::run(&keys, &cfg, &db, &host, now, &mode, &mut rep);
+    let result = match files {
+        true => fimrun::run(&keys, &cfg, &db, &host, now, &mode, &mut rep),
+        false => Ok(()),
+    };
     match result {
         Ok(()) => {}
         Err(e) => {
@@ -190,6 +199,15 @@ fn run(cli: Cli) -> Outcome {
                 Failure::Io(e) => (EXIT_IO, e),
             });
         }
+    }
+    if scan {
+        measure::run(&cfg, &state, &mut rep).map_err(|e| {
+            let _ = rep.flush();
+            match e {
+                measure::Error::State(m) => (EXIT_DATABASE, m),
+                measure::Error::Io(m) => (EXIT_IO, m),
+            }
+        })?;
     }
     rep.summary(name)
         .and_then(|_| rep.flush())

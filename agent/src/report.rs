@@ -198,6 +198,85 @@ impl Reporter {
         }
     }
 
+    /// A log or command measurement. `value_json` is a JSON number, string or `null` and
+    /// `value_text` the same value for text mode (both already escaped); `keys` holds the
+    /// escaped keys and their counts when the measurement extracts keys.
+    pub fn measurement(
+        &mut self,
+        name: &str,
+        kind: &str,
+        value_json: &str,
+        value_text: &str,
+        keys: Option<&[(String, u64)]>,
+    ) -> io::Result<()> {
+        if self.json {
+            let mut line = format!(
+                "{{\"type\":\"measurement\",\"t\":{},\"name\":{},\"kind\":\"{kind}\",\"value\":{value_json}",
+                self.now,
+                json_str(name)
+            );
+            if let Some(keys) = keys {
+                line.push_str(",\"keys\":{");
+                for (i, (k, n)) in keys.iter().enumerate() {
+                    if i > 0 {
+                        line.push(',');
+                    }
+                    line.push_str(&json_str(k));
+                    line.push(':');
+                    line.push_str(&n.to_string());
+                }
+                line.push('}');
+            }
+            line.push('}');
+            writeln!(self.out, "{line}")
+        } else {
+            let mut line = format!("{name} = {value_text} ({kind})");
+            if let Some(keys) = keys.filter(|k| !k.is_empty()) {
+                // The ten most frequent keys; JSON has them all.
+                let mut top: Vec<&(String, u64)> = keys.iter().collect();
+                top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                let shown: Vec<String> = top
+                    .iter()
+                    .take(10)
+                    .map(|(k, n)| format!("{k}={n}"))
+                    .collect();
+                line.push_str(&format!(" [{}", shown.join(" ")));
+                if top.len() > 10 {
+                    line.push_str(&format!(" +{} more", top.len() - 10));
+                }
+                line.push(']');
+            }
+            writeln!(self.out, "{line}")
+        }
+    }
+
+    /// A problem with a measurement's source (a log, a command) that did not stop the run.
+    pub fn measure_warning(
+        &mut self,
+        source: &[u8],
+        measurement: &str,
+        message: &str,
+    ) -> io::Result<()> {
+        self.counts.warnings += 1;
+        let s = escape(source);
+        let m = escape(message.as_bytes());
+        let n = escape(measurement.as_bytes());
+        if self.json {
+            writeln!(
+                self.out,
+                "{{\"type\":\"warning\",\"t\":{},\"source\":{},\"measurement\":{},\"message\":{}}}",
+                self.now,
+                json_str(&s),
+                json_str(&n),
+                json_str(&m)
+            )
+        } else {
+            self.out.flush()?;
+            eprintln!("homeostat: warning: {n}: {s}: {m}");
+            Ok(())
+        }
+    }
+
     pub fn summary(&mut self, command: &str) -> io::Result<()> {
         let c = self.counts;
         if self.json {

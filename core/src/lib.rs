@@ -19,4 +19,5 @@ pub mod classes;
 pub mod digest;
 pub mod entropy;
 pub mod fim;
+pub mod logscan;
 pub mod stats;

@@ -1,0 +1,953 @@
+//! Which file of a log to read from which offset, decided from what the caller observed.
+//!
+//! The caller gives the saved [`Saved`] positions (the file being followed and the previous
+//! generation, still drained while a writer may hold it open), a `stat` of the log's path
+//! ([`Node`]), and the rotated files found beside it ([`Candidate`]s, oldest first). When
+//! the rules need to look at content they ask the caller's [`Probe`] for the digest of a
+//! byte range. [`decide`] returns a [`Plan`]; the caller reads what it says, and
+//! [`Plan::next`] turns the positions where the reads ended into the state to save.
+//!
+//! The rules, in order:
+//! 1. The previous generation, if one is saved, is looked for (by inode, else by content)
+//!    and read on from its offset: a daemon may write to a renamed log until it reopens.
+//! 2. No saved position: a regular file is read from its start (the first scan of a log
+//!    reads all of it); a missing one is reported, and a marker position
+//!    ([`TailPos::marker`]) remembers since when it has been watched, so that rotated files
+//!    made after that (the log created and rotated between two scans) are read whole
+//!    before the log itself.
+//! 3. The path is a FIFO, directory, device or socket: nothing is read, the position is
+//!    kept, and the caller reports it.
+//! 4. Same device and inode, at least `offset` bytes long, first line and last line read
+//!    unchanged: the log grew; it is read on from `offset`.
+//! 5. Otherwise the file followed is looked for among the rotated files: first by inode
+//!    (renamed), then by content (compressed, or copied by copytruncate): the newest one whose
+//!    first line and last line read match the saved digests. Its rest is read from
+//!    `offset`, then every rotated file newer than it in full (several rotations between
+//!    two scans), then the log from 0.
+//! 6. Not found: rotated files modified since the position was saved are read whole
+//!    (oldest first), then the log from 0, and the caller reports what may be lost: the
+//!    bytes written after `offset` before the file was truncated ([`Event::Truncated`]:
+//!    the log or a rotated file has its inode but not its content) or replaced
+//!    ([`Event::Lost`]). A missing log with nothing rotated since keeps its position
+//!    ([`Event::Missing`]).
+//!
+//! A position that saw an empty file identifies nothing by content (its digests are
+//! empty): for it, step 5's content search takes the oldest rotated file modified after
+//! the position was saved (and step 4 gives way to step 5 when there is one), so that a log
+//! that was empty at one scan and rotated before the next loses nothing.
+
+use core::ops::Range;
+
+use super::position::{Mtime, TailPos};
+use crate::fim::Kind;
+
+/// What a `stat` of a file said.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Stat {
+    pub dev: u64,
+    pub ino: u64,
+    /// Bytes (for a compressed file: compressed bytes, not used by the rules).
+    pub size: u64,
+    pub mtime: Mtime,
+}
+
+/// The log's path as observed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Node {
+    Missing,
+    Regular(Stat),
+    /// Anything but a regular file: never read.
+    Special(Kind),
+}
+
+/// A rotated file beside the log (`LOG.1`, `LOG.2.gz`, `LOG-20240101`, …).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Candidate {
+    pub stat: Stat,
+    /// Its content is compressed: offsets count decompressed bytes, it is final (nothing
+    /// will be appended), and it can be found by content only.
+    pub compressed: bool,
+}
+
+/// What a [`Probe`] is asked about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Target {
+    /// The file at the log's path.
+    Current,
+    /// `candidates[i]`.
+    Candidate(usize),
+}
+
+/// Reads content on the rules' request.
+pub trait Probe {
+    /// SHA-256 of the `len` bytes at `start` of `target`'s content (decompressed for a
+    /// compressed candidate); `None` when the content is shorter or cannot be read.
+    fn digest(&mut self, target: Target, start: u64, len: u16) -> Option<[u8; 32]>;
+}
+
+/// The positions saved for one log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Saved {
+    /// The file being followed.
+    pub cur: Option<TailPos>,
+    /// The previous generation (a rotated, uncompressed file), drained until it is gone.
+    pub prev: Option<TailPos>,
+}
+
+/// What the caller reports besides the reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Event {
+    /// Nothing to report (growth, or a rotation followed without loss).
+    #[default]
+    Quiet,
+    /// The first scan of this log: it is read from its start.
+    First,
+    /// The log does not exist (yet); nothing is read and a saved position is kept.
+    Missing,
+    /// The path is not a regular file; nothing is read and the position is kept.
+    Special(Kind),
+    /// The log is shorter than the saved offset, or its content before it changed, and no
+    /// copy of the old content was found: it is read from 0, and whatever was written
+    /// after `offset` before the truncation is lost.
+    Truncated { offset: u64, size: u64 },
+    /// The log was replaced and the file it was is not among the rotated files: the new one
+    /// is read from 0; lines appended to the old one after `offset` are lost.
+    Lost { offset: u64 },
+}
+
+/// What to read, in this order: `prev`, `old`, `between` (skipping `prev`'s index), the
+/// current file.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Plan {
+    /// Drain the previous generation: candidate index and offset.
+    pub prev: Option<(usize, u64)>,
+    /// The rest of the file followed, found rotated: candidate index and offset.
+    pub old: Option<(usize, u64)>,
+    /// Rotated files newer than `old`, read whole.
+    pub between: Range<usize>,
+    /// Read the log's current file from this offset.
+    pub current: Option<u64>,
+    pub event: Event,
+    /// The log was never seen and does not exist: save a marker position with this time.
+    pub mark: Option<Mtime>,
+}
+
+/// Where each read of a [`Plan`] ended: `None` for a read of a compressed file (final:
+/// there is nothing to come back to) and for a read that was not planned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Ends {
+    pub prev: Option<TailPos>,
+    pub old: Option<TailPos>,
+    /// The end of the last file of `between`.
+    pub between: Option<TailPos>,
+    pub current: Option<TailPos>,
+}
+
+impl Plan {
+    /// The candidates to read whole, in order.
+    pub fn between(&self) -> impl Iterator<Item = usize> + '_ {
+        let skip = self.prev.map(|(i, _)| i);
+        self.between.clone().filter(move |i| Some(*i) != skip)
+    }
+
+    /// The positions to save once the reads are done.
+    pub fn next(&self, saved: &Saved, ends: &Ends) -> Saved {
+        let rotated = self.old.is_some();
+        let newest_rotated = if self.between().next().is_some() {
+            ends.between
+        } else {
+            ends.old
+        };
+        match (self.current, rotated) {
+            // Read the log itself: it is followed now; the newest rotated file read (if
+            // any) is drained from here on, else the one that was.
+            (Some(_), true) => Saved {
+                cur: ends.current.or(saved.cur),
+                prev: newest_rotated,
+            },
+            (Some(_), false) => Saved {
+                cur: ends.current.or(saved.cur),
+                prev: ends.prev,
+            },
+            // The log is missing but the file followed was found renamed: follow it there
+            // (a compressed one is finished: start afresh when the log appears).
+            (None, true) => Saved {
+                cur: newest_rotated,
+                prev: ends.prev,
+            },
+            (None, false) => Saved {
+                cur: saved.cur.or(self.mark.map(TailPos::marker)),
+                prev: ends.prev,
+            },
+        }
+    }
+}
+
+/// Decides what to read. `candidates` are the rotated files, oldest first; `now` is the
+/// time of the observation (kept by a marker position when the log does not exist).
+pub fn decide(
+    saved: &Saved,
+    current: &Node,
+    candidates: &[Candidate],
+    now: Mtime,
+    probe: &mut impl Probe,
+) -> Plan {
+    let mut plan = Plan::default();
+    if let Some(p) = &saved.prev {
+        plan.prev = locate(p, candidates, None, false, probe).map(|i| (i, p.offset));
+    }
+    let skip = plan.prev.map(|(i, _)| i);
+    let Some(c) = &saved.cur else {
+        match *current {
+            Node::Missing => {
+                plan.event = Event::Missing;
+                plan.mark = Some(now);
+            }
+            Node::Special(k) => plan.event = Event::Special(k),
+            Node::Regular(_) => {
+                plan.current = Some(0);
+                plan.event = Event::First;
+            }
+        }
+        return plan;
+    };
+    if let Node::Special(k) = *current {
+        plan.event = Event::Special(k);
+        return plan;
+    }
+    if c.is_marker() {
+        // Never seen yet: whatever was rotated since watching began, then the log.
+        match *current {
+            Node::Regular(_) => {
+                if let Some(i) = newer_rotated(c, candidates, skip) {
+                    plan.old = Some((i, 0));
+                    plan.between = i + 1..candidates.len();
+                }
+                plan.current = Some(0);
+                plan.event = Event::First;
+            }
+            _ => plan.event = Event::Missing,
+        }
+        return plan;
+    }
+    let blind = c.head.len == 0;
+    if let Node::Regular(s) = current {
+        let same = s.dev == c.dev && s.ino == c.ino;
+        if same
+            && s.size >= c.offset
+            && anchors_ok(c, Target::Current, probe)
+            && !(blind && newer_rotated(c, candidates, skip).is_some())
+        {
+            plan.current = Some(c.offset);
+            return plan;
+        }
+    }
+    match locate(c, candidates, skip, true, probe) {
+        Some(i) => {
+            plan.old = Some((i, c.offset));
+            plan.between = i + 1..candidates.len();
+            if let Node::Regular(_) = current {
+                plan.current = Some(0);
+            }
+        }
+        None => {
+            // The file followed is gone, or was truncated (in place, or then rotated).
+            // Rotated files modified since the position was saved came after it: read
+            // them whole.
+            if let Some(i) = newer_rotated(c, candidates, skip) {
+                plan.old = Some((i, 0));
+                plan.between = i + 1..candidates.len();
+            }
+            let truncated = match *current {
+                Node::Regular(s) => s.dev == c.dev && s.ino == c.ino,
+                _ => false,
+            } || candidates.iter().any(|k| same_inode(c, k));
+            let size = match *current {
+                Node::Regular(s) if s.dev == c.dev && s.ino == c.ino => s.size,
+                _ => candidates
+                    .iter()
+                    .find(|k| same_inode(c, k))
+                    .map_or(0, |k| k.stat.size),
+            };
+            if let Node::Regular(_) = current {
+                plan.current = Some(0);
+            }
+            plan.event = if truncated {
+                Event::Truncated {
+                    offset: c.offset,
+                    size,
+                }
+            } else if plan.current.is_some() || plan.old.is_some() {
+                Event::Lost { offset: c.offset }
+            } else {
+                Event::Missing
+            };
+        }
+    }
+    plan
+}
+
+/// Both anchors of `p` hold on `target`.
+fn anchors_ok(p: &TailPos, target: Target, probe: &mut impl Probe) -> bool {
+    let head = p.head.len == 0 || p.head.matches(probe.digest(target, 0, p.head.len));
+    head && (p.tail.len == 0
+        || p.tail.matches(probe.digest(
+            target,
+            p.offset - u64::from(p.tail.len).min(p.offset),
+            p.tail.len,
+        )))
+}
+
+/// The oldest candidate (not `skip`) modified after `p` was saved: for a position that
+/// saw an empty file, the first generation that may hold lines it has not read.
+fn newer_rotated(p: &TailPos, candidates: &[Candidate], skip: Option<usize>) -> Option<usize> {
+    (0..candidates.len()).find(|&i| Some(i) != skip && candidates[i].stat.mtime > p.mtime)
+}
+
+/// Finds the file `p` was read from among the candidates, to be read on from its offset:
+/// by inode (an uncompressed file, long enough, anchors holding), else by content, newest
+/// first.
+///
+/// A position with empty anchors (it saw an empty file) identifies nothing by content nor,
+/// trusted alone, by inode (the file may have been copied and truncated, then renamed):
+/// with `blind_ok` it is the oldest file modified after the position was saved, else the
+/// file with its inode; without, only the file with its inode.
+fn locate(
+    p: &TailPos,
+    candidates: &[Candidate],
+    skip: Option<usize>,
+    blind_ok: bool,
+    probe: &mut impl Probe,
+) -> Option<usize> {
+    let usable = |i: usize| Some(i) != skip;
+    if p.head.len == 0 && blind_ok {
+        if let Some(i) = newer_rotated(p, candidates, skip) {
+            return Some(i);
+        }
+    }
+    let by_inode = (0..candidates.len()).rev().find(|&i| {
+        let c = &candidates[i];
+        usable(i)
+            && same_inode(p, c)
+            && c.stat.size >= p.offset
+            && anchors_ok(p, Target::Candidate(i), probe)
+    });
+    if by_inode.is_some() || p.head.len == 0 {
+        return by_inode;
+    }
+    (0..candidates.len()).rev().find(|&i| {
+        let c = &candidates[i];
+        usable(i)
+            && !same_inode(p, c)
+            && (c.compressed || c.stat.size >= p.offset)
+            && anchors_ok(p, Target::Candidate(i), probe)
+    })
+}
+
+/// `c` is the uncompressed file `p` was read from, or one that reuses its inode number.
+fn same_inode(p: &TailPos, c: &Candidate) -> bool {
+    !c.compressed && c.stat.dev == p.dev && c.stat.ino == p.ino
+}
+
+#[cfg(test)]
+mod tests {
+    //! A simulated file system: logs are written, rotated in every way, and scanned by a
+    //! reader that follows the plans; the lines counted over all scans must be exactly the
+    //! lines written.
+    extern crate std;
+
+    use super::super::position::{head, sha256, tail_start, Anchor};
+    use super::*;
+    use std::vec::Vec;
+
+    #[derive(Clone, Debug)]
+    struct File {
+        ino: u64,
+        data: Vec<u8>,
+        mtime: Mtime,
+        compressed: bool,
+    }
+
+    #[derive(Default)]
+    struct Fs {
+        /// The log's path.
+        log: Option<File>,
+        special: Option<Kind>,
+        /// Rotated files, oldest first.
+        rotated: Vec<File>,
+        next_ino: u64,
+        clock: i64,
+        written: u64,
+        counted: u64,
+        saved: Saved,
+        events: Vec<Event>,
+    }
+
+    impl Fs {
+        fn tick(&mut self) -> Mtime {
+            self.clock += 1;
+            Mtime {
+                sec: self.clock,
+                nsec: 0,
+            }
+        }
+        fn new_file(&mut self) -> File {
+            self.next_ino += 1;
+            File {
+                ino: self.next_ino,
+                data: Vec::new(),
+                mtime: self.tick(),
+                compressed: false,
+            }
+        }
+        fn create(&mut self) {
+            let f = self.new_file();
+            self.log = Some(f);
+        }
+        fn write_to(&mut self, which: Option<usize>, n: u64) {
+            let t = self.tick();
+            for _ in 0..n {
+                self.written += 1;
+                let line = std::format!("Jan  1 host sshd[1]: line {:03}\n", self.written);
+                let f = match which {
+                    None => self.log.as_mut().unwrap(),
+                    Some(i) => &mut self.rotated[i],
+                };
+                f.data.extend_from_slice(line.as_bytes());
+                f.mtime = t;
+            }
+        }
+        fn write(&mut self, n: u64) {
+            self.write_to(None, n);
+        }
+        /// Appends a line without its newline; `finish` adds the newline.
+        fn write_partial(&mut self) {
+            let t = self.tick();
+            let f = self.log.as_mut().unwrap();
+            f.data.extend_from_slice(b"Jan  1 host sshd[1]: partial");
+            f.mtime = t;
+        }
+        fn finish_partial(&mut self) {
+            self.written += 1;
+            let f = self.log.as_mut().unwrap();
+            f.data.extend_from_slice(b" done\n");
+        }
+        fn rename_create(&mut self) {
+            if let Some(f) = self.log.take() {
+                self.rotated.push(f);
+            }
+            self.create();
+        }
+        fn rename_gzip(&mut self) {
+            if let Some(mut f) = self.log.take() {
+                f.compressed = true;
+                f.ino = 0;
+                self.next_ino += 1;
+                f.ino = self.next_ino;
+                self.rotated.push(f);
+            }
+            self.create();
+        }
+        fn gzip_rotated(&mut self, i: usize) {
+            let f = &mut self.rotated[i];
+            f.compressed = true;
+            self.next_ino += 1;
+            f.ino = self.next_ino;
+        }
+        fn copytruncate(&mut self) {
+            let mut copy = self.new_file();
+            let log = self.log.as_mut().unwrap();
+            copy.data = log.data.clone();
+            copy.mtime = log.mtime;
+            log.data.clear();
+            let t = self.tick();
+            self.log.as_mut().unwrap().mtime = t;
+            self.rotated.push(copy);
+        }
+        fn truncate(&mut self) {
+            let t = self.tick();
+            let f = self.log.as_mut().unwrap();
+            f.data.clear();
+            f.mtime = t;
+        }
+        fn delete(&mut self) {
+            self.log = None;
+        }
+        /// Deletes and re-creates the log with the same inode number.
+        fn recreate_same_inode(&mut self) {
+            let ino = self.log.as_ref().unwrap().ino;
+            let mut f = self.new_file();
+            f.ino = ino;
+            self.log = Some(f);
+        }
+
+        fn file(&self, t: Target) -> &File {
+            match t {
+                Target::Current => self.log.as_ref().unwrap(),
+                Target::Candidate(i) => &self.rotated[i],
+            }
+        }
+
+        fn scan(&mut self) -> Plan {
+            let node = match (&self.log, self.special) {
+                (_, Some(k)) => Node::Special(k),
+                (None, _) => Node::Missing,
+                (Some(f), _) => Node::Regular(stat(f)),
+            };
+            let cands: Vec<Candidate> = self
+                .rotated
+                .iter()
+                .map(|f| Candidate {
+                    stat: stat(f),
+                    compressed: f.compressed,
+                })
+                .collect();
+            let saved = self.saved;
+            let now = self.tick();
+            let plan = decide(&saved, &node, &cands, now, &mut FsProbe(self));
+            let mut ends = Ends::default();
+            if let Some((i, from)) = plan.prev {
+                ends.prev = self.read(Target::Candidate(i), from, saved.prev);
+            }
+            if let Some((i, from)) = plan.old {
+                ends.old = self.read(Target::Candidate(i), from, saved.cur);
+            }
+            for i in plan.between().collect::<Vec<_>>() {
+                ends.between = self.read(Target::Candidate(i), 0, None);
+            }
+            if let Some(from) = plan.current {
+                let keep = saved.cur.filter(|c| c.offset == from);
+                ends.current = self.read(Target::Current, from, keep);
+            }
+            self.saved = plan.next(&saved, &ends);
+            self.events.push(plan.event);
+            plan
+        }
+
+        /// Counts the lines of `t` from `from`; returns its end position (None when
+        /// compressed). `before` is the position `from` came from, kept when nothing new
+        /// was read.
+        fn read(&mut self, t: Target, from: u64, before: Option<TailPos>) -> Option<TailPos> {
+            let f = self.file(t).clone();
+            let before = before.filter(|b| b.ino == f.ino && b.offset == from);
+            let rest = &f.data[from as usize..];
+            let mut end = from as usize;
+            let mut last_start = None;
+            let mut n = 0;
+            for (i, b) in rest.iter().enumerate() {
+                if *b == b'\n' {
+                    n += 1;
+                    last_start = Some(end);
+                    end = from as usize + i + 1;
+                }
+            }
+            if f.compressed && end < f.data.len() {
+                n += 1;
+            }
+            self.counted += n;
+            if f.compressed {
+                return None;
+            }
+            let (h, done) = head(&f.data);
+            let tail = match (last_start, before) {
+                (None, Some(b)) => b.tail,
+                (ls, _) => {
+                    let s = tail_start(end as u64, ls.unwrap_or(0) as u64) as usize;
+                    Anchor::of(&f.data[s..end])
+                }
+            };
+            Some(TailPos {
+                dev: 1,
+                ino: f.ino,
+                offset: end as u64,
+                mtime: f.mtime,
+                head: Anchor::of(h),
+                head_done: done,
+                tail,
+                skipping: false,
+            })
+        }
+    }
+
+    fn stat(f: &File) -> Stat {
+        Stat {
+            dev: 1,
+            ino: f.ino,
+            size: f.data.len() as u64,
+            mtime: f.mtime,
+        }
+    }
+
+    struct FsProbe<'a>(&'a Fs);
+
+    impl Probe for FsProbe<'_> {
+        fn digest(&mut self, t: Target, start: u64, len: u16) -> Option<[u8; 32]> {
+            let d = &self.0.file(t).data;
+            let s = start as usize;
+            d.get(s..s + len as usize).map(sha256)
+        }
+    }
+
+    fn assert_exact(fs: &Fs) {
+        assert_eq!(fs.counted, fs.written, "events {:?}", fs.events);
+    }
+
+    #[test]
+    fn growth_and_partial_lines() {
+        let mut fs = Fs::default();
+        fs.create();
+        fs.write(3);
+        assert_eq!(fs.scan().event, Event::First);
+        fs.write(2);
+        fs.write_partial();
+        assert_eq!(fs.scan().current, Some(3 * 30));
+        fs.finish_partial();
+        fs.scan();
+        fs.scan();
+        assert_exact(&fs);
+    }
+
+    #[test]
+    fn missing_then_created() {
+        let mut fs = Fs::default();
+        assert_eq!(fs.scan().event, Event::Missing);
+        assert!(fs.saved.cur.is_some_and(|c| c.is_marker()));
+        let marker = fs.saved;
+        assert_eq!(fs.scan().event, Event::Missing);
+        assert_eq!(fs.saved, marker, "the marker keeps its first time");
+        fs.create();
+        fs.write(4);
+        assert_eq!(fs.scan().event, Event::First);
+        assert_exact(&fs);
+    }
+
+    #[test]
+    fn missing_then_created_and_rotated_before_the_next_scan() {
+        let mut fs = Fs::default();
+        // History from before watching began is not counted.
+        fs.create();
+        fs.write(3);
+        fs.rename_gzip();
+        fs.log = None;
+        fs.written = 0;
+        assert_eq!(fs.scan().event, Event::Missing);
+        fs.create();
+        fs.write(5);
+        fs.rename_gzip();
+        fs.write(2);
+        fs.rename_create();
+        fs.write(1);
+        let p = fs.scan();
+        assert_eq!(p.event, Event::First);
+        assert_eq!(p.old.map(|(i, _)| i), Some(1));
+        assert_exact(&fs);
+    }
+
+    #[test]
+    fn rename_and_create_with_writer_still_on_the_old_file() {
+        let mut fs = Fs::default();
+        fs.create();
+        fs.write(5);
+        fs.scan();
+        fs.write(2);
+        fs.rename_create();
+        // The daemon has not reopened: it still writes to the renamed file.
+        fs.write_to(Some(0), 3);
+        let p = fs.scan();
+        assert_eq!(p.old, Some((0, 5 * 30)));
+        assert_eq!(p.current, Some(0));
+        fs.write_to(Some(0), 2);
+        fs.write(4);
+        let p = fs.scan();
+        assert_eq!(p.prev.map(|(i, _)| i), Some(0), "{p:?}");
+        fs.write(1);
+        fs.scan();
+        assert_exact(&fs);
+        assert!(fs
+            .events
+            .iter()
+            .all(|e| matches!(e, Event::Quiet | Event::First)));
+    }
+
+    #[test]
+    fn several_rotations_between_scans() {
+        let mut fs = Fs::default();
+        fs.create();
+        fs.write(2);
+        fs.scan();
+        fs.write(1);
+        fs.rename_create();
+        fs.write(3);
+        fs.rename_gzip();
+        fs.write(4);
+        fs.rename_create();
+        fs.write(5);
+        let p = fs.scan();
+        assert_eq!(p.old.map(|(i, _)| i), Some(0));
+        assert_eq!(p.between, 1..3);
+        assert_exact(&fs);
+    }
+
+    #[test]
+    fn rename_then_gzip_at_once() {
+        let mut fs = Fs::default();
+        fs.create();
+        fs.write(3);
+        fs.scan();
+        fs.write(2);
+        fs.rename_gzip();
+        fs.write(1);
+        let p = fs.scan();
+        assert_eq!(p.old, Some((0, 3 * 30)));
+        fs.write(1);
+        fs.rename_gzip();
+        fs.rename_gzip();
+        fs.scan();
+        assert_exact(&fs);
+        assert!(fs.saved.prev.is_none());
+    }
+
+    #[test]
+    fn delaycompress_then_compress_later() {
+        let mut fs = Fs::default();
+        fs.create();
+        fs.write(3);
+        fs.scan();
+        fs.rename_create();
+        fs.write_to(Some(0), 2);
+        fs.scan();
+        fs.write_to(Some(0), 2);
+        // The previous generation is compressed before the next scan.
+        fs.gzip_rotated(0);
+        fs.write(1);
+        let p = fs.scan();
+        assert!(p.prev.is_some(), "{p:?}");
+        assert_exact(&fs);
+    }
+
+    #[test]
+    fn copytruncate_found_by_content() {
+        let mut fs = Fs::default();
+        fs.create();
+        fs.write(3);
+        fs.scan();
+        fs.write(2);
+        fs.copytruncate();
+        let p = fs.scan();
+        assert_eq!(p.old, Some((0, 3 * 30)));
+        assert_eq!(p.current, Some(0));
+        // Regrown past the old offset before the next scan.
+        fs.write(3);
+        fs.scan();
+        fs.write(1);
+        fs.copytruncate();
+        fs.write(9);
+        fs.scan();
+        assert_exact(&fs);
+        assert!(fs
+            .events
+            .iter()
+            .all(|e| matches!(e, Event::Quiet | Event::First)));
+    }
+
+    #[test]
+    fn truncation_and_inode_reuse_read_from_zero() {
+        let mut fs = Fs::default();
+        fs.create();
+        fs.write(3);
+        fs.scan();
+        fs.truncate();
+        fs.write(1);
+        let p = fs.scan();
+        assert_eq!(
+            p.event,
+            Event::Truncated {
+                offset: 90,
+                size: 30
+            }
+        );
+        // Truncated and regrown past the old offset: the content says so.
+        fs.truncate();
+        fs.write(5);
+        assert!(matches!(fs.scan().event, Event::Truncated { .. }));
+        // Deleted and re-created with the same inode number, longer than the offset.
+        fs.recreate_same_inode();
+        fs.write(8);
+        assert!(matches!(fs.scan().event, Event::Truncated { .. }));
+        assert_exact(&fs);
+    }
+
+    #[test]
+    fn delete_and_recreate() {
+        let mut fs = Fs::default();
+        fs.create();
+        fs.write(3);
+        fs.scan();
+        fs.delete();
+        assert_eq!(fs.scan().event, Event::Missing);
+        assert!(fs.saved.cur.is_some());
+        fs.create();
+        fs.write(2);
+        assert_eq!(fs.scan().event, Event::Lost { offset: 90 });
+        assert_exact(&fs);
+    }
+
+    #[test]
+    fn renamed_and_not_yet_created() {
+        let mut fs = Fs::default();
+        fs.create();
+        fs.write(3);
+        fs.scan();
+        fs.write(1);
+        let f = fs.log.take().unwrap();
+        fs.rotated.push(f);
+        fs.write_to(Some(0), 2);
+        let p = fs.scan();
+        assert_eq!(p.event, Event::Quiet);
+        assert_eq!(p.old.map(|(i, _)| i), Some(0));
+        fs.write_to(Some(0), 1);
+        fs.create();
+        fs.write(2);
+        fs.scan();
+        assert_exact(&fs);
+    }
+
+    #[test]
+    fn special_file_keeps_the_position() {
+        let mut fs = Fs::default();
+        fs.create();
+        fs.write(3);
+        fs.scan();
+        let before = fs.saved;
+        fs.special = Some(Kind::Fifo);
+        let p = fs.scan();
+        assert_eq!(p.event, Event::Special(Kind::Fifo));
+        assert_eq!(p.current, None);
+        assert_eq!(fs.saved, before);
+        fs.special = None;
+        fs.write(2);
+        fs.scan();
+        assert_exact(&fs);
+    }
+
+    #[test]
+    fn empty_log_rotated_before_the_next_scan() {
+        let mut fs = Fs::default();
+        fs.create();
+        fs.write(2);
+        fs.rename_gzip(); // history that predates the first scan
+        fs.written = 0;
+        fs.scan(); // sees an empty log
+        fs.write(3);
+        fs.rename_gzip();
+        fs.write(1);
+        fs.scan();
+        assert_exact(&fs);
+        // And an empty log copytruncated before the next scan.
+        fs.rename_create();
+        fs.scan();
+        fs.write(4);
+        fs.copytruncate();
+        fs.write(1);
+        fs.scan();
+        assert_exact(&fs);
+    }
+
+    #[test]
+    fn older_generation_with_the_same_first_line_is_not_taken() {
+        // Two generations whose first lines are equal: the last line read tells them apart.
+        let mut fs = Fs::default();
+        fs.create();
+        fs.log.as_mut().unwrap().data.extend_from_slice(b"banner\n");
+        fs.written += 1;
+        fs.write(2);
+        fs.rename_gzip();
+        fs.log.as_mut().unwrap().data.extend_from_slice(b"banner\n");
+        fs.written += 1;
+        fs.write(3);
+        fs.scan();
+        fs.write(2);
+        fs.rename_gzip();
+        fs.written -= 3; // the first generation predates the first scan
+        fs.scan();
+        assert_eq!(fs.counted, fs.written);
+    }
+
+    /// Random interleavings of writes, rotations of every kind and scans; destructive
+    /// operations (truncation, deletion) come right after a scan, as nothing could
+    /// recover lines they destroy, and a daemon writes to a renamed log only until the next
+    /// rotation (logrotate's postrotate makes it reopen).
+    #[test]
+    fn random_interleavings_count_exactly() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for _round in 0..500 {
+            let mut fs = Fs::default();
+            let mut ops = Vec::new();
+            let mut writer_old = None;
+            fs.create();
+            fs.scan();
+            fs.scan();
+            for _ in 0..40 {
+                let op = rnd(10);
+                ops.push(op);
+                match op {
+                    0..=3 => {
+                        let n = rnd(4);
+                        fs.write(n);
+                    }
+                    4 => {
+                        fs.scan();
+                    }
+                    5 => {
+                        fs.rename_create();
+                        // The daemon writes to the renamed file until it reopens, which it
+                        // does before the next rotation.
+                        writer_old = Some(fs.rotated.len() - 1);
+                    }
+                    6 => {
+                        fs.rename_gzip();
+                        writer_old = None;
+                    }
+                    7 => {
+                        fs.copytruncate();
+                        writer_old = None;
+                    }
+                    8 => {
+                        if let Some(i) = writer_old {
+                            fs.write_to(Some(i), 1 + rnd(2));
+                        }
+                    }
+                    _ => {
+                        fs.scan();
+                        if rnd(2) == 0 {
+                            fs.truncate();
+                        } else {
+                            fs.delete();
+                            fs.create();
+                        }
+                        writer_old = None;
+                    }
+                }
+            }
+            fs.scan();
+            fs.scan();
+            assert_eq!(
+                fs.counted, fs.written,
+                "ops {:?} events {:?}",
+                ops, fs.events
+            );
+        }
+    }
+}
