@@ -11,6 +11,8 @@ use homeostat_core::logscan::{Aggregate, Kind};
 use homeostat_linux::{Exclude, TreeSpec};
 use serde::Deserialize;
 
+use crate::learn::settings::MonitorSettings;
+
 /// The built-in configuration (`homeostat config --default` prints it).
 pub const DEFAULT: &str = include_str!("default.toml");
 
@@ -83,6 +85,8 @@ pub struct Config {
     pub db_key: Option<PathBuf>,
     /// Hex public key a database must be signed with (derived from `db_key` if absent).
     pub db_public_key: Option<String>,
+    /// `[monitor]`: sample and learn the machine's normal state (absent: no monitor feeds).
+    pub monitor: Option<MonitorSettings>,
 }
 
 impl Config {
@@ -100,7 +104,13 @@ impl Config {
 
     pub fn parse(text: &str, origin: &str) -> Result<Config> {
         let raw: Raw = toml::from_str(text).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
-        let _ = (&raw.monitor, &raw.rule);
+        let _ = &raw.rule;
+        let monitor = raw
+            .monitor
+            .as_ref()
+            .map(|m| MonitorSettings::from_toml(Some(m)))
+            .transpose()
+            .with_context(|| origin.to_string())?;
         let measures = measures(&raw.measure, origin)?;
         let mut trees = Vec::new();
         for (i, f) in raw.files.iter().enumerate() {
@@ -113,6 +123,7 @@ impl Config {
             None => (None, None),
         };
         Ok(Config {
+            monitor,
             state_dir: raw.state_dir,
             update: raw.update.unwrap_or(true),
             trees,

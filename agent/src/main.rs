@@ -2,10 +2,12 @@
 //! together, and renders what they find.
 
 mod config;
+mod daemon;
 mod database;
 mod escape;
 mod fimrun;
 mod handles;
+mod learn;
 mod logtail;
 mod measure;
 mod progress;
@@ -71,6 +73,27 @@ enum Command {
         /// Files or directories (with everything below them) to accept.
         paths: Vec<OsString>,
     },
+    /// The daemon: a monitor sample and the measurements every interval, the files on
+    /// their own schedule. SIGHUP reloads the config; SIGTERM/SIGINT save and exit.
+    Run,
+    /// Show the learned state: value, weekly average ± deviation, classes, peaks.
+    State {
+        /// Observables to show (default: every one measured).
+        observables: Vec<String>,
+        /// Print CFEngine's variables `mon.value_X`, `mon.av_X`, `mon.dev_X`.
+        #[arg(long)]
+        vars: bool,
+    },
+    /// Feed recorded `epoch,observable,value` lines through the learner (seed a new
+    /// machine's normal state from history). Uses and updates the same state as `run`.
+    Replay {
+        /// The recorded lines; `#` starts a comment. Lines with the same epoch, one after
+        /// another, are one sample.
+        file: PathBuf,
+    },
+    /// Evaluate a class expression (`!` > `.`/`&` > `|`, parentheses) against the classes
+    /// of the last sample and the persistent classes alive now. Exit 0 true, 1 false.
+    Eval { expr: String },
     /// Make an ed25519 key for signing databases; prints its public key.
     Keygen {
         /// Where to write the secret key (must not exist yet; mode 0600).
@@ -135,10 +158,17 @@ fn run(cli: Cli) -> Outcome {
         )
     })?;
     let db = state.join("files.db");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let now = epoch_now();
     let mut rep = Reporter::new(cli.json, now);
+    match &cli.command {
+        Command::Replay { file } => return replay(&cfg, &state, file, &mut rep),
+        Command::State { observables, vars } => {
+            return show_state(&cfg, &state, observables, *vars, &mut rep)
+        }
+        Command::Eval { expr } => return eval(&state, expr, now),
+        Command::Run => return run_daemon(cli.config.clone(), cfg, keys, state, cli.json),
+        _ => {}
+    }
     // A scan runs the measurements after the files, or only them when no [[files]].
     let scan = matches!(cli.command, Command::Scan { .. });
     let files = !(scan && cfg.trees.is_empty());
@@ -172,7 +202,12 @@ fn run(cli: Cli) -> Outcome {
                 (Mode::Init, "scan")
             }
         }
-        Command::Config { .. } | Command::Keygen { .. } => unreachable!("handled above"),
+        Command::Config { .. }
+        | Command::Keygen { .. }
+        | Command::Run
+        | Command::State { .. }
+        | Command::Replay { .. }
+        | Command::Eval { .. } => unreachable!("handled above"),
     };
     if files && matches!(mode, Mode::Check { .. }) {
         let log = state.join("file_changes.log");
@@ -201,13 +236,11 @@ fn run(cli: Cli) -> Outcome {
         }
     }
     if scan {
-        measure::run(&cfg, &state, &mut rep).map_err(|e| {
+        let weekly = measure::run(&cfg, &state, &mut rep).map_err(|e| {
             let _ = rep.flush();
-            match e {
-                measure::Error::State(m) => (EXIT_DATABASE, m),
-                measure::Error::Io(m) => (EXIT_IO, m),
-            }
+            measure_failure(e)
         })?;
+        learn_once(&cfg, &state, now, &weekly, &mut rep)?;
     }
     rep.summary(name)
         .and_then(|_| rep.flush())
@@ -274,4 +307,286 @@ fn hostname() -> String {
     }
     let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
     String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+fn epoch_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn measure_failure(e: measure::Error) -> (u8, String) {
+    match e {
+        measure::Error::State(m) => (EXIT_DATABASE, m),
+        measure::Error::Io(m) => (EXIT_IO, m),
+    }
+}
+
+fn open_session(
+    cfg: &Config,
+    state: &Path,
+    rep: &mut Reporter,
+) -> Result<learn::live::Session, (u8, String)> {
+    let mut said = Vec::new();
+    let session = learn::live::Session::open(state, cfg.monitor.as_ref(), |m| said.push(m))
+        .map_err(|e| (EXIT_DATABASE, format!("{e:#}")))?;
+    for m in said {
+        let _ = rep.warning(state.as_os_str().as_bytes(), &m);
+    }
+    Ok(session)
+}
+
+/// One monitor sample for `scan`: when `[monitor]` is configured or a log measurement
+/// has weekly history.
+fn learn_once(
+    cfg: &Config,
+    state: &Path,
+    now: i64,
+    weekly: &[(String, f64)],
+    rep: &mut Reporter,
+) -> Result<(), (u8, String)> {
+    if cfg.monitor.is_none() && weekly.is_empty() {
+        return Ok(());
+    }
+    let mut session = open_session(cfg, state, rep)?;
+    let json = rep.json();
+    let taken = session
+        .sample(now, weekly, json, rep.writer())
+        .map_err(|e| (EXIT_IO, format!("cannot write report: {e:#}")))?;
+    for (feed, why) in &taken.unavailable {
+        let _ = rep.warning(feed.as_bytes(), &format!("unavailable: {why}"));
+    }
+    session.save().map_err(|e| {
+        (
+            EXIT_IO,
+            format!("cannot save the learner state in {}: {e}", state.display()),
+        )
+    })
+}
+
+fn replay(cfg: &Config, state: &Path, file: &Path, rep: &mut Reporter) -> Outcome {
+    let mut session = open_session(cfg, state, rep)?;
+    let json = rep.json();
+    let (_, last) = learn::replay::run(file, &mut session.brain, json, rep.writer())
+        .map_err(|e| (EXIT_CONFIG, format!("{e:#}")))?;
+    rep.flush()
+        .map_err(|e| (EXIT_IO, format!("cannot write report: {e}")))?;
+    if let Some((t, classes)) = last {
+        // `eval` and `state` see the classes of the last replayed sample, as after `run`.
+        session.extras.last_t = t;
+        session.extras.last_classes = classes.into_iter().collect();
+    }
+    session.save().map_err(|e| {
+        (
+            EXIT_IO,
+            format!("cannot save the learner state in {}: {e}", state.display()),
+        )
+    })?;
+    Ok(0)
+}
+
+fn show_state(
+    cfg: &Config,
+    state: &Path,
+    names: &[String],
+    vars: bool,
+    rep: &mut Reporter,
+) -> Outcome {
+    let session = open_session(cfg, state, rep)?;
+    let json = rep.json();
+    learn::show::show(
+        rep.writer(),
+        &session.brain,
+        &session.extras,
+        epoch_now(),
+        names,
+        vars,
+        json,
+    )
+    .map_err(|e| (EXIT_CONFIG, format!("{e:#}")))?;
+    rep.flush()
+        .map_err(|e| (EXIT_IO, format!("cannot write report: {e}")))?;
+    Ok(0)
+}
+
+fn eval(state: &Path, expr: &str, now: i64) -> Outcome {
+    let extras = learn::peaks::Extras::load(state);
+    // Persistent classes outlive the sample that raised them: alive while now <= expiry.
+    let mut brain_said = Vec::new();
+    let brain = learn::store::Brain::load(state, 0.6, |m| brain_said.push(m))
+        .map_err(|e| (EXIT_DATABASE, format!("cannot read the learner state: {e}")))?;
+    let persistent: Vec<String> = brain
+        .learner
+        .persistent_names(now)
+        .map(|c| c.as_str().to_string())
+        .collect();
+    // `any` is always defined, as in CFEngine.
+    let defined = |c: &str| {
+        c == "any"
+            || extras.last_classes.iter().any(|k| k == c)
+            || persistent.iter().any(|k| k == c)
+    };
+    match homeostat_core::classes::expr::eval(expr, defined) {
+        Ok(true) => {
+            println!("true");
+            Ok(0)
+        }
+        Ok(false) => {
+            println!("false");
+            Ok(1)
+        }
+        Err(e) => Err((EXIT_CONFIG, format!("class expression {expr:?}: {e}"))),
+    }
+}
+
+/// A line for the daemon's log (stderr).
+fn say(msg: &str) {
+    eprintln!("homeostat: {}", escape::sanitize(msg));
+}
+
+/// What the daemon does each round.
+struct Daemon {
+    config_path: Option<PathBuf>,
+    cfg: Config,
+    keys: signing::Keys,
+    state: PathBuf,
+    json: bool,
+    session: Option<learn::live::Session>,
+}
+
+impl Daemon {
+    fn intervals(&self) -> (std::time::Duration, std::time::Duration) {
+        let m = self.cfg.monitor.clone().unwrap_or_default();
+        (m.interval, m.files_interval)
+    }
+
+    fn say(&self, msg: &str) {
+        say(msg);
+    }
+}
+
+impl daemon::Rounds for Daemon {
+    fn round(&mut self, files: bool) {
+        let now = epoch_now();
+        let mut rep = Reporter::new(self.json, now);
+        if files && !self.cfg.trees.is_empty() {
+            let db = self.state.join("files.db");
+            let mode = if db.exists() {
+                Mode::Check {
+                    update: self.cfg.update,
+                }
+            } else {
+                Mode::Init
+            };
+            if matches!(mode, Mode::Check { .. }) {
+                if let Ok(f) = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.state.join("file_changes.log"))
+                {
+                    rep.log_to(f);
+                }
+            }
+            if let Err(e) = fimrun::run(
+                &self.keys,
+                &self.cfg,
+                &db,
+                &hostname(),
+                now,
+                &mode,
+                &mut rep,
+            ) {
+                self.say(&format!("file check failed: {e}"));
+            }
+        }
+        let weekly = match measure::run(&self.cfg, &self.state, &mut rep) {
+            Ok(w) => w,
+            Err(e) => {
+                self.say(&measure_failure(e).1);
+                Vec::new()
+            }
+        };
+        if self.session.is_none() {
+            match open_session(&self.cfg, &self.state, &mut rep) {
+                Ok(s) => self.session = Some(s),
+                Err((_, m)) => self.say(&m),
+            }
+        }
+        if let Some(s) = self.session.as_mut() {
+            match s.sample(now, &weekly, self.json, rep.writer()) {
+                Ok(taken) => {
+                    for (feed, why) in &taken.unavailable {
+                        let _ = rep.warning(feed.as_bytes(), &format!("unavailable: {why}"));
+                    }
+                }
+                Err(e) => say(&format!("sample failed: {e:#}")),
+            }
+            if let Err(e) = s.save() {
+                say(&format!("cannot save the learner state: {e}"));
+            }
+        }
+        if let Err(e) = rep.flush() {
+            self.say(&format!("cannot write report: {e}"));
+        }
+    }
+
+    fn reload(&mut self) -> (std::time::Duration, std::time::Duration) {
+        match Config::load(self.config_path.as_deref()) {
+            Ok(cfg) => {
+                self.say("configuration reloaded");
+                self.cfg = cfg;
+                // Feeds are rebuilt from the new [monitor]; the learned state is kept.
+                if let Some(s) = self.session.as_mut() {
+                    if let Some(m) = self.cfg.monitor.as_ref() {
+                        let conf = homeostat_linux::monitor::MonitorConfig {
+                            services: m.services.clone(),
+                            tcpdump: m.tcpdump,
+                            ..Default::default()
+                        };
+                        match homeostat_linux::monitor::Monitor::new(conf) {
+                            Ok(mon) => s.monitor = Some(mon),
+                            Err(e) => {
+                                self.say(&format!("[monitor]: {e}; keeping the previous feeds"))
+                            }
+                        }
+                    } else {
+                        s.monitor = None;
+                    }
+                }
+            }
+            Err(e) => self.say(&format!(
+                "configuration not reloaded, keeping the old one: {e:#}"
+            )),
+        }
+        self.intervals()
+    }
+
+    fn finish(&mut self) {
+        if let Some(s) = &self.session {
+            if let Err(e) = s.save() {
+                self.say(&format!("cannot save the learner state: {e}"));
+            }
+        }
+        self.say("stopped");
+    }
+}
+
+fn run_daemon(
+    config_path: Option<PathBuf>,
+    cfg: Config,
+    keys: signing::Keys,
+    state: PathBuf,
+    json: bool,
+) -> Outcome {
+    let mut d = Daemon {
+        config_path,
+        cfg,
+        keys,
+        state,
+        json,
+        session: None,
+    };
+    let intervals = d.intervals();
+    daemon::run(&mut d, intervals).map_err(|e| (EXIT_IO, format!("daemon: {e}")))?;
+    Ok(0)
 }

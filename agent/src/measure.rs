@@ -24,7 +24,7 @@ use homeostat_core::logscan::{Aggregate, Event, Kind, Saved, TailPos, Tally, LIN
 use regex_automata::util::captures::Captures;
 use regex_automata::{meta, Anchored, Input};
 
-use crate::config::{Config, Measure, MeasureSource};
+use crate::config::{Config, History, Measure, MeasureSource};
 use crate::escape::{escape, escape_with, json_str};
 use crate::logtail::{self, FollowError, LineSink};
 use crate::report::Reporter;
@@ -645,10 +645,16 @@ fn render(m: &Measure, acc: &Acc, old: Option<&Last>) -> (String, String, Option
     }
 }
 
-/// Runs every measurement once, prints them, and saves positions.
-pub fn run(cfg: &Config, state_dir: &Path, rep: &mut Reporter) -> Result<(), Error> {
+/// Runs every measurement once, prints them, and saves positions. Returns the values of
+/// the numeric measurements with `history = "weekly"`, for the learner.
+pub fn run(
+    cfg: &Config,
+    state_dir: &Path,
+    rep: &mut Reporter,
+) -> Result<Vec<(String, f64)>, Error> {
+    let mut weekly = Vec::new();
     if cfg.measures.is_empty() {
-        return Ok(());
+        return Ok(weekly);
     }
     let _lock = lock(state_dir)?;
     let state_path = state_dir.join(STATE_FILE);
@@ -808,10 +814,16 @@ pub fn run(cfg: &Config, state_dir: &Path, rep: &mut Reporter) -> Result<(), Err
         });
         rep.measurement(&m.name, m.kind.name(), &json, &text, keys.as_deref())
             .map_err(out_err)?;
+        if m.history == History::Weekly {
+            if let Ok(v) = json.parse::<f64>() {
+                weekly.push((m.name.clone(), v));
+            }
+        }
     }
     rep.flush().map_err(out_err)?;
     new.save(&state_path)
-        .map_err(|e| Error::Io(format!("cannot write {}: {e}", state_path.display())))
+        .map_err(|e| Error::Io(format!("cannot write {}: {e}", state_path.display())))?;
+    Ok(weekly)
 }
 
 #[cfg(test)]

@@ -81,6 +81,11 @@ impl Reporter {
         self.json
     }
 
+    /// The stdout stream, for renderers of other kinds of lines (samples, classes).
+    pub fn writer(&mut self) -> &mut impl Write {
+        &mut self.out
+    }
+
     /// Appends each file finding to `log` from now on.
     pub fn log_to(&mut self, log: File) {
         self.log = Some(BufWriter::new(log));

@@ -403,7 +403,10 @@ pub fn write_to<W: std::io::Write>(
     encode_with(learner, table, |b: &[u8]| w.write_all(b))
 }
 
-/// Reads a state from `r`; a bad state is an `InvalidData` error carrying the
+/// Reads a state from `r` in 64 KiB pieces, never holding the whole blob (a host agent's
+/// memory budget has room for one table, not two). The table is filled as the bytes
+/// arrive and the checksum is checked at the end: on any error `table` is zeroed and
+/// `learner` left new. A bad state is an `InvalidData` error carrying the
 /// [`PersistError`].
 #[cfg(feature = "std")]
 pub fn read_from<R: std::io::Read>(
@@ -411,11 +414,81 @@ pub fn read_from<R: std::io::Read>(
     learner: &mut Learner,
     table: &mut Table,
 ) -> std::io::Result<()> {
-    use std::io::Read as _;
-    let mut bytes = std::vec::Vec::with_capacity(ENCODED_LEN);
-    r.take(ENCODED_LEN as u64 + 1).read_to_end(&mut bytes)?;
-    decode(&bytes, learner, table)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    let result = read_streaming(r, learner, table);
+    if result.is_err() {
+        *learner = Learner::default();
+        for row in table.iter_mut() {
+            *row = [Pair::ZERO; OBSERVABLES];
+        }
+    }
+    result
+}
+
+#[cfg(feature = "std")]
+fn read_streaming<R: std::io::Read>(
+    r: &mut R,
+    learner: &mut Learner,
+    table: &mut Table,
+) -> std::io::Result<()> {
+    use std::io::{Error, ErrorKind};
+    let bad = |e: PersistError| Error::new(ErrorKind::InvalidData, e);
+    let short = |e: Error| {
+        if e.kind() == ErrorKind::UnexpectedEof {
+            bad(PersistError::Size {
+                expected: ENCODED_LEN,
+                found: 0,
+            })
+        } else {
+            e
+        }
+    };
+    let mut head = std::vec![0u8; TABLE_OFFSET];
+    r.read_exact(&mut head).map_err(short)?;
+    if &head[..8] != MAGIC {
+        return Err(bad(PersistError::BadMagic));
+    }
+    let mut h = In { b: &head, pos: 8 };
+    let version = h.u16().map_err(bad)?;
+    if version != VERSION {
+        return Err(bad(PersistError::Version { found: version }));
+    }
+    if usize::from(h.u16().map_err(bad)?) != SLOTS
+        || usize::from(h.u16().map_err(bad)?) != OBSERVABLES
+    {
+        return Err(bad(PersistError::Corrupt("table shape")));
+    }
+    let mut hasher = Sha256::new();
+    hasher.update(&head);
+    // One row of the table at a time: 128 pairs of two f32.
+    let mut row_bytes = [0u8; OBSERVABLES * 8];
+    for row in table.iter_mut() {
+        r.read_exact(&mut row_bytes).map_err(short)?;
+        hasher.update(row_bytes);
+        for (p, b) in row.iter_mut().zip(row_bytes.chunks_exact(8)) {
+            *p = Pair {
+                expect: f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+                var: f32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+            };
+        }
+    }
+    let mut digest = [0u8; DIGEST_LEN];
+    r.read_exact(&mut digest).map_err(short)?;
+    let mut extra = [0u8; 1];
+    if r.read(&mut extra)? != 0 {
+        return Err(bad(PersistError::Size {
+            expected: ENCODED_LEN,
+            found: ENCODED_LEN + 1,
+        }));
+    }
+    if hasher.finalize().as_slice() != digest {
+        return Err(bad(PersistError::Checksum));
+    }
+    *learner = Learner::default();
+    let mut lr = In {
+        b: &head,
+        pos: HEADER_LEN,
+    };
+    read_learner(&mut lr, learner).map_err(bad)
 }
 
 #[cfg(test)]

@@ -1,0 +1,131 @@
+//! `[monitor]` in the configuration.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+/// How the monitor samples and learns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MonitorSettings {
+    /// Between samples (cf-monitord: 150 s).
+    pub interval: Duration,
+    /// Weight of the past in the weekly averages (cf-monitord: 0.6).
+    pub forget_rate: f32,
+    /// Run tcpdump for the packet observables.
+    pub tcpdump: bool,
+    /// Between file integrity checks in `run`.
+    pub files_interval: Duration,
+    /// Services watched besides the built-in ones: `(name, port)`.
+    pub services: Vec<(String, u16)>,
+}
+
+impl Default for MonitorSettings {
+    fn default() -> Self {
+        MonitorSettings {
+            interval: Duration::from_secs(150),
+            forget_rate: 0.6,
+            tcpdump: false,
+            files_interval: Duration::from_secs(3600),
+            services: Vec::new(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    interval: Option<toml::Value>,
+    forget_rate: Option<f64>,
+    tcpdump: Option<bool>,
+    files_interval: Option<toml::Value>,
+    #[serde(default)]
+    services: std::collections::BTreeMap<String, i64>,
+}
+
+impl MonitorSettings {
+    /// Reads the `[monitor]` table (`None`: all defaults).
+    pub fn from_toml(value: Option<&toml::Value>) -> Result<MonitorSettings> {
+        let mut s = MonitorSettings::default();
+        let Some(v) = value else { return Ok(s) };
+        let raw: Raw = v.clone().try_into().context("[monitor]")?;
+        if let Some(i) = &raw.interval {
+            s.interval = duration(i).context("[monitor] interval")?;
+        }
+        if let Some(i) = &raw.files_interval {
+            s.files_interval = duration(i).context("[monitor] files_interval")?;
+        }
+        if let Some(f) = raw.forget_rate {
+            if !(0.1..=0.9).contains(&f) {
+                bail!("[monitor] forget_rate {f}: expected a number from 0.1 to 0.9");
+            }
+            s.forget_rate = f as f32;
+        }
+        s.tcpdump = raw.tcpdump.unwrap_or(false);
+        for (name, port) in raw.services {
+            let port = u16::try_from(port)
+                .ok()
+                .filter(|p| *p > 0)
+                .with_context(|| {
+                    format!("[monitor] services: port {port} of {name:?} is not 1..65535")
+                })?;
+            s.services.push((name, port));
+        }
+        Ok(s)
+    }
+}
+
+/// `"150s"`, `"5m"`, `"1h"`, or a number of seconds.
+pub fn duration(v: &toml::Value) -> Result<Duration> {
+    let secs = match v {
+        toml::Value::Integer(n) if *n > 0 => *n as u64,
+        toml::Value::String(s) => {
+            let s = s.trim();
+            let (num, mult) = match s.as_bytes().last() {
+                Some(b's') => (&s[..s.len() - 1], 1),
+                Some(b'm') => (&s[..s.len() - 1], 60),
+                Some(b'h') => (&s[..s.len() - 1], 3600),
+                _ => (s, 1),
+            };
+            let n: u64 = num
+                .trim()
+                .parse()
+                .with_context(|| format!("{s:?}: expected e.g. \"150s\", \"5m\", \"1h\""))?;
+            n * mult
+        }
+        _ => bail!("expected a duration like \"150s\""),
+    };
+    if secs == 0 {
+        bail!("a duration of 0");
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_refuses() {
+        let v: toml::Value =
+            toml::from_str("interval = \"5m\"\nforget_rate = 0.7\nservices = { app = 8080 }")
+                .unwrap();
+        let s = MonitorSettings::from_toml(Some(&v)).unwrap();
+        assert_eq!(s.interval, Duration::from_secs(300));
+        assert_eq!(s.forget_rate, 0.7);
+        assert_eq!(s.services, vec![("app".to_string(), 8080)]);
+        for bad in [
+            "interval = \"x\"",
+            "forget_rate = 2.0",
+            "services = { a = 0 }",
+            "bogus = 1",
+        ] {
+            let v: toml::Value = toml::from_str(bad).unwrap();
+            assert!(MonitorSettings::from_toml(Some(&v)).is_err(), "{bad}");
+        }
+        assert_eq!(
+            MonitorSettings::from_toml(None).unwrap(),
+            MonitorSettings::default()
+        );
+    }
+}
