@@ -105,12 +105,78 @@ fn parse_tcp_1000(c: &mut Criterion) {
     g.finish();
 }
 
+/// The reference machine: a `/proc` tree made up for the bench with 300
+/// processes and 1000 TCP sockets (plus the system files), so the figure does not depend
+/// on what this machine happens to run.
+fn reference_sample(c: &mut Criterion) {
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("tempdir: {e}");
+            return;
+        }
+    };
+    let root = dir.path();
+    let write = |rel: &str, text: &str| {
+        let p = root.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("create fake /proc dir");
+        }
+        std::fs::write(p, text).expect("write fake /proc file");
+    };
+    for pid in 1..=300u32 {
+        let uid = if pid % 3 == 0 { 0 } else { 1000 + pid % 7 };
+        write(
+            &format!("{pid}/status"),
+            &format!("Name:\tproc{}\nState:\tS (sleeping)\nPid:\t{pid}\nUid:\t{uid}\t{uid}\t{uid}\t{uid}\nGid:\t{uid}\t{uid}\t{uid}\t{uid}\n", pid % 40),
+        );
+    }
+    write("loadavg", "0.42 0.30 0.25 2/300 12345\n");
+    write("net/tcp", &generated_tcp(1000));
+    let empty = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
+    write("net/tcp6", empty);
+    write("net/udp", empty);
+    write("net/udp6", empty);
+    let config = MonitorConfig {
+        proc_root: root.to_path_buf(),
+        utmp: root.join("utmp-none"),
+        ..MonitorConfig::default()
+    };
+    let mut m = match Monitor::new(config) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("monitor: {e}");
+            return;
+        }
+    };
+    let s = m.sample();
+    const N: u64 = 100;
+    let cpu = thread_cpu_ns().and_then(|t0| {
+        for _ in 0..N {
+            black_box(m.sample());
+        }
+        Some((thread_cpu_ns()? - t0) / N)
+    });
+    eprintln!(
+        "reference /proc: {} processes, {} values; CPU per sample: {}",
+        s.processes.len(),
+        s.values.len(),
+        cpu.map_or("unknown".to_string(), |ns| format!(
+            "{:.3} ms",
+            ns as f64 / 1e6
+        )),
+    );
+    c.bench_function("monitor_sample_300_procs_1000_sockets", |b| {
+        b.iter(|| black_box(m.sample()))
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3))
         .sample_size(30);
-    targets = full_sample, parse_tcp_1000
+    targets = full_sample, reference_sample, parse_tcp_1000
 }
 criterion_main!(benches);
