@@ -102,6 +102,8 @@ struct Matcher<'a> {
     /// The kind or `extract` needs capture groups (else a match is enough).
     groups: bool,
     acc: Acc,
+    /// `acc` at the last checkpoint.
+    mark: Acc,
     bt: regex_automata::nfa::thompson::backtrack::Cache,
     /// The backtracker's groups are laid out as the matcher's (one `Captures` serves both).
     bt_ok: bool,
@@ -115,6 +117,7 @@ impl<'a> Matcher<'a> {
             caps: m.regex.create_captures(),
             groups: m.kind != Kind::Counter || m.extract.is_some(),
             acc: Acc::default(),
+            mark: Acc::default(),
             bt: m.groups.create_cache(),
             bt_ok: {
                 let (a, b) = (m.regex.group_info(), m.groups.get_nfa().group_info());
@@ -180,6 +183,14 @@ impl LineSink for Matcher<'_> {
             return;
         }
         self.groups(line, &Input::new(line), false);
+    }
+
+    fn checkpoint(&mut self) {
+        self.mark = self.acc.clone();
+    }
+
+    fn rollback(&mut self) {
+        self.acc = self.mark.clone();
     }
 
     /// Searches the whole region at once (no pattern matches a newline, so a match lies
@@ -286,6 +297,18 @@ impl LineSink for Group<'_> {
     fn line(&mut self, line: &[u8]) {
         for m in &mut self.matchers {
             m.line(line);
+        }
+    }
+    /// The twins' accumulators are emptied into the matchers' after every region: the
+    /// matchers' hold everything.
+    fn checkpoint(&mut self) {
+        for m in &mut self.matchers {
+            m.checkpoint();
+        }
+    }
+    fn rollback(&mut self) {
+        for m in &mut self.matchers {
+            m.rollback();
         }
     }
 }

@@ -356,6 +356,19 @@ fn keep_writing(start: Instant, scans: &AtomicU64) -> bool {
 
 #[test]
 fn copytruncate_racing_a_writer_thread() {
+    copytruncate_race(false);
+}
+
+/// The same with a copy that takes a while, as on a large log: the copy stays empty for a
+/// moment, is written in pieces, and the log is truncated a little after it is complete; a
+/// scan may look at any point in between (the copy is then the log's content, or part of
+/// it, not an older generation).
+#[test]
+fn copytruncate_caught_while_copying() {
+    copytruncate_race(true);
+}
+
+fn copytruncate_race(slow_copy: bool) {
     let env = Arc::new(Env::new(""));
     File::create(&env.log).unwrap();
     let lock = Arc::new(Mutex::new(()));
@@ -400,7 +413,19 @@ fn copytruncate_racing_a_writer_thread() {
                 // rotation itself loses no line (real copytruncate can).
                 let g = lock.lock().unwrap();
                 shift(&env);
-                std::fs::copy(&env.log, env.rotated(".1")).unwrap();
+                if slow_copy {
+                    let data = std::fs::read(&env.log).unwrap();
+                    let mut copy = File::create(env.rotated(".1")).unwrap();
+                    let pause = || std::thread::sleep(Duration::from_millis(2));
+                    pause();
+                    for piece in data.chunks(data.len() / 3 + 1) {
+                        copy.write_all(piece).unwrap();
+                        pause();
+                    }
+                    pause();
+                } else {
+                    std::fs::copy(&env.log, env.rotated(".1")).unwrap();
+                }
                 OpenOptions::new()
                     .write(true)
                     .open(&env.log)
