@@ -57,9 +57,7 @@ pub fn show(
         let classes: Vec<&String> = extras
             .last_classes
             .iter()
-            .filter(|c| {
-                c.starts_with(&prefix) || c.starts_with(&format!("entropy_{}", service(&name)))
-            })
+            .filter(|c| c.starts_with(&prefix) || c.starts_with(&format!("entropy_{name}_")))
             .collect();
         if vars {
             writeln!(out, "mon.value_{name} = {:.2}", value.unwrap_or(0.0))?;
@@ -109,12 +107,6 @@ pub fn show(
         writeln!(out, "listening: {}", items.join(", "))?;
     }
     Ok(())
-}
-
-fn service(obs: &str) -> &str {
-    obs.strip_suffix("_in")
-        .or_else(|| obs.strip_suffix("_out"))
-        .unwrap_or(obs)
 }
 
 /// The peak snapshot with CFEngine's frequency bar chart (48 `*`, then `+`, capped at 50).
