@@ -538,12 +538,7 @@ impl daemon::Rounds for Daemon {
                 // Feeds are rebuilt from the new [monitor]; the learned state is kept.
                 if let Some(s) = self.session.as_mut() {
                     if let Some(m) = self.cfg.monitor.as_ref() {
-                        let conf = homeostat_linux::monitor::MonitorConfig {
-                            services: m.services.clone(),
-                            tcpdump: m.tcpdump,
-                            ..Default::default()
-                        };
-                        match homeostat_linux::monitor::Monitor::new(conf) {
+                        match learn::live::feeds(m) {
                             Ok(mon) => s.monitor = Some(mon),
                             Err(e) => {
                                 self.say(&format!("[monitor]: {e}; keeping the previous feeds"))

@@ -80,13 +80,7 @@ impl Session {
         let brain = Brain::load(dir, forget, warn)
             .with_context(|| format!("cannot read the learner state in {}", dir.display()))?;
         let monitor = settings
-            .map(|s| {
-                Monitor::new(MonitorConfig {
-                    services: s.services.clone(),
-                    tcpdump: s.tcpdump,
-                    ..MonitorConfig::default()
-                })
-            })
+            .map(feeds)
             .transpose()
             .context("[monitor] services")?;
         Ok(Session {
@@ -118,6 +112,15 @@ impl Session {
         self.brain.save(&self.dir)?;
         self.extras.save(&self.dir)
     }
+}
+
+/// The platform feeds `[monitor]` asks for (services, tcpdump).
+pub fn feeds(settings: &MonitorSettings) -> Result<Monitor, monitor::MonitorError> {
+    Monitor::new(MonitorConfig {
+        services: settings.services.clone(),
+        tcpdump: settings.tcpdump,
+        ..MonitorConfig::default()
+    })
 }
 
 /// Learns and prints one measured sample (tests feed it a made-up one).
