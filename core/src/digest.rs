@@ -2,6 +2,8 @@
 
 use core::fmt;
 
+pub mod sha256x16;
+
 /// A content hash algorithm. `best` in configuration means [`Algorithm::BEST`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

@@ -10,10 +10,12 @@ use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 
-use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
-use homeostat_core::digest::{Algorithm, Hasher};
+use crossbeam_channel::{unbounded, Receiver, Sender};
+use homeostat_core::digest::sha256x16::Sha256x16;
+use homeostat_core::digest::{Algorithm, Digest, Hasher};
 use homeostat_core::fim::entry::{FLAG_UNREADABLE, FLAG_UNSTABLE};
 use homeostat_core::fim::{Entry, Kind};
 
@@ -36,8 +38,11 @@ const READ_BUF: usize = 256 * 1024;
 /// comes first: few channel operations per file, yet big files spread over the workers.
 const BATCH_ENTRIES: usize = 128;
 const BATCH_BYTES: u64 = 4 << 20;
-/// Batches walked but not yet consumed, at most: bounds memory and the reorder window.
-const IN_FLIGHT: usize = 16;
+/// Entries walked but not yet consumed, at most: bounds memory and the reorder window.
+/// The window must hold many big files at once for sixteen-lane workers to be busy
+/// (a big file is about one entry in a hundred in a system tree); at a few hundred
+/// bytes an entry it costs a few MiB.
+const WINDOW: usize = 16384;
 
 struct Batch {
     seq: u64,
@@ -51,7 +56,7 @@ struct Done {
 
 enum HashResult {
     Ok {
-        digest: homeostat_core::digest::Digest,
+        digest: Digest,
         stat: Box<Metadata>,
         unstable: bool,
     },
@@ -59,19 +64,45 @@ enum HashResult {
     Replaced,
 }
 
+mod lanes;
+
+/// How workers hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// Sixteen files in step where the CPU and algorithm allow it (SHA-256 with
+    /// AVX-512), else one at a time.
+    Best,
+    /// One file at a time.
+    OneAtATime,
+}
+
 /// Walks `spec` and hashes its files with `workers` threads (at least 1).
 pub fn scan(spec: TreeSpec, workers: usize) -> impl Iterator<Item = Scanned> {
-    let (job_tx, job_rx) = bounded::<Batch>(IN_FLIGHT);
+    scan_with(spec, workers, Engine::Best)
+}
+
+/// [`scan`] with a choice of hashing [`Engine`].
+pub fn scan_with(spec: TreeSpec, workers: usize, engine: Engine) -> impl Iterator<Item = Scanned> {
+    // Bounded by the window, not by the channels: the walker takes room for a batch's
+    // entries before sending it, the consumer gives it back when the batch is used up.
+    // Workers never block on sending.
+    let (job_tx, job_rx) = unbounded::<Batch>();
     let (done_tx, done_rx) = unbounded::<Done>();
-    // One permit per batch in flight: the walker takes one before sending a batch, the
-    // consumer returns it when the batch is used up. Workers never block.
-    let (permit_tx, permit_rx) = bounded::<()>(IN_FLIGHT);
+    let window = Arc::new(Window::new(WINDOW));
     let alg = spec.algorithm;
     for _ in 0..workers.max(1) {
         let (jobs, done) = (job_rx.clone(), done_tx.clone());
-        thread::spawn(move || worker(alg, jobs, done));
+        let lanes = match (engine, alg) {
+            (Engine::Best, Algorithm::Sha256) => Sha256x16::new(),
+            _ => None,
+        };
+        match lanes {
+            Some(x) => thread::spawn(move || lanes::worker(x, jobs, done)),
+            None => thread::spawn(move || worker(alg, jobs, done)),
+        };
     }
     drop(done_tx);
+    let room = Arc::clone(&window);
     thread::spawn(move || {
         let mut seq = 0u64;
         let mut items = Vec::with_capacity(BATCH_ENTRIES);
@@ -82,7 +113,7 @@ pub fn scan(spec: TreeSpec, workers: usize) -> impl Iterator<Item = Scanned> {
                 items: std::mem::replace(items, Vec::with_capacity(BATCH_ENTRIES)),
             };
             *seq += 1;
-            permit_tx.send(()).is_ok() && job_tx.send(batch).is_ok()
+            room.take(batch.items.len()) && job_tx.send(batch).is_ok()
         };
         for item in Walker::new(&spec) {
             if item.hash {
@@ -102,16 +133,65 @@ pub fn scan(spec: TreeSpec, workers: usize) -> impl Iterator<Item = Scanned> {
     });
     Ordered {
         done_rx,
-        permit_rx,
+        window,
         next: 0,
         stash: BTreeMap::new(),
         current: Vec::new().into_iter(),
     }
 }
 
+/// Room for entries in flight, shared by the walker (takes) and the consumer (gives).
+struct Window {
+    state: Mutex<WindowState>,
+    freed: Condvar,
+    cap: usize,
+}
+
+struct WindowState {
+    used: usize,
+    /// The consumer is gone: the walker stops.
+    closed: bool,
+}
+
+impl Window {
+    fn new(cap: usize) -> Window {
+        Window {
+            state: Mutex::new(WindowState {
+                used: 0,
+                closed: false,
+            }),
+            freed: Condvar::new(),
+            cap,
+        }
+    }
+
+    /// Waits for room for `n` entries (a batch larger than the window goes when it is
+    /// empty); false when the consumer has gone.
+    fn take(&self, n: usize) -> bool {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        while !s.closed && s.used > 0 && s.used + n > self.cap {
+            s = self.freed.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+        s.used += n;
+        !s.closed
+    }
+
+    fn give(&self, n: usize) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.used = s.used.saturating_sub(n);
+        self.freed.notify_one();
+    }
+
+    fn close(&self) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.closed = true;
+        self.freed.notify_one();
+    }
+}
+
 struct Ordered {
     done_rx: Receiver<Done>,
-    permit_rx: Receiver<()>,
+    window: Arc<Window>,
     next: u64,
     stash: BTreeMap<u64, Vec<Scanned>>,
     current: std::vec::IntoIter<Scanned>,
@@ -134,9 +214,15 @@ impl Iterator for Ordered {
                 self.stash.insert(done.seq, done.items);
             };
             self.next += 1;
-            let _ = self.permit_rx.try_recv();
+            self.window.give(batch.len());
             self.current = batch.into_iter();
         }
+    }
+}
+
+impl Drop for Ordered {
+    fn drop(&mut self) {
+        self.window.close();
     }
 }
 
@@ -216,6 +302,21 @@ fn finish(item: WalkItem, result: HashResult) -> Scanned {
 }
 
 fn hash_file(alg: Algorithm, entry: &Entry<Vec<u8>>, buf: &mut [u8]) -> HashResult {
+    let (file, before) = match open_file(entry) {
+        Ok(opened) => opened,
+        Err(result) => return result,
+    };
+    let mut hasher = Hasher::new(alg);
+    let total = match read_all(&file, before.size(), &mut hasher, buf) {
+        Ok(n) => n,
+        Err(e) => return HashResult::Failed(e),
+    };
+    settle(&file, before, total, hasher.finalize())
+}
+
+/// Opens the regular file the walk saw at `entry.path`, with its fstat; anything else
+/// there now (a symlink, a FIFO, another inode) is an outcome, not a file to read.
+fn open_file(entry: &Entry<Vec<u8>>) -> Result<(File, Metadata), HashResult> {
     // O_NOFOLLOW: a file swapped for a symlink is not followed. O_NONBLOCK: a file
     // swapped for a FIFO does not hang the open.
     let file = match OpenOptions::new()
@@ -224,24 +325,25 @@ fn hash_file(alg: Algorithm, entry: &Entry<Vec<u8>>, buf: &mut [u8]) -> HashResu
         .open(OsStr::from_bytes(&entry.path))
     {
         Ok(f) => f,
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return HashResult::Replaced,
-        Err(e) => return HashResult::Failed(e),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(HashResult::Replaced),
+        Err(e) => return Err(HashResult::Failed(e)),
     };
     let before = match file.metadata() {
         Ok(m) => m,
-        Err(e) => return HashResult::Failed(e),
+        Err(e) => return Err(HashResult::Failed(e)),
     };
     if Kind::from_mode(before.mode()) != Some(Kind::File)
         || before.ino() != entry.meta.inode
         || before.dev() != entry.meta.dev
     {
-        return HashResult::Replaced;
+        return Err(HashResult::Replaced);
     }
-    let mut hasher = Hasher::new(alg);
-    let total = match read_all(&file, before.size(), &mut hasher, buf) {
-        Ok(n) => n,
-        Err(e) => return HashResult::Failed(e),
-    };
+    Ok((file, before))
+}
+
+/// The outcome of a file read to its end: `total` bytes that hash to `digest`, unstable
+/// when the byte count or a second fstat disagrees with the first.
+fn settle(file: &File, before: Metadata, total: u64, digest: Digest) -> HashResult {
     let after = match file.metadata() {
         Ok(m) => m,
         Err(e) => return HashResult::Failed(e),
@@ -251,7 +353,7 @@ fn hash_file(alg: Algorithm, entry: &Entry<Vec<u8>>, buf: &mut [u8]) -> HashResu
         || (after.mtime(), after.mtime_nsec()) != (before.mtime(), before.mtime_nsec())
         || (after.ctime(), after.ctime_nsec()) != (before.ctime(), before.ctime_nsec());
     HashResult::Ok {
-        digest: hasher.finalize(),
+        digest,
         stat: Box::new(before),
         unstable,
     }
@@ -291,16 +393,22 @@ mod tests {
 
     #[test]
     fn scan_is_ordered_and_hashes_match() {
+        for engine in [Engine::Best, Engine::OneAtATime] {
+            ordered_and_hashes_match(engine);
+        }
+    }
+
+    fn ordered_and_hashes_match(engine: Engine) {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         for i in 0..300u32 {
             let sub = root.join(format!("d{}", i % 7));
             std::fs::create_dir_all(&sub).unwrap();
-            std::fs::write(
-                sub.join(format!("f-{i}")),
-                i.to_le_bytes().repeat(i as usize),
-            )
-            .unwrap();
+            // Mostly small files; every 37th spans several lane buffers and ends
+            // mid-block, so lanes start and finish at different steps.
+            let len = if i % 37 == 5 { 200_000 + i * 13 } else { i * 4 };
+            let data: Vec<u8> = (0..len).map(|b| (b * 7 + i) as u8).collect();
+            std::fs::write(sub.join(format!("f-{i}")), data).unwrap();
         }
         std::fs::create_dir(root.join("d1-x")).unwrap();
         symlink("nowhere", root.join("dangling")).unwrap();
@@ -313,7 +421,7 @@ mod tests {
             xdev: false,
             exclude: Exclude::new(&["*.swp"]).unwrap(),
         };
-        let items: Vec<Scanned> = scan(spec, 2).collect();
+        let items: Vec<Scanned> = scan_with(spec, 2, engine).collect();
         assert_eq!(items.len(), 1 + 7 + 300 + 1 + 1);
         for w in items.windows(2) {
             assert!(path_cmp(&w[0].entry.path, &w[1].entry.path).is_lt());
@@ -330,6 +438,51 @@ mod tests {
             .find(|s| s.entry.path.ends_with(b"/dangling"))
             .unwrap();
         assert_eq!(link.entry.target.as_deref(), Some(&b"nowhere"[..]));
+    }
+
+    #[test]
+    fn a_file_written_while_being_read_is_flagged() {
+        for engine in [Engine::Best, Engine::OneAtATime] {
+            let dir = tempfile::tempdir().unwrap();
+            // Enough other files that sixteen-lane workers hash in step.
+            for i in 0..20 {
+                std::fs::write(dir.path().join(format!("f{i:02}")), vec![i as u8; 1 << 20])
+                    .unwrap();
+            }
+            let growing = dir.path().join("growing");
+            std::fs::write(&growing, vec![7u8; 4 << 20]).unwrap();
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let writer = {
+                let (stop, path) = (stop.clone(), growing.clone());
+                std::thread::spawn(move || {
+                    use std::io::Write;
+                    let mut f = OpenOptions::new().append(true).open(path).unwrap();
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        f.write_all(b"x").unwrap();
+                    }
+                })
+            };
+            let spec = TreeSpec {
+                root: dir.path().as_os_str().as_bytes().to_vec(),
+                algorithm: Algorithm::Sha256,
+                attrs: Attrs::ALL,
+                depth: None,
+                xdev: false,
+                exclude: Exclude::default(),
+            };
+            let items: Vec<Scanned> = scan_with(spec, 2, engine).collect();
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            writer.join().unwrap();
+            for s in &items {
+                let unstable = s.entry.meta.flags & FLAG_UNSTABLE != 0;
+                if s.entry.path.ends_with(b"/growing") {
+                    assert!(unstable, "{engine:?}: growing file not flagged");
+                    assert_eq!(s.problem.as_deref(), Some("changed while being read"));
+                } else {
+                    assert!(!unstable && s.problem.is_none(), "{engine:?}: {s:?}");
+                }
+            }
+        }
     }
 
     #[test]
