@@ -1,8 +1,10 @@
 //! Hashing on all cores by a bounded worker pool, with results handed back in walk order.
 //!
 //! One thread walks and stats; `workers` threads open and hash regular files; the caller
-//! consumes [`Scanned`] items in record order. Every queue is bounded, so memory does
-//! not grow with the tree, and the caller dropping the iterator stops the threads.
+//! consumes [`Scanned`] items in record order. The entries between the walk and the
+//! caller are bounded by a window, so memory does not grow with the tree, and the caller
+//! dropping the iterator stops the threads. With SHA-256 on an AVX-512 CPU each worker
+//! hashes sixteen files in step (module `lanes`).
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
