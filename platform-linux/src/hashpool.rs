@@ -41,10 +41,11 @@ const READ_BUF: usize = 256 * 1024;
 const BATCH_ENTRIES: usize = 128;
 const BATCH_BYTES: u64 = 4 << 20;
 /// Entries walked but not yet consumed, at most: bounds memory and the reorder window.
-/// The window must hold many big files at once for sixteen-lane workers to be busy
-/// (a big file is about one entry in a hundred in a system tree); at a few hundred
-/// bytes an entry it costs a few MiB.
-const WINDOW: usize = 16384;
+const WINDOW: usize = 2048;
+/// The window for sixteen-lane workers: it must hold many big files at once for their
+/// lanes to be busy (a big file is about one entry in a hundred in a system tree); at a
+/// few hundred bytes an entry it costs some 8 MiB more, on hosts big enough for AVX-512.
+const WINDOW_LANES: usize = 16384;
 
 struct Batch {
     seq: u64,
@@ -90,15 +91,15 @@ pub fn scan_with(spec: TreeSpec, workers: usize, engine: Engine) -> impl Iterato
     // Workers never block on sending.
     let (job_tx, job_rx) = unbounded::<Batch>();
     let (done_tx, done_rx) = unbounded::<Done>();
-    let window = Arc::new(Window::new(WINDOW));
     let alg = spec.algorithm;
+    let lanes = match (engine, alg) {
+        (Engine::Best, Algorithm::Sha256) => Sha256x16::new().is_some(),
+        _ => false,
+    };
+    let window = Arc::new(Window::new(if lanes { WINDOW_LANES } else { WINDOW }));
     for _ in 0..workers.max(1) {
         let (jobs, done) = (job_rx.clone(), done_tx.clone());
-        let lanes = match (engine, alg) {
-            (Engine::Best, Algorithm::Sha256) => Sha256x16::new(),
-            _ => None,
-        };
-        match lanes {
+        match Sha256x16::new().filter(|_| lanes) {
             Some(x) => thread::spawn(move || lanes::worker(x, jobs, done)),
             None => thread::spawn(move || worker(alg, jobs, done)),
         };
