@@ -175,6 +175,31 @@ fn dir_and_base(log: &Path) -> Option<(&Path, &OsStr)> {
 
 /// The rotated names of `log` as they are now (see [`Listing`]).
 fn rotated_names(log: &Path) -> io::Result<Listing> {
+    let mut out: Listing = rotation_entries(log)?
+        .into_iter()
+        .map(|RotationEntry { name, path, .. }| {
+            let what = std::fs::symlink_metadata(path)
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| (m.dev(), m.ino()));
+            (name, what)
+        })
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// An entry beside a log whose name is a rotation of it (see [`rotated_name`]).
+struct RotationEntry {
+    name: Vec<u8>,
+    number: Option<u64>,
+    gz: bool,
+    path: PathBuf,
+}
+
+/// The entries beside `log` whose names are rotations of it. A directory that can be
+/// searched but not listed, or is gone, has none.
+fn rotation_entries(log: &Path) -> io::Result<Vec<RotationEntry>> {
     let Some((dir, base)) = dir_and_base(log) else {
         return Ok(Vec::new());
     };
@@ -190,19 +215,18 @@ fn rotated_names(log: &Path) -> io::Result<Listing> {
         }
         Err(e) => return Err(e),
     };
-    let mut out: Listing = Vec::new();
+    let mut out = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name();
-        if rotated_name(base.as_bytes(), name.as_bytes()).is_none() {
-            continue;
+        if let Some((number, gz)) = rotated_name(base.as_bytes(), name.as_bytes()) {
+            out.push(RotationEntry {
+                name: name.as_bytes().to_vec(),
+                number,
+                gz,
+                path: dir.join(&name),
+            });
         }
-        let what = std::fs::symlink_metadata(dir.join(&name))
-            .ok()
-            .filter(|m| m.is_file())
-            .map(|m| (m.dev(), m.ino()));
-        out.push((name.as_bytes().to_vec(), what));
     }
-    out.sort();
     Ok(out)
 }
 
@@ -233,39 +257,24 @@ pub fn rotated_name(base: &[u8], name: &[u8]) -> Option<(Option<u64>, bool)> {
 /// one (`LOG.1` is newer than `LOG.2.gz`), else by modification time, then name; and the
 /// listing they were found in (see [`Listing`]).
 fn rotated(log: &Path) -> io::Result<(Vec<Rotated>, Listing)> {
-    let Some((dir, base)) = dir_and_base(log) else {
-        return Ok((Vec::new(), Vec::new()));
-    };
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        // A directory that can be searched but not listed: no rotated files to follow.
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
-            ) =>
-        {
-            return Ok((Vec::new(), Vec::new()))
-        }
-        Err(e) => return Err(e),
-    };
     let mut found: Vec<(Option<u64>, Vec<u8>, Rotated)> = Vec::new();
     let mut listed: Listing = Vec::new();
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some((number, gz)) = rotated_name(base.as_bytes(), name.as_bytes()) else {
-            continue;
-        };
-        let path = dir.join(OsStr::from_bytes(name.as_bytes()));
+    for RotationEntry {
+        name,
+        number,
+        gz,
+        path,
+    } in rotation_entries(log)?
+    {
         // Never followed: a rotated file is a regular file in this directory.
         let Ok(Some((file, stat))) = open_regular(&path, true) else {
-            listed.push((name.as_bytes().to_vec(), None));
+            listed.push((name, None));
             continue;
         };
-        listed.push((name.as_bytes().to_vec(), Some((stat.dev, stat.ino))));
+        listed.push((name.clone(), Some((stat.dev, stat.ino))));
         found.push((
             number,
-            name.as_bytes().to_vec(),
+            name,
             Rotated {
                 path,
                 file,

@@ -330,46 +330,28 @@ pub fn bpath(bytes: &[u8]) -> PathBuf {
 
 /// `utimensat` with exact (sec, nsec) pairs; `nofollow` for symlinks.
 pub fn set_times(p: &Path, atime: (i64, i64), mtime: (i64, i64), nofollow: bool) {
-    let c = cpath(p);
-    let ts = [
-        libc::timespec {
-            tv_sec: atime.0 as libc::time_t,
-            tv_nsec: atime.1 as _,
-        },
-        libc::timespec {
-            tv_sec: mtime.0 as libc::time_t,
-            tv_nsec: mtime.1 as _,
-        },
-    ];
-    let flags = if nofollow {
-        libc::AT_SYMLINK_NOFOLLOW
-    } else {
-        0
-    };
-    // SAFETY: c is a valid NUL-terminated path and ts points at two timespecs.
-    let r = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), ts.as_ptr(), flags) };
-    assert_eq!(
-        r,
-        0,
-        "utimensat {}: {}",
-        p.display(),
-        std::io::Error::last_os_error()
-    );
+    utimensat(p, timespec(atime), timespec(mtime), nofollow);
 }
 
 /// Sets only the mtime (exactly), leaving the atime alone.
 pub fn set_mtime(p: &Path, mtime: (i64, i64), nofollow: bool) {
+    let omit = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: libc::UTIME_OMIT,
+    };
+    utimensat(p, omit, timespec(mtime), nofollow);
+}
+
+fn timespec((sec, nsec): (i64, i64)) -> libc::timespec {
+    libc::timespec {
+        tv_sec: sec as libc::time_t,
+        tv_nsec: nsec as _,
+    }
+}
+
+fn utimensat(p: &Path, atime: libc::timespec, mtime: libc::timespec, nofollow: bool) {
     let c = cpath(p);
-    let ts = [
-        libc::timespec {
-            tv_sec: 0,
-            tv_nsec: libc::UTIME_OMIT,
-        },
-        libc::timespec {
-            tv_sec: mtime.0 as libc::time_t,
-            tv_nsec: mtime.1 as _,
-        },
-    ];
+    let ts = [atime, mtime];
     let flags = if nofollow {
         libc::AT_SYMLINK_NOFOLLOW
     } else {
