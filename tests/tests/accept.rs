@@ -5,7 +5,12 @@
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 
-use homeostat_tests::{chmod, esc, parse_log, t, tick, Fixture, Output};
+use homeostat_tests::filelog::parse_log;
+use homeostat_tests::fixture::Fixture;
+use homeostat_tests::fs::{chmod, tick};
+use homeostat_tests::run::Output;
+use homeostat_tests::text::esc;
+use homeostat_tests::tree::t;
 
 fn paths(o: &Output) -> Vec<String> {
     let mut v: Vec<String> = o

@@ -1,9 +1,12 @@
 #![cfg(target_os = "linux")]
 //! A clean baseline stays clean; config errors; `scan` end to end; other hash algorithms.
 
-use homeostat_tests::{
-    assert_summary_last, chmod, esc, overwrite_in_place, set_mtime, stat_obj, t, tick, Fixture,
-};
+use homeostat_tests::fixture::Fixture;
+use homeostat_tests::fs::{chmod, overwrite_in_place, set_mtime, tick};
+use homeostat_tests::json::assert_summary_last;
+use homeostat_tests::snapshot::stat_obj;
+use homeostat_tests::text::esc;
+use homeostat_tests::tree::t;
 
 /// init then check on the untouched hostile tree: exit 0 and no findings, in JSON and
 /// text, with and without --no-update, twice; file_changes.log never written. init says
@@ -117,7 +120,7 @@ fn init_then_check_is_clean() {
     // The binary must not have touched the tree (atime aside).
     let after = fx.snapshot(Some(&before));
     assert_eq!(
-        homeostat_tests::diff(&before, &after),
+        homeostat_tests::snapshot::diff(&before, &after),
         Default::default(),
         "homeostat modified the tree"
     );
@@ -319,7 +322,7 @@ fn other_hash_algorithms() {
         if alg == "best" {
             let want = format!(
                 "sha256:{}",
-                homeostat_tests::sha256_hex(b"Original content")
+                homeostat_tests::content::sha256_hex(b"Original content")
             );
             assert_eq!(files[0]["new"]["content"], want.as_str());
         }
@@ -364,8 +367,8 @@ fn unusable_state_dir_exits_18() {
     let file = fx.dir.path().join("not-a-dir");
     std::fs::write(&file, b"x").unwrap();
     let bad = file.join("state");
-    let o = homeostat_tests::run_cmd(
-        homeostat_tests::homeostat_bin(),
+    let o = homeostat_tests::run::run_cmd(
+        homeostat_tests::run::homeostat_bin(),
         &[
             "--config".into(),
             fx.config.clone().into(),
@@ -390,7 +393,7 @@ fn tree_builder_is_hostile_and_deterministic() {
     let a = Fixture::new();
     let b = Fixture::new();
     let (sa, sb) = (a.baseline(), b.baseline());
-    let strip = |fx: &Fixture, s: &homeostat_tests::Snapshot| {
+    let strip = |fx: &Fixture, s: &homeostat_tests::snapshot::Snapshot| {
         let root = fx.abs(b"").len();
         s.iter()
             .map(|(p, o)| {

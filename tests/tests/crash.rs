@@ -6,7 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use homeostat_tests::{chmod, esc, tick, Fixture};
+use homeostat_tests::fixture::Fixture;
+use homeostat_tests::fs::{chmod, tick};
+use homeostat_tests::text::esc;
 
 const DIRS: usize = 30;
 const FILES_PER_DIR: usize = 100;
@@ -28,7 +30,7 @@ fn build_small_files(fx: &Fixture) {
             let len = 256 + (seed as usize * 997) % 3840;
             std::fs::write(
                 dir.join(format!("f{f:03}.txt")),
-                homeostat_tests::text_bytes(seed, len),
+                homeostat_tests::content::text_bytes(seed, len),
             )
             .unwrap();
         }
@@ -38,7 +40,7 @@ fn build_small_files(fx: &Fixture) {
 /// Writes (or extends) `big.bin` to `mib` MiB of real, non-sparse data: a 1 MiB random
 /// block, each copy stamped with its index.
 fn grow_big_file(fx: &Fixture, from_mib: usize, mib: usize) {
-    let mut block = homeostat_tests::rand_bytes(7, 1 << 20);
+    let mut block = homeostat_tests::content::rand_bytes(7, 1 << 20);
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

@@ -10,7 +10,10 @@
 //! (offset 6..8) + header length u32; header; frames; end byte; trailer of 113 bytes
 //! (magic 8, count 8, SHA-256 32, signed flag 1, signature 64).
 
-use homeostat_tests::{chmod, esc, t, tick, Fixture};
+use homeostat_tests::fixture::Fixture;
+use homeostat_tests::fs::{chmod, tick};
+use homeostat_tests::text::esc;
+use homeostat_tests::tree::t;
 
 const TRAILER_LEN: usize = 8 + 8 + 32 + 1 + 64;
 
@@ -238,7 +241,7 @@ fn edited_or_foreign_database_is_refused() {
         }
         d.refuse(&what, &bad, true, None);
     }
-    let mut foreign = homeostat_tests::rand_bytes(99, l);
+    let mut foreign = homeostat_tests::content::rand_bytes(99, l);
     d.refuse("random bytes", &foreign, true, None);
     foreign[..6].copy_from_slice(b"HMSTDB");
     d.refuse("random bytes behind the magic", &foreign, false, None);

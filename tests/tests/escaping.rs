@@ -7,9 +7,13 @@
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
-use homeostat_tests::{
-    chmod, esc, esc_log, overwrite_in_place, scenario, set_mtime, stat_obj, t, Fixture, Spec,
-};
+use homeostat_tests::expect::Spec;
+use homeostat_tests::fixture::Fixture;
+use homeostat_tests::fs::{chmod, overwrite_in_place, set_mtime};
+use homeostat_tests::scenario::scenario;
+use homeostat_tests::snapshot::stat_obj;
+use homeostat_tests::text::{esc, esc_log};
+use homeostat_tests::tree::t;
 
 const HOSTILE: [&[u8]; 9] = [
     b"home/alice/new\xe9",

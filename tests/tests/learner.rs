@@ -11,9 +11,9 @@ use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use homeostat_tests::run::{homeostat_bin, run_cmd, Output};
 use homeostat_tests::serde_json::Value;
 use homeostat_tests::tempfile::TempDir;
-use homeostat_tests::{homeostat_bin, run_cmd, Output};
 
 /// Monday 2024-01-01 00:00 UTC: slot 0 of the week.
 const T0: i64 = 1_704_067_200;

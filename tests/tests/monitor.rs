@@ -8,9 +8,10 @@ use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::os::fd::FromRawFd;
 use std::path::Path;
 
+use homeostat_tests::json::assert_summary_last;
+use homeostat_tests::run::{homeostat_bin, run_cmd, Output};
 use homeostat_tests::serde_json::Value;
 use homeostat_tests::tempfile::TempDir;
-use homeostat_tests::{assert_summary_last, homeostat_bin, run_cmd, Output};
 
 /// A TCP connection from `src`:0 (bound first, so the kernel cannot pick 127.0.0.1) to
 /// 127.0.0.1:`port`.

@@ -16,10 +16,12 @@
 //! place, so the old inode is still allocated when the new object is made: the new inode
 //! number is guaranteed to differ (an `rm` followed by a create may reuse it on ext4).
 
-use homeostat_tests::{
-    chmod, lchown, overwrite_in_place, scenario, set_mtime, set_xattr, stat_obj, t, Fixture, Spec,
-    ORPHAN_GID, ORPHAN_UID,
-};
+use homeostat_tests::expect::Spec;
+use homeostat_tests::fixture::Fixture;
+use homeostat_tests::fs::{chmod, lchown, overwrite_in_place, set_mtime, set_xattr};
+use homeostat_tests::scenario::scenario;
+use homeostat_tests::snapshot::stat_obj;
+use homeostat_tests::tree::{t, ORPHAN_GID, ORPHAN_UID};
 
 fn skip(why: &str) {
     eprintln!("SKIPPED (only this part): {why}");
