@@ -10,9 +10,11 @@ use homeostat_linux::{scan, Unseen};
 
 use crate::config::{Config, Tree};
 use crate::database::{self, DbFileError, DbWriter, Section, Verified};
-use crate::progress::Progress;
-use crate::report::{Change, FileFinding, Reporter};
+use crate::output::progress::Progress;
+use crate::output::Output;
 use crate::signing::Keys;
+use homeostat_core::event::{Baseline, Change, Event, FileChange, SetId, Side};
+use homeostat_core::feed::Sink;
 
 /// What the run does with the database.
 #[derive(Clone, Debug)]
@@ -46,20 +48,19 @@ pub fn run(
     host: &str,
     now: i64,
     mode: &Mode,
-    rep: &mut Reporter,
+    rep: &mut Output,
 ) -> Result<(), Failure> {
     let old = match mode {
         Mode::Init => None,
         _ => Some(database::verify(db_path, keys)?),
     };
     if let Some(v) = &old {
-        let signed = if v.signed { ", signed" } else { "" };
-        rep.note(&format!(
-            "homeostat: baseline of {} on {}, {} entries{signed}",
-            crate::timefmt::utc(v.created),
-            crate::escape::sanitize(&v.host),
-            v.count
-        ))
+        rep.emit(&Event::Baseline(Baseline {
+            created: v.created,
+            host: &v.host,
+            count: v.count,
+            signed: v.signed,
+        }))
         .map_err(out_err)?;
     }
     let mut trees: heapless::Vec<TreeInfo<'_>, MAX_TREES> = heapless::Vec::new();
@@ -121,6 +122,9 @@ pub fn run(
         // rewrite. Init and update always write.
         let keep_old = matches!(mode, Mode::Check { .. }) && !any_change;
         if !keep_old {
+            // Every sink has the findings (written, and on disk for files) before the
+            // baseline accepts them: a crash in between reports them again next time.
+            rep.commit().map_err(out_err)?;
             w.commit(keys)
                 .map_err(io_fail("cannot write database", db_path))?;
         }
@@ -136,7 +140,7 @@ struct Join<'a, 'w> {
     tree: &'a Tree,
     index: u16,
     mode: &'a Mode,
-    rep: &'a mut Reporter,
+    rep: &'a mut Output,
     writer: Option<&'w mut DbWriter>,
     db: &'a Path,
     /// Something was reported or accepted.
@@ -250,9 +254,11 @@ impl Join<'_, '_> {
             self.rep.warning(&s.entry.path, p).map_err(out_err)?;
             return Ok(false);
         }
-        self.rep.counts.entries += 1;
-        if s.entry.meta.unreadable() {
-            self.rep.counts.unreadable += 1;
+        let unreadable = s.entry.meta.unreadable();
+        self.rep
+            .emit(&Event::Examined { unreadable })
+            .map_err(out_err)?;
+        if unreadable {
             if s.entry.meta.kind == Kind::Dir && s.entry.meta.flags & FLAG_UNREADABLE != 0 {
                 *blind = Some(s.entry.path.clone());
             }
@@ -294,25 +300,29 @@ impl Join<'_, '_> {
         self.write(old)
     }
 
-    fn report(
+    fn report<'e>(
         &mut self,
         change: Change,
         diff: homeostat_core::fim::Attrs,
-        old: Option<&Entry<Vec<u8>>>,
-        new: Option<&Entry<Vec<u8>>>,
+        old: Option<&'e Entry<Vec<u8>>>,
+        new: Option<&'e Entry<Vec<u8>>>,
     ) -> Result<(), Failure> {
         self.changed = true;
         let path = new.or(old).map(|e| &e.path[..]).unwrap_or_default();
-        let f = FileFinding {
+        let side = |e: &'e Entry<Vec<u8>>| Side {
+            meta: &e.meta,
+            target: e.target(),
+        };
+        let f = FileChange {
             change,
             path,
             diff,
             watched: self.tree.spec.attrs,
-            old,
-            new,
+            old: old.map(side),
+            new: new.map(side),
             handle: &self.tree.handle,
         };
-        self.rep.file(&f).map_err(out_err)
+        self.rep.emit(&Event::File(f)).map_err(out_err)
     }
 
     fn removed(&mut self, old: &Entry<Vec<u8>>) -> Result<(), Failure> {
@@ -370,11 +380,17 @@ impl Join<'_, '_> {
     fn setid(&mut self, old: Option<&Entry<Vec<u8>>>, new: &Entry<Vec<u8>>) -> Result<(), Failure> {
         let (was_uid, was_gid) = old.map_or((false, false), |o| setid_root(&o.meta));
         let (is_uid, is_gid) = setid_root(&new.meta);
-        if is_uid && !was_uid {
-            self.rep.setid(&new.path, true, new).map_err(out_err)?;
-        }
-        if is_gid && !was_gid {
-            self.rep.setid(&new.path, false, new).map_err(out_err)?;
+        for (setuid, raised) in [(true, is_uid && !was_uid), (false, is_gid && !was_gid)] {
+            if raised {
+                let e = SetId {
+                    t: self.rep.now(),
+                    path: &new.path,
+                    setuid,
+                    mode: new.meta.mode,
+                    uid: new.meta.uid,
+                };
+                self.rep.emit(&Event::SetId(e)).map_err(out_err)?;
+            }
         }
         Ok(())
     }

@@ -10,10 +10,8 @@ mod handles;
 mod learn;
 mod logtail;
 mod measure;
-mod progress;
-mod report;
+mod output;
 mod signing;
-mod timefmt;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -24,7 +22,10 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 use crate::fimrun::{Failure, Mode};
-use crate::report::Reporter;
+use crate::output::changelog::ChangeLog;
+use crate::output::Output;
+use homeostat_core::event::{Event, Summary};
+use homeostat_core::feed::Sink;
 
 /// Exit statuses of errors that stopped a run (below 16: the findings bitmask).
 const EXIT_CONFIG: u8 = 16;
@@ -159,7 +160,7 @@ fn run(cli: Cli) -> Outcome {
     })?;
     let db = state.join("files.db");
     let now = epoch_now();
-    let mut rep = Reporter::new(cli.json, now);
+    let mut rep = Output::new(cli.json, now);
     match &cli.command {
         Command::Replay { file } => return replay(&cfg, &state, file, &mut rep),
         Command::State { observables, vars } => {
@@ -195,10 +196,8 @@ fn run(cli: Cli) -> Outcome {
                     "scan",
                 )
             } else {
-                let _ = rep.note(&format!(
-                    "homeostat: no file baseline yet; recording one in {}",
-                    escape::escape(db.as_os_str().as_bytes())
-                ));
+                let path = db.as_os_str().as_bytes();
+                let _ = rep.emit(&Event::NoBaseline { path });
                 (Mode::Init, "scan")
             }
         }
@@ -211,12 +210,9 @@ fn run(cli: Cli) -> Outcome {
     };
     if files && matches!(mode, Mode::Check { .. }) {
         let log = state.join("file_changes.log");
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
+        let sink = ChangeLog::open(&log, now)
             .map_err(|e| (EXIT_IO, format!("cannot open {}: {e}", log.display())))?;
-        rep.log_to(f);
+        rep.add(Box::new(sink));
     }
     let host = hostname();
     let result = match files {
@@ -228,7 +224,7 @@ fn run(cli: Cli) -> Outcome {
         Err(e) => {
             // Findings printed before the failure stay visible; no summary pretends the
             // run completed.
-            let _ = rep.flush();
+            let _ = rep.commit();
             return Err(match e {
                 Failure::Database(e) => (EXIT_DATABASE, e.to_string()),
                 Failure::Io(e) => (EXIT_IO, e),
@@ -237,13 +233,18 @@ fn run(cli: Cli) -> Outcome {
     }
     if scan {
         let weekly = measure::run(&cfg, &state, &mut rep).map_err(|e| {
-            let _ = rep.flush();
+            let _ = rep.commit();
             measure_failure(e)
         })?;
         learn_once(&cfg, &state, now, &weekly, &mut rep)?;
     }
-    rep.summary(name)
-        .and_then(|_| rep.flush())
+    let summary = Summary {
+        t: now,
+        command: name,
+        counts: rep.counts,
+    };
+    rep.emit(&Event::Summary(summary))
+        .and_then(|_| rep.commit())
         .map_err(|e| (EXIT_IO, format!("cannot write report: {e}")))?;
     Ok(match mode {
         Mode::Check { .. } => rep.counts.exit_bits(),
@@ -325,7 +326,7 @@ fn measure_failure(e: measure::Error) -> (u8, String) {
 fn open_session(
     cfg: &Config,
     state: &Path,
-    rep: &mut Reporter,
+    rep: &mut Output,
 ) -> Result<learn::live::Session, (u8, String)> {
     let mut said = Vec::new();
     let session = learn::live::Session::open(state, cfg.monitor.as_ref(), |m| said.push(m))
@@ -343,15 +344,14 @@ fn learn_once(
     state: &Path,
     now: i64,
     weekly: &[(String, f64)],
-    rep: &mut Reporter,
+    rep: &mut Output,
 ) -> Result<(), (u8, String)> {
     if cfg.monitor.is_none() && weekly.is_empty() {
         return Ok(());
     }
     let mut session = open_session(cfg, state, rep)?;
-    let json = rep.json();
     let taken = session
-        .sample(now, weekly, json, rep.writer())
+        .sample(now, weekly, rep)
         .map_err(|e| (EXIT_IO, format!("cannot write report: {e:#}")))?;
     for (feed, why) in &taken.unavailable {
         let _ = rep.warning(feed.as_bytes(), &format!("unavailable: {why}"));
@@ -364,12 +364,11 @@ fn learn_once(
     })
 }
 
-fn replay(cfg: &Config, state: &Path, file: &Path, rep: &mut Reporter) -> Outcome {
+fn replay(cfg: &Config, state: &Path, file: &Path, rep: &mut Output) -> Outcome {
     let mut session = open_session(cfg, state, rep)?;
-    let json = rep.json();
-    let (_, last) = learn::replay::run(file, &mut session.brain, json, rep.writer())
+    let (_, last) = learn::replay::run(file, &mut session.brain, rep)
         .map_err(|e| (EXIT_CONFIG, format!("{e:#}")))?;
-    rep.flush()
+    rep.commit()
         .map_err(|e| (EXIT_IO, format!("cannot write report: {e}")))?;
     if let Some((t, classes)) = last {
         // `eval` and `state` see the classes of the last replayed sample, as after `run`.
@@ -390,12 +389,14 @@ fn show_state(
     state: &Path,
     names: &[String],
     vars: bool,
-    rep: &mut Reporter,
+    rep: &mut Output,
 ) -> Outcome {
     let session = open_session(cfg, state, rep)?;
     let json = rep.json();
+    // `state` is a view of the learned table, not a stream of findings: it prints itself.
+    let mut out = std::io::BufWriter::new(std::io::stdout());
     learn::show::show(
-        rep.writer(),
+        &mut out,
         &session.brain,
         &session.extras,
         epoch_now(),
@@ -404,8 +405,7 @@ fn show_state(
         json,
     )
     .map_err(|e| (EXIT_CONFIG, format!("{e:#}")))?;
-    rep.flush()
-        .map_err(|e| (EXIT_IO, format!("cannot write report: {e}")))?;
+    std::io::Write::flush(&mut out).map_err(|e| (EXIT_IO, format!("cannot write report: {e}")))?;
     Ok(0)
 }
 
@@ -468,7 +468,7 @@ impl Daemon {
 impl daemon::Rounds for Daemon {
     fn round(&mut self, files: bool) {
         let now = epoch_now();
-        let mut rep = Reporter::new(self.json, now);
+        let mut rep = Output::new(self.json, now);
         if files && !self.cfg.trees.is_empty() {
             let db = self.state.join("files.db");
             let mode = if db.exists() {
@@ -479,12 +479,8 @@ impl daemon::Rounds for Daemon {
                 Mode::Init
             };
             if matches!(mode, Mode::Check { .. }) {
-                if let Ok(f) = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(self.state.join("file_changes.log"))
-                {
-                    rep.log_to(f);
+                if let Ok(sink) = ChangeLog::open(&self.state.join("file_changes.log"), now) {
+                    rep.add(Box::new(sink));
                 }
             }
             if let Err(e) = fimrun::run(
@@ -513,7 +509,7 @@ impl daemon::Rounds for Daemon {
             }
         }
         if let Some(s) = self.session.as_mut() {
-            match s.sample(now, &weekly, self.json, rep.writer()) {
+            match s.sample(now, &weekly, &mut rep) {
                 Ok(taken) => {
                     for (feed, why) in &taken.unavailable {
                         let _ = rep.warning(feed.as_bytes(), &format!("unavailable: {why}"));
@@ -525,7 +521,7 @@ impl daemon::Rounds for Daemon {
                 say(&format!("cannot save the learner state: {e}"));
             }
         }
-        if let Err(e) = rep.flush() {
+        if let Err(e) = rep.commit() {
             self.say(&format!("cannot write report: {e}"));
         }
     }

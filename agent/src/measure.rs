@@ -25,9 +25,11 @@ use regex_automata::util::captures::Captures;
 use regex_automata::{meta, Anchored, Input};
 
 use crate::config::{Config, History, Measure, MeasureSource};
-use crate::escape::{escape, escape_with, json_str};
+use crate::escape::escape_with;
 use crate::logtail::{self, FollowError, LineSink};
-use crate::report::Reporter;
+use crate::output::Output;
+use homeostat_core::event::{self as finding, KeyCount, Measured, Value, Warning};
+use homeostat_core::feed::Sink;
 
 /// Positions and last values, in the state directory.
 pub const STATE_FILE: &str = "logscan.state";
@@ -614,67 +616,32 @@ fn run_command(argv: &[String], timeout: Duration) -> Result<(Vec<u8>, Vec<Strin
     Ok((out, notes))
 }
 
-fn real_json(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v}")
-    } else {
-        "null".to_string()
+/// The last value to keep for a measurement: this run's, else the one kept before.
+fn last_of(m: &Measure, acc: &Acc, old: Option<&Last>) -> Option<Last> {
+    match m.kind {
+        Kind::Counter => None,
+        Kind::Int => acc.tally.last_int.map(Last::Int).or(old.cloned()),
+        Kind::Real => acc.tally.last_real.map(Last::Real).or(old.cloned()),
+        Kind::Str => acc.last_string.clone().map(Last::Str).or(old.cloned()),
     }
 }
 
-/// The value of a measurement as JSON and as text, and the last value to keep.
-fn render(m: &Measure, acc: &Acc, old: Option<&Last>) -> (String, String, Option<Last>) {
-    let null = || ("null".to_string(), "(none)".to_string());
-    match m.kind {
-        Kind::Counter => {
-            let n = acc.tally.lines.to_string();
-            (n.clone(), n, None)
-        }
-        Kind::Int => {
-            let last = acc.tally.last_int.map(Last::Int).or(old.cloned());
-            let (j, t) = match (m.aggregate, &last) {
-                (Aggregate::Sum, _) => {
-                    let s = acc.tally.int_sum.to_string();
-                    (s.clone(), s)
-                }
-                (Aggregate::Last, Some(Last::Int(v))) => (v.to_string(), v.to_string()),
-                (Aggregate::Last, _) => null(),
-            };
-            (j, t, last)
-        }
-        Kind::Real => {
-            let last = acc.tally.last_real.map(Last::Real).or(old.cloned());
-            let (j, t) = match (m.aggregate, &last) {
-                (Aggregate::Sum, _) => {
-                    let s = real_json(acc.tally.real_sum);
-                    (s.clone(), s)
-                }
-                (Aggregate::Last, Some(Last::Real(v))) => (real_json(*v), real_json(*v)),
-                (Aggregate::Last, _) => null(),
-            };
-            (j, t, last)
-        }
-        Kind::Str => {
-            let last = acc.last_string.clone().map(Last::Str).or(old.cloned());
-            let (j, t) = match &last {
-                Some(Last::Str(s)) => {
-                    let e = escape(s);
-                    (json_str(&e), format!("\"{e}\""))
-                }
-                _ => null(),
-            };
-            (j, t, last)
-        }
+/// The value of a measurement this run, given its last value.
+fn value_of<'a>(m: &Measure, acc: &Acc, last: Option<&'a Last>) -> Value<'a> {
+    match (m.kind, m.aggregate, last) {
+        (Kind::Counter, _, _) => Value::Count(acc.tally.lines),
+        (Kind::Int, Aggregate::Sum, _) => Value::Int(acc.tally.int_sum),
+        (Kind::Real, Aggregate::Sum, _) => Value::Real(acc.tally.real_sum),
+        (Kind::Int, Aggregate::Last, Some(Last::Int(v))) => Value::Int(*v),
+        (Kind::Real, Aggregate::Last, Some(Last::Real(v))) => Value::Real(*v),
+        (Kind::Str, _, Some(Last::Str(s))) => Value::Text(s),
+        _ => Value::Missing,
     }
 }
 
 /// Runs every measurement once, prints them, and saves positions. Returns the values of
 /// the numeric measurements with `history = "weekly"`, for the learner.
-pub fn run(
-    cfg: &Config,
-    state_dir: &Path,
-    rep: &mut Reporter,
-) -> Result<Vec<(String, f64)>, Error> {
+pub fn run(cfg: &Config, state_dir: &Path, rep: &mut Output) -> Result<Vec<(String, f64)>, Error> {
     let mut weekly = Vec::new();
     if cfg.measures.is_empty() {
         return Ok(weekly);
@@ -817,7 +784,13 @@ pub fn run(
             ));
         }
         for (s, msg) in &warns[i] {
-            rep.measure_warning(s, &m.name, msg).map_err(out_err)?;
+            let w = Warning {
+                t: rep.now(),
+                source: s,
+                measurement: Some(&m.name),
+                message: msg,
+            };
+            rep.emit(&finding::Event::Warning(w)).map_err(out_err)?;
         }
         let old_last = old.last.get(&m.name);
         if !measured[i] {
@@ -826,24 +799,37 @@ pub fn run(
             }
             continue;
         }
-        let (json, text, last) = render(m, acc, old_last);
-        if let Some(l) = last {
-            new.last.insert(m.name.clone(), l);
-        }
-        let keys: Option<Vec<(String, u64)>> = m.extract.map(|_| {
-            let mut k: Vec<(&Vec<u8>, &u64)> = acc.keys.iter().collect();
-            k.sort();
-            k.into_iter().map(|(k, n)| (escape(k), *n)).collect()
+        let last = last_of(m, acc, old_last);
+        let value = value_of(m, acc, last.as_ref());
+        let keys: Option<Vec<KeyCount<'_>>> = m.extract.map(|_| {
+            let mut k: Vec<KeyCount<'_>> = acc
+                .keys
+                .iter()
+                .map(|(key, &count)| KeyCount { key, count })
+                .collect();
+            k.sort_by(|a, b| a.key.cmp(b.key));
+            k
         });
-        rep.measurement(&m.name, m.kind.name(), &json, &text, keys.as_deref())
+        let measured = Measured {
+            t: rep.now(),
+            name: &m.name,
+            kind: m.kind,
+            value,
+            keys: keys.as_deref(),
+        };
+        rep.emit(&finding::Event::Measurement(measured))
             .map_err(out_err)?;
         if m.history == History::Weekly {
-            if let Ok(v) = json.parse::<f64>() {
+            if let Some(v) = value.number() {
                 weekly.push((m.name.clone(), v));
             }
         }
+        if let Some(l) = last {
+            new.last.insert(m.name.clone(), l);
+        }
     }
-    rep.flush().map_err(out_err)?;
+    // Reported before the positions move past what was reported.
+    rep.commit().map_err(out_err)?;
     new.save(&state_path)
         .map_err(|e| Error::Io(format!("cannot write {}: {e}", state_path.display())))?;
     Ok(weekly)

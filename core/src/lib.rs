@@ -9,6 +9,7 @@
 //! - [`stats`]: the learned normal state of each observable per slot of the week.
 //! - [`entropy`]: how evenly a sample's traffic spreads over its sources.
 //! - [`classes`]: class names, persistent classes and class expressions.
+//! - [`event`]: every finding as a value; [`feed`]: the traits platforms and sinks implement.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(unsafe_code)]
 
@@ -18,6 +19,8 @@ extern crate alloc;
 pub mod classes;
 pub mod digest;
 pub mod entropy;
+pub mod event;
+pub mod feed;
 pub mod fim;
 pub mod logscan;
 pub mod stats;

@@ -2,7 +2,7 @@
 //! of each socket and packet observable and the peak snapshots `state` shows.
 
 use std::collections::BTreeSet;
-use std::io::Write;
+use std::io;
 use std::net::IpAddr;
 
 use homeostat_core::digest::{digest, Algorithm};
@@ -17,7 +17,8 @@ use super::peaks::Extras;
 use super::render;
 use super::settings::MonitorSettings;
 use super::store::Brain;
-use crate::escape::{escape, json_str};
+use homeostat_core::event::{Event, Listening, Ports};
+use homeostat_core::feed::Sink;
 
 /// Distinct sources an entropy figure counts; more are counted as overflow.
 const ENTROPY_KEYS: usize = 1024;
@@ -97,15 +98,14 @@ impl Session {
         &mut self,
         t: i64,
         extra: &[(String, f64)],
-        json: bool,
-        out: &mut impl Write,
+        out: &mut impl Sink<Error = io::Error>,
     ) -> anyhow::Result<Taken> {
         let m = self
             .monitor
             .as_mut()
             .map(Monitor::sample)
             .unwrap_or_default();
-        feed(&m, extra, &mut self.brain, &mut self.extras, t, json, out)
+        feed(&m, extra, &mut self.brain, &mut self.extras, t, out)
     }
 
     pub fn save(&self) -> std::io::Result<()> {
@@ -130,8 +130,7 @@ pub fn feed(
     brain: &mut Brain,
     extras: &mut Extras,
     t: i64,
-    json: bool,
-    out: &mut impl Write,
+    out: &mut impl Sink<Error = io::Error>,
 ) -> anyhow::Result<Taken> {
     let mut sample = Sample::new();
     let mut unavailable = m.unavailable.clone();
@@ -163,7 +162,7 @@ pub fn feed(
         }
         extras.offer(name, t, value, e, keys);
     }
-    let mut classes = render::sample(out, json, &brain.learner, &report, |n| {
+    let mut classes = render::sample(out, &brain.learner, &report, |n| {
         entropies.iter().find(|(k, _)| k == n).map(|(_, e)| *e)
     })?;
     classes.extend(extra_classes);
@@ -174,44 +173,24 @@ pub fn feed(
         .map(|l| (l.proto.to_string(), l.port, l.addr.clone()))
         .collect();
     if !m.values.is_empty() || !m.listening.is_empty() {
-        ports(out, json, t, &m.listening)?;
+        let listening: Vec<Listening<'_>> = m
+            .listening
+            .iter()
+            .map(|l| Listening {
+                proto: l.proto,
+                port: l.port,
+                addr: &l.addr,
+            })
+            .collect();
+        out.event(&Event::Ports(Ports {
+            t,
+            listening: &listening,
+        }))?;
     }
-    render::classes(out, json, t, &classes)?;
+    render::classes(out, t, &classes)?;
     extras.last_t = t;
     extras.last_classes = classes.into_iter().collect();
     Ok(Taken { unavailable })
-}
-
-fn ports(
-    out: &mut impl Write,
-    json: bool,
-    t: i64,
-    listening: &[monitor::ListeningPort],
-) -> std::io::Result<()> {
-    if json {
-        let items: Vec<String> = listening
-            .iter()
-            .map(|l| {
-                format!(
-                    "{{\"proto\":\"{}\",\"port\":{},\"addr\":{}}}",
-                    l.proto,
-                    l.port,
-                    json_str(&escape(l.addr.as_bytes()))
-                )
-            })
-            .collect();
-        writeln!(
-            out,
-            "{{\"type\":\"ports\",\"t\":{t},\"listening\":[{}]}}",
-            items.join(",")
-        )
-    } else {
-        let items: Vec<String> = listening
-            .iter()
-            .map(|l| format!("{}/{} on {}", l.proto, l.port, escape(l.addr.as_bytes())))
-            .collect();
-        writeln!(out, "listening: {}", items.join(", "))
-    }
 }
 
 #[cfg(test)]

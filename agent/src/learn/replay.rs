@@ -3,10 +3,11 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use homeostat_core::feed::Sink;
 use homeostat_core::stats::{ObsId, Report, Sample};
 
 use super::render;
@@ -67,8 +68,7 @@ pub type Classified = (i64, BTreeSet<String>);
 pub fn run(
     file: &Path,
     brain: &mut Brain,
-    json: bool,
-    out: &mut impl Write,
+    out: &mut dyn Sink<Error = io::Error>,
 ) -> Result<(u64, Option<Classified>)> {
     for l in lines(file)? {
         if let Some(l) = l? {
@@ -83,19 +83,21 @@ pub fn run(
     let mut current: Option<i64> = None;
     let mut samples = 0u64;
     let mut last = None;
-    let mut flush =
-        |t: i64, sample: &mut Sample, brain: &mut Brain, out: &mut dyn Write| -> Result<()> {
-            brain
-                .learner
-                .sample(&mut brain.table, t, sample, &mut report);
-            let mut out = IoDyn(out);
-            let all = render::sample(&mut out, json, &brain.learner, &report, |_| None)?;
-            render::classes(&mut out, json, t, &all)?;
-            last = Some((t, all));
-            sample.clear();
-            samples += 1;
-            Ok(())
-        };
+    let mut flush = |t: i64,
+                     sample: &mut Sample,
+                     brain: &mut Brain,
+                     out: &mut dyn Sink<Error = io::Error>|
+     -> Result<()> {
+        brain
+            .learner
+            .sample(&mut brain.table, t, sample, &mut report);
+        let all = render::sample(out, &brain.learner, &report, |_| None)?;
+        render::classes(out, t, &all)?;
+        last = Some((t, all));
+        sample.clear();
+        samples += 1;
+        Ok(())
+    };
     for l in lines(file)? {
         let Some(l) = l? else { continue };
         if current.is_some_and(|t| t != l.t) {
@@ -115,16 +117,4 @@ pub fn run(
         flush(t, &mut sample, brain, out)?;
     }
     Ok((samples, last))
-}
-
-/// `&mut dyn Write` as a sized `Write`.
-struct IoDyn<'a>(&'a mut dyn Write);
-
-impl Write for IoDyn<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.0.flush()
-    }
 }

@@ -1,0 +1,297 @@
+//! JSON lines: one object per event with its `"type"` first, the schema of `docs/json.md`
+//! in one place. Strings that may hold attacker bytes (paths, targets, messages) are
+//! escaped to printable ASCII (`\xNN`) before serde quotes them; numbers are written as
+//! Rust prints them (`3`, not `3.0`), and a number that is not finite as `null`.
+
+use std::io::{self, BufWriter, Write};
+
+use homeostat_core::digest::Hex;
+use homeostat_core::event::{self, Event, Side, Value};
+use homeostat_core::feed::Sink;
+use homeostat_core::fim::{Attr, Attrs};
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+use serde_json::ser::Formatter;
+
+use crate::escape::{escape, sanitize};
+
+/// One line of the stream.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum Line<'a> {
+    File {
+        change: &'static str,
+        path: String,
+        attrs: Vec<&'static str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        old: Option<Values<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        new: Option<Values<'a>>,
+    },
+    Setid {
+        t: i64,
+        bit: &'static str,
+        path: String,
+        mode: String,
+        uid: u32,
+    },
+    Warning {
+        t: i64,
+        source: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        measurement: Option<String>,
+        message: String,
+    },
+    Measurement {
+        t: i64,
+        name: &'a str,
+        kind: &'static str,
+        value: Measured<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        keys: Option<Keys<'a>>,
+    },
+    Sample {
+        t: i64,
+        observable: &'a str,
+        value: f32,
+        expect: f32,
+        stddev: f32,
+        local_expect: f32,
+        local_stddev: f32,
+        dev: f32,
+        classes: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        entropy: Option<f32>,
+    },
+    Ports {
+        t: i64,
+        listening: Vec<Port<'a>>,
+    },
+    Classes {
+        t: i64,
+        classes: &'a [&'a str],
+    },
+    Summary {
+        t: i64,
+        command: &'a str,
+        entries: u64,
+        added: u64,
+        removed: u64,
+        changed: u64,
+        unreadable: u64,
+        warnings: u64,
+    },
+}
+
+#[derive(Serialize)]
+struct Port<'a> {
+    proto: &'a str,
+    port: u16,
+    addr: String,
+}
+
+/// The values of `attrs` of one side of a file finding, as an object in attribute order.
+struct Values<'a> {
+    side: Side<'a>,
+    attrs: Attrs,
+}
+
+impl Serialize for Values<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let m = self.side.meta;
+        let mut map = s.serialize_map(None)?;
+        for a in self.attrs.iter() {
+            let k = a.name();
+            match a {
+                Attr::Type => map.serialize_entry(k, m.kind.name())?,
+                Attr::Mode => map.serialize_entry(k, &format!("{:04o}", m.mode))?,
+                Attr::Uid => map.serialize_entry(k, &m.uid)?,
+                Attr::Gid => map.serialize_entry(k, &m.gid)?,
+                Attr::Size => map.serialize_entry(k, &m.size)?,
+                Attr::Mtime => map.serialize_entry(k, &m.mtime.sec)?,
+                Attr::Ctime => map.serialize_entry(k, &m.ctime.sec)?,
+                Attr::Inode => map.serialize_entry(k, &m.inode)?,
+                Attr::Nlink => map.serialize_entry(k, &m.nlink)?,
+                Attr::Target => map.serialize_entry(k, &self.side.target.map(escape))?,
+                Attr::Xattrs => {
+                    map.serialize_entry(k, &m.xattrs.map(|x| format!("sha256:{}", Hex(&x))))?
+                }
+                Attr::Content => map.serialize_entry(k, &m.content.map(|d| d.to_string()))?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// A measurement's value: a number, an escaped string, or `null`.
+struct Measured<'a>(Value<'a>);
+
+impl Serialize for Measured<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Count(n) => s.serialize_u64(n),
+            Value::Int(n) => s.serialize_i64(n),
+            Value::Real(x) => s.serialize_f64(x),
+            Value::Text(b) => s.serialize_str(&escape(b)),
+            Value::Missing => s.serialize_none(),
+        }
+    }
+}
+
+/// Extracted keys (escaped) and their counts, in the order given (sorted by raw key).
+struct Keys<'a>(&'a [event::KeyCount<'a>]);
+
+impl Serialize for Keys<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for k in self.0 {
+            map.serialize_entry(&escape(k.key), &k.count)?;
+        }
+        map.end()
+    }
+}
+
+impl<'a> Line<'a> {
+    /// The line of `e`, or `None` for events JSON does not show.
+    fn of(e: &'a Event<'a>) -> Option<Line<'a>> {
+        Some(match e {
+            Event::File(f) => {
+                let shown = f.shown();
+                let values =
+                    |side: Option<Side<'a>>| side.map(|side| Values { side, attrs: shown });
+                Line::File {
+                    change: f.change.name(),
+                    path: escape(f.path),
+                    attrs: f.diff.iter().map(Attr::name).collect(),
+                    old: values(f.old),
+                    new: values(f.new),
+                }
+            }
+            Event::SetId(s) => Line::Setid {
+                t: s.t,
+                bit: if s.setuid { "setuid" } else { "setgid" },
+                path: escape(s.path),
+                mode: format!("{:04o}", s.mode),
+                uid: s.uid,
+            },
+            Event::Warning(w) => Line::Warning {
+                t: w.t,
+                source: escape(w.source),
+                measurement: w.measurement.map(sanitize),
+                message: sanitize(w.message),
+            },
+            Event::Measurement(m) => Line::Measurement {
+                t: m.t,
+                name: m.name,
+                kind: m.kind.name(),
+                value: Measured(m.value),
+                keys: m.keys.map(Keys),
+            },
+            Event::Sample(s) => {
+                let o = s.outcome;
+                Line::Sample {
+                    t: s.t,
+                    observable: s.name,
+                    value: o.value,
+                    expect: o.expect,
+                    stddev: o.stddev,
+                    local_expect: o.local_expect,
+                    local_stddev: o.local_stddev,
+                    dev: o.dev,
+                    classes: o.classes.names(s.name).map(|c| c.as_str().into()).collect(),
+                    entropy: s.entropy,
+                }
+            }
+            Event::Ports(p) => Line::Ports {
+                t: p.t,
+                listening: p
+                    .listening
+                    .iter()
+                    .map(|l| Port {
+                        proto: l.proto,
+                        port: l.port,
+                        addr: sanitize(l.addr),
+                    })
+                    .collect(),
+            },
+            Event::Classes(c) => Line::Classes {
+                t: c.t,
+                classes: c.names,
+            },
+            Event::Summary(s) => {
+                let c = s.counts;
+                Line::Summary {
+                    t: s.t,
+                    command: s.command,
+                    entries: c.entries,
+                    added: c.added,
+                    removed: c.removed,
+                    changed: c.changed,
+                    unreadable: c.unreadable,
+                    warnings: c.warnings,
+                }
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// serde_json's compact output, with floats as Rust's `Display` writes them (the
+/// shortest text that reads back to the same value, and no `.0` on whole numbers).
+struct Numbers;
+
+impl Formatter for Numbers {
+    fn write_f32<W: ?Sized + Write>(&mut self, w: &mut W, v: f32) -> io::Result<()> {
+        write!(w, "{v}")
+    }
+    fn write_f64<W: ?Sized + Write>(&mut self, w: &mut W, v: f64) -> io::Result<()> {
+        write!(w, "{v}")
+    }
+}
+
+/// JSON lines on a stream.
+pub struct JsonLines<W: Write> {
+    out: W,
+}
+
+impl JsonLines<BufWriter<io::Stdout>> {
+    /// JSON lines on standard output.
+    pub fn stdout() -> Self {
+        JsonLines {
+            out: BufWriter::with_capacity(64 * 1024, io::stdout()),
+        }
+    }
+}
+
+impl<W: Write> JsonLines<W> {
+    /// JSON lines on `out`.
+    pub fn new(out: W) -> Self {
+        JsonLines { out }
+    }
+}
+
+/// The JSON line of `e` (without its newline), or `None` when JSON does not show it.
+pub fn line(e: &Event<'_>) -> Option<Vec<u8>> {
+    let l = Line::of(e)?;
+    let mut buf = Vec::with_capacity(256);
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, Numbers);
+    // Serializing these types into memory cannot fail: every map key is a string.
+    l.serialize(&mut ser).ok()?;
+    Some(buf)
+}
+
+impl<W: Write> Sink for JsonLines<W> {
+    type Error = io::Error;
+
+    fn event(&mut self, e: &Event<'_>) -> io::Result<()> {
+        if let Some(l) = line(e) {
+            self.out.write_all(&l)?;
+            self.out.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}

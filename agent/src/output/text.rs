@@ -1,0 +1,214 @@
+//! The seed's words: `ALERT: Hash (sha256) for /etc/passwd changed!`, `New file found: …`,
+//! one line per finding on standard output; warnings on standard error. Every byte of a
+//! name outside printable ASCII is written `\xNN`.
+
+use std::io::{self, BufWriter, Write};
+
+use homeostat_core::event::{
+    Change, Event, FileChange, Measured, Sampled, Side, Summary, Value, Warning,
+};
+use homeostat_core::feed::Sink;
+use homeostat_core::fim::Attr;
+
+use super::timefmt::{utc, utc_ns};
+use crate::escape::{escape, sanitize};
+
+/// Text on a stream (standard output, or a buffer in tests).
+pub struct Text<W: Write> {
+    out: W,
+}
+
+impl Text<BufWriter<io::Stdout>> {
+    /// Text on standard output.
+    pub fn stdout() -> Self {
+        Text {
+            out: BufWriter::with_capacity(64 * 1024, io::stdout()),
+        }
+    }
+}
+
+impl<W: Write> Text<W> {
+    fn file(&mut self, f: &FileChange<'_>) -> io::Result<()> {
+        let p = escape(f.path);
+        match f.change {
+            Change::Added => writeln!(self.out, "New file found: {p}"),
+            Change::Removed => writeln!(self.out, "File {p} no longer exists"),
+            Change::Changed => {
+                if let (Some(o), Some(n)) = (f.old, f.new) {
+                    for a in f.diff.iter() {
+                        writeln!(self.out, "{}", changed_line(a, &p, o, n))?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn warning(&mut self, w: &Warning<'_>) -> io::Result<()> {
+        // Standard error interleaves with what standard output has shown so far.
+        self.out.flush()?;
+        let (s, m) = (escape(w.source), sanitize(w.message));
+        match w.measurement {
+            Some(n) => eprintln!("homeostat: warning: {}: {s}: {m}", sanitize(n)),
+            None => eprintln!("homeostat: warning: {s}: {m}"),
+        }
+        Ok(())
+    }
+
+    fn measurement(&mut self, m: &Measured<'_>) -> io::Result<()> {
+        let value = match m.value {
+            Value::Count(n) => n.to_string(),
+            Value::Int(n) => n.to_string(),
+            Value::Real(x) if x.is_finite() => x.to_string(),
+            Value::Real(_) => String::from("null"),
+            Value::Text(s) => format!("\"{}\"", escape(s)),
+            Value::Missing => String::from("(none)"),
+        };
+        let mut line = format!("{} = {value} ({})", m.name, m.kind.name());
+        if let Some(keys) = m.keys.filter(|k| !k.is_empty()) {
+            // The ten most frequent keys; JSON has them all.
+            let mut top: Vec<(String, u64)> =
+                keys.iter().map(|k| (escape(k.key), k.count)).collect();
+            top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            let shown: Vec<String> = top
+                .iter()
+                .take(10)
+                .map(|(k, n)| format!("{k}={n}"))
+                .collect();
+            line.push_str(&format!(" [{}", shown.join(" ")));
+            if top.len() > 10 {
+                line.push_str(&format!(" +{} more", top.len() - 10));
+            }
+            line.push(']');
+        }
+        writeln!(self.out, "{line}")
+    }
+
+    fn sample(&mut self, s: &Sampled<'_>) -> io::Result<()> {
+        let o = s.outcome;
+        let classes: Vec<_> = o.classes.names(s.name).collect();
+        let classes: Vec<&str> = classes.iter().map(|c| c.as_str()).collect();
+        let e = s
+            .entropy
+            .map_or_else(String::new, |e| format!(" entropy {:.0}%", e * 100.0));
+        writeln!(
+            self.out,
+            "{:<16} {:>10.2}  week {:>10.2} ± {:<8.2} local {:>10.2} ± {:<8.2} dev {:>6.2}{e}  {}",
+            s.name,
+            o.value,
+            o.expect,
+            o.stddev,
+            o.local_expect,
+            o.local_stddev,
+            o.dev,
+            classes.join(" ")
+        )
+    }
+
+    fn summary(&mut self, s: &Summary<'_>) -> io::Result<()> {
+        let c = s.counts;
+        let unreadable = match c.unreadable {
+            0 => String::new(),
+            n => format!(", {n} unreadable"),
+        };
+        writeln!(
+            self.out,
+            "homeostat {}: {} entries, {} added, {} removed, {} changed{unreadable}",
+            s.command, c.entries, c.added, c.removed, c.changed
+        )
+    }
+}
+
+impl<W: Write> Sink for Text<W> {
+    type Error = io::Error;
+
+    fn event(&mut self, e: &Event<'_>) -> io::Result<()> {
+        match e {
+            Event::File(f) => self.file(f),
+            Event::SetId(s) => {
+                let word = if s.setuid { "SETUID" } else { "SETGID" };
+                writeln!(self.out, "NEW {word} root PROGRAM {}", escape(s.path))
+            }
+            Event::Baseline(b) => writeln!(
+                self.out,
+                "homeostat: baseline of {} on {}, {} entries{}",
+                utc(b.created),
+                sanitize(b.host),
+                b.count,
+                if b.signed { ", signed" } else { "" }
+            ),
+            Event::NoBaseline { path } => writeln!(
+                self.out,
+                "homeostat: no file baseline yet; recording one in {}",
+                escape(path)
+            ),
+            Event::Warning(w) => self.warning(w),
+            Event::Measurement(m) => self.measurement(m),
+            Event::Sample(s) => self.sample(s),
+            Event::Ports(p) => {
+                let items: Vec<String> = p
+                    .listening
+                    .iter()
+                    .map(|l| format!("{}/{} on {}", l.proto, l.port, sanitize(l.addr)))
+                    .collect();
+                writeln!(self.out, "listening: {}", items.join(", "))
+            }
+            Event::Classes(c) => writeln!(self.out, "classes: {}", c.names.join(" ")),
+            Event::Summary(s) => self.summary(s),
+            _ => Ok(()),
+        }
+    }
+
+    fn commit(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+fn target_text(s: &Side<'_>) -> String {
+    s.target
+        .map_or_else(|| String::from("(none)"), |t| format!("'{}'", escape(t)))
+}
+
+/// The seed's sentence for one changed attribute.
+fn changed_line(a: Attr, p: &str, o: Side<'_>, n: Side<'_>) -> String {
+    let (om, nm) = (o.meta, n.meta);
+    match a {
+        Attr::Type => format!(
+            "Type for {p} changed {} -> {}",
+            om.kind.name(),
+            nm.kind.name()
+        ),
+        Attr::Mode => format!(
+            "Permissions for {p} changed {:04o} -> {:04o}",
+            om.mode, nm.mode
+        ),
+        Attr::Uid => format!("Owner for {p} changed {} -> {}", om.uid, nm.uid),
+        Attr::Gid => format!("Group for {p} changed {} -> {}", om.gid, nm.gid),
+        Attr::Size => format!("Size for {p} changed {} -> {}", om.size, nm.size),
+        Attr::Mtime => format!(
+            "ALERT: Last modified time for {p} changed {} -> {}",
+            utc_ns(om.mtime),
+            utc_ns(nm.mtime)
+        ),
+        Attr::Ctime => format!(
+            "Change time for {p} changed {} -> {}",
+            utc_ns(om.ctime),
+            utc_ns(nm.ctime)
+        ),
+        Attr::Inode => format!("Inode for {p} changed {} -> {}", om.inode, nm.inode),
+        Attr::Nlink => format!("Link count for {p} changed {} -> {}", om.nlink, nm.nlink),
+        Attr::Target => format!(
+            "Symlink target for {p} changed {} -> {}",
+            target_text(&o),
+            target_text(&n)
+        ),
+        Attr::Xattrs => format!("Extended attributes for {p} changed"),
+        Attr::Content => {
+            let alg = om
+                .content
+                .or(nm.content)
+                .map_or("none", |d| d.algorithm().name());
+            format!("ALERT: Hash ({alg}) for {p} changed!")
+        }
+    }
+}
