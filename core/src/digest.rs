@@ -9,8 +9,11 @@ pub mod sha256x16;
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[repr(u8)]
 pub enum Algorithm {
+    /// SHA-256 (32 bytes); what `best` means.
     Sha256 = 1,
+    /// SHA-512 (64 bytes).
     Sha512 = 2,
+    /// BLAKE3 (32 bytes).
     Blake3 = 3,
     /// Legacy: kept to read old baselines; collisions are practical.
     Sha1 = 4,
@@ -25,6 +28,7 @@ impl Algorithm {
     /// What `best` means: SHA-256, hardware-accelerated on most CPUs.
     pub const BEST: Algorithm = Algorithm::Sha256;
 
+    /// The configuration and report name (`sha256`, `sha512`, `blake3`, `sha1`, `md5`).
     pub const fn name(self) -> &'static str {
         match self {
             Algorithm::Sha256 => "sha256",
@@ -47,10 +51,12 @@ impl Algorithm {
         })
     }
 
+    /// The one-byte identifier stored in databases (1..=5, the enum's discriminant).
     pub const fn id(self) -> u8 {
         self as u8
     }
 
+    /// The algorithm of a stored identifier; `None` for an unknown one.
     pub const fn from_id(id: u8) -> Option<Algorithm> {
         Some(match id {
             1 => Algorithm::Sha256,
@@ -100,10 +106,12 @@ impl Digest {
         Some(d)
     }
 
+    /// The algorithm that produced this digest.
     pub fn algorithm(&self) -> Algorithm {
         self.alg
     }
 
+    /// The digest bytes, [`Algorithm::digest_len`] of them.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..self.alg.digest_len()]
     }
@@ -144,14 +152,20 @@ impl fmt::Display for Hex<'_> {
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
 pub enum Hasher {
+    /// SHA-256 state.
     Sha256(sha2::Sha256),
+    /// SHA-512 state.
     Sha512(sha2::Sha512),
+    /// BLAKE3 state.
     Blake3(blake3::Hasher),
+    /// SHA-1 state (legacy).
     Sha1(sha1::Sha1),
+    /// MD5 state (legacy).
     Md5(md5::Md5),
 }
 
 impl Hasher {
+    /// A fresh hasher for `alg`.
     pub fn new(alg: Algorithm) -> Hasher {
         use sha2::Digest as _;
         match alg {
@@ -163,6 +177,7 @@ impl Hasher {
         }
     }
 
+    /// The algorithm this hasher computes.
     pub fn algorithm(&self) -> Algorithm {
         match self {
             Hasher::Sha256(_) => Algorithm::Sha256,
@@ -173,6 +188,7 @@ impl Hasher {
         }
     }
 
+    /// Feeds `data` into the digest; may be called any number of times.
     pub fn update(&mut self, data: &[u8]) {
         use sha2::Digest as _;
         match self {
@@ -186,6 +202,7 @@ impl Hasher {
         }
     }
 
+    /// Consumes the hasher and returns the digest of everything fed to it.
     pub fn finalize(self) -> Digest {
         use sha2::Digest as _;
         let alg = self.algorithm();

@@ -37,6 +37,7 @@ impl Key {
         Some(key)
     }
 
+    /// The key's bytes: 4 for an IPv4 address, 16 for an IPv6 one, at most [`KEY_LEN`].
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len).min(KEY_LEN)]
     }
@@ -72,6 +73,7 @@ pub struct Counter<const N: usize> {
 }
 
 impl<const N: usize> Counter<N> {
+    /// An empty counter.
     pub const fn new() -> Self {
         Counter {
             counts: FnvIndexMap::new(),
@@ -108,10 +110,12 @@ impl<const N: usize> Counter<N> {
         self.overflow
     }
 
+    /// Each distinct key with its count, in the order first counted.
     pub fn iter(&self) -> impl Iterator<Item = (&Key, u32)> + '_ {
         self.counts.iter().map(|(k, &c)| (k, c))
     }
 
+    /// Forgets every count and resets the overflow to 0, for the next sample.
     pub fn clear(&mut self) {
         self.counts.clear();
         self.overflow = 0;
@@ -142,6 +146,7 @@ impl<const N: usize> Counter<N> {
         self.entropy() * 100.0
     }
 
+    /// Where the entropy falls: [`Level::of`] of [`Counter::entropy`].
     pub fn level(&self) -> Level {
         Level::of(self.entropy())
     }
@@ -151,8 +156,11 @@ impl<const N: usize> Counter<N> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Level {
+    /// Below 0.2: one or few sources dominate.
     Low,
+    /// From 0.2 to 0.9 inclusive.
     Medium,
+    /// Above 0.9: the traffic is spread evenly.
     High,
 }
 
@@ -168,6 +176,7 @@ impl Level {
         }
     }
 
+    /// The class-name suffix: `low`, `medium` or `high`.
     pub const fn name(self) -> &'static str {
         match self {
             Level::Low => "low",
@@ -181,11 +190,14 @@ impl Level {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Direction {
+    /// Traffic to a local service.
     In,
+    /// Traffic from a local client.
     Out,
 }
 
 impl Direction {
+    /// The class-name part: `in` or `out`.
     pub const fn name(self) -> &'static str {
         match self {
             Direction::In => "in",

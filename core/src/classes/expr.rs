@@ -20,10 +20,13 @@ pub const MAX_DEPTH: usize = 32;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ExprError {
+    /// Byte offset into the expression where the error was found.
     pub offset: usize,
+    /// What is wrong there.
     pub kind: ExprErrorKind,
 }
 
+/// The kinds of syntax error in a class expression.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum ExprErrorKind {

@@ -26,6 +26,7 @@ pub type ClassName = heapless::String<NAME_LEN>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum NameError {
+    /// The name is empty.
     Empty,
     /// Longer than [`NAME_LEN`] bytes.
     TooLong,
@@ -88,6 +89,7 @@ pub struct ClassSet<const N: usize> {
 }
 
 impl<const N: usize> ClassSet<N> {
+    /// An empty set.
     pub const fn new() -> Self {
         ClassSet {
             names: heapless::Vec::new(),
@@ -111,6 +113,7 @@ impl<const N: usize> ClassSet<N> {
         }
     }
 
+    /// Whether the class `name` is set.
     pub fn contains(&self, name: &str) -> bool {
         self.names.iter().any(|n| n.as_str() == name)
     }
@@ -122,14 +125,17 @@ impl<const N: usize> ClassSet<N> {
         self.names.len() != before
     }
 
+    /// The classes set, in the order they were set.
     pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
         self.names.iter().map(|n| n.as_str())
     }
 
+    /// Number of classes set (the overflow not included).
     pub fn len(&self) -> usize {
         self.names.len()
     }
 
+    /// Whether no class is set.
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
     }
@@ -139,6 +145,7 @@ impl<const N: usize> ClassSet<N> {
         self.overflow
     }
 
+    /// Unsets every class and resets the overflow count to 0.
     pub fn clear(&mut self) {
         self.names.clear();
         self.overflow = 0;
@@ -155,6 +162,7 @@ impl<const N: usize> ClassSet<N> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum SetError {
+    /// The name is not a valid class name.
     Name(NameError),
     /// The set is at capacity; the class was counted in the overflow.
     Full,

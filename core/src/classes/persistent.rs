@@ -24,9 +24,11 @@ pub enum Policy {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Persistent {
+    /// The class name.
     pub name: ClassName,
     /// Last second (epoch) at which the class is alive.
     pub expiry: i64,
+    /// What setting the class again while it is alive does.
     pub policy: Policy,
 }
 
@@ -42,6 +44,7 @@ pub struct PersistentClasses<const N: usize> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum StateError {
+    /// The name is not a valid class name.
     Name(NameError),
     /// At capacity even after dropping the expired; counted in the overflow.
     Full,
@@ -59,6 +62,7 @@ impl fmt::Display for StateError {
 impl core::error::Error for StateError {}
 
 impl<const N: usize> PersistentClasses<N> {
+    /// An empty store.
     pub const fn new() -> Self {
         PersistentClasses {
             entries: heapless::Vec::new(),
@@ -109,6 +113,8 @@ impl<const N: usize> PersistentClasses<N> {
         self.entries.len() != before
     }
 
+    /// Whether the class `name` is set and alive at `now` (seconds since the epoch), i.e.
+    /// `now <= expiry`.
     pub fn is_alive(&self, name: &str, now: i64) -> bool {
         self.entries
             .iter()
@@ -130,10 +136,13 @@ impl<const N: usize> PersistentClasses<N> {
         self.overflow
     }
 
+    /// Number of classes held, expired ones not yet dropped by [`PersistentClasses::expire`]
+    /// included.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether no class is held, alive or expired.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

@@ -18,6 +18,7 @@ pub enum Piece<'a> {
 }
 
 impl<'a> Piece<'a> {
+    /// The line's bytes, whole or cut, without a newline.
     pub fn bytes(&self) -> &'a [u8] {
         match *self {
             Piece::Line(b) | Piece::Cut(b) => b,
@@ -57,6 +58,7 @@ impl Splitter {
         }
     }
 
+    /// The bound: the longest line given whole, in bytes (at least 1).
     pub fn max(&self) -> usize {
         self.max
     }

@@ -9,7 +9,9 @@ use super::{HEAD_MAX, TAIL_MAX};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Anchor {
+    /// Length of the range in bytes, from its start; 0 anchors nothing.
     pub len: u16,
+    /// SHA-256 of those `len` bytes.
     pub digest: [u8; 32],
 }
 
@@ -68,7 +70,9 @@ pub fn tail_start(offset: u64, line_start: u64) -> u64 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Mtime {
+    /// Seconds since the epoch.
     pub sec: i64,
+    /// Nanoseconds within the second, `0..1_000_000_000`.
     pub nsec: u32,
 }
 
@@ -82,7 +86,9 @@ pub struct Mtime {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct TailPos {
+    /// Device of the file (`st_dev`).
     pub dev: u64,
+    /// Inode of the file (`st_ino`); 0 in a marker position.
     pub ino: u64,
     /// Bytes consumed: everything before is counted, nothing after is.
     pub offset: u64,
@@ -149,6 +155,7 @@ impl TailPos {
         TailPos::start(0, 0, since)
     }
 
+    /// Whether this is a [`TailPos::marker`]: no file, nothing read.
     pub fn is_marker(&self) -> bool {
         self.ino == 0 && self.offset == 0
     }
@@ -176,6 +183,7 @@ impl TailPos {
         out
     }
 
+    /// Decodes [`TailPos::encode`]'s output, checking its length, version and consistency.
     pub fn decode(bytes: &[u8]) -> Result<TailPos, DecodeError> {
         if bytes.len() != Self::ENCODED_LEN {
             return Err(DecodeError::Length);

@@ -51,10 +51,13 @@ use crate::fim::Kind;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Stat {
+    /// Device (`st_dev`).
     pub dev: u64,
+    /// Inode (`st_ino`).
     pub ino: u64,
     /// Bytes (for a compressed file: compressed bytes, not used by the rules).
     pub size: u64,
+    /// Modification time.
     pub mtime: Mtime,
 }
 
@@ -62,7 +65,9 @@ pub struct Stat {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Node {
+    /// Nothing at the path.
     Missing,
+    /// A regular file.
     Regular(Stat),
     /// Anything but a regular file: never read.
     Special(Kind),
@@ -72,6 +77,7 @@ pub enum Node {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Candidate {
+    /// What a `stat` of it said.
     pub stat: Stat,
     /// Its content is compressed: offsets count decompressed bytes, it is final (nothing
     /// will be appended), and it can be found by content only.
@@ -121,10 +127,19 @@ pub enum Event {
     /// The log is shorter than the saved offset, or its content before it changed, and no
     /// copy of the old content was found: it is read from 0, and whatever was written
     /// after `offset` before the truncation is lost.
-    Truncated { offset: u64, size: u64 },
+    Truncated {
+        /// The saved offset: bytes read before the truncation.
+        offset: u64,
+        /// The size of the file that has the followed inode now (the log, or the rotated
+        /// file holding it; 0 if neither is there).
+        size: u64,
+    },
     /// The log was replaced and the file it was is not among the rotated files: the new one
     /// is read from 0; lines appended to the old one after `offset` are lost.
-    Lost { offset: u64 },
+    Lost {
+        /// The saved offset: bytes read from the old file.
+        offset: u64,
+    },
 }
 
 /// What to read, in this order: `prev`, `old`, `between` (skipping `prev`'s index), the
@@ -139,6 +154,7 @@ pub struct Plan {
     pub between: Range<usize>,
     /// Read the log's current file from this offset.
     pub current: Option<u64>,
+    /// What to report besides the reads.
     pub event: Event,
     /// The log was never seen and does not exist: save a marker position with this time.
     pub mark: Option<Mtime>,
@@ -148,10 +164,13 @@ pub struct Plan {
 /// there is nothing to come back to) and for a read that was not planned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Ends {
+    /// Where the read of the previous generation ([`Plan::prev`]) ended.
     pub prev: Option<TailPos>,
+    /// Where the read of the rest of the file followed ([`Plan::old`]) ended.
     pub old: Option<TailPos>,
     /// The end of the last file of `between`.
     pub between: Option<TailPos>,
+    /// Where the read of the log's current file ([`Plan::current`]) ended.
     pub current: Option<TailPos>,
 }
 

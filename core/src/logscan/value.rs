@@ -10,13 +10,18 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Kind {
+    /// `counter`: the number of matching lines.
     Counter,
+    /// `int`: an integer from the first capture group.
     Int,
+    /// `real`: a real number from the first capture group.
     Real,
+    /// `string`: the last match, kept by the caller.
     Str,
 }
 
 impl Kind {
+    /// The configuration name: `counter`, `int`, `real` or `string`.
     pub const fn name(self) -> &'static str {
         match self {
             Kind::Counter => "counter",
@@ -26,6 +31,7 @@ impl Kind {
         }
     }
 
+    /// Parses a configuration name; `None` for an unknown one.
     pub fn from_name(s: &str) -> Option<Kind> {
         Some(match s {
             "counter" => Kind::Counter,
@@ -36,6 +42,7 @@ impl Kind {
         })
     }
 
+    /// Whether the kind is a number (every kind but [`Kind::Str`]).
     pub const fn numeric(self) -> bool {
         !matches!(self, Kind::Str)
     }
@@ -45,12 +52,15 @@ impl Kind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Aggregate {
+    /// The values are added up (the default).
     #[default]
     Sum,
+    /// The last value counts.
     Last,
 }
 
 impl Aggregate {
+    /// The configuration name: `sum` or `last`.
     pub const fn name(self) -> &'static str {
         match self {
             Aggregate::Sum => "sum",
@@ -58,6 +68,7 @@ impl Aggregate {
         }
     }
 
+    /// Parses a configuration name; `None` for an unknown one.
     pub fn from_name(s: &str) -> Option<Aggregate> {
         Some(match s {
             "sum" => Aggregate::Sum,
@@ -77,7 +88,9 @@ pub struct Tally {
     pub int_sum: i64,
     /// Sum of the reals extracted.
     pub real_sum: f64,
+    /// The last integer extracted, if any.
     pub last_int: Option<i64>,
+    /// The last real extracted, if any.
     pub last_real: Option<f64>,
     /// Matching lines whose group held no number.
     pub unparsed: u64,

@@ -29,6 +29,7 @@ pub enum Dir {
 }
 
 impl Dir {
+    /// The class-name part: `_high`, `_low` or `_normal`.
     pub const fn suffix(self) -> &'static str {
         match self {
             Dir::High => "_high",
@@ -52,13 +53,18 @@ impl Dir {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Band {
+    /// `dev` ≤ √2: about one standard deviation or less in each dimension.
     Normal,
+    /// √2 < `dev` ≤ 2√2.
     Dev1,
+    /// 2√2 < `dev` ≤ 3√2; raises the persistent `_dev2`.
     Dev2,
+    /// `dev` > 3√2; raises the persistent `_dev2` and `_anomaly`.
     Anomaly,
 }
 
 impl Band {
+    /// The band of a distance `dev` (see [`classify`]).
     pub fn of(dev: f32) -> Band {
         if dev > 3.0 * SQRT_2 {
             Band::Anomaly
@@ -79,9 +85,19 @@ pub enum Verdict {
     /// σ or σl is 0: nothing is known yet, no class.
     Unclassified,
     /// |δ| below [`NOISE`]: `<name><dir>`, and `<name><dir>_microanomaly` if `micro`.
-    Noise { dir: Dir, micro: bool },
+    Noise {
+        /// Which side of both averages the value lies on.
+        dir: Dir,
+        /// `dev` beyond 2√2.
+        micro: bool,
+    },
     /// `<name><dir>_normal` or `_dev1`, plus `_dev2` and `_anomaly` by band.
-    Signal { dir: Dir, band: Band },
+    Signal {
+        /// Which side of both averages the value lies on.
+        dir: Dir,
+        /// How far `dev` is.
+        band: Band,
+    },
 }
 
 /// Classifies `x` against the weekly pair `w` and the local pair `l` (both after the
@@ -114,8 +130,11 @@ pub fn classify(x: f32, w: Pair, l: Pair) -> (Verdict, f32) {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Kind {
+    /// `<name><dir>_microanomaly`: `dev` beyond 2√2 while |δ| is below [`NOISE`].
     Microanomaly(Dir),
+    /// `<name><dir>_dev2`: a [`Band::Dev2`] or [`Band::Anomaly`] signal.
     Dev2(Dir),
+    /// `<name><dir>_anomaly`: a [`Band::Anomaly`] signal.
     Anomaly(Dir),
     /// The leap detection test: `_high_ldt` or `_low_ldt` (never `Normal`).
     Ldt(Dir),
@@ -133,6 +152,8 @@ impl Kind {
         }
     }
 
+    /// The kind at bit index `bit` (the inverse of [`Kind::bit`]); `None` from
+    /// [`Kinds::COUNT`] on.
     pub const fn from_bit(bit: u8) -> Option<Kind> {
         const DIRS: [Dir; 3] = [Dir::High, Dir::Low, Dir::Normal];
         let d = DIRS[(bit % 3) as usize];
@@ -167,21 +188,27 @@ impl Kind {
 pub struct Kinds(u16);
 
 impl Kinds {
+    /// No kind.
     pub const EMPTY: Kinds = Kinds(0);
+    /// Bit indices in use, `0..COUNT`: nine directional kinds, then the two LDT ones.
     pub const COUNT: u8 = 11;
 
+    /// Adds `kind` to the set.
     pub fn insert(&mut self, kind: Kind) {
         self.0 |= 1 << kind.bit();
     }
 
+    /// Whether `kind` is in the set.
     pub const fn contains(self, kind: Kind) -> bool {
         self.0 & (1 << kind.bit()) != 0
     }
 
+    /// Whether the set holds no kind.
     pub const fn is_empty(self) -> bool {
         self.0 == 0
     }
 
+    /// The kinds in the set, in bit order.
     pub fn iter(self) -> impl Iterator<Item = Kind> {
         (0..Self::COUNT)
             .filter(move |b| self.0 & (1 << b) != 0)
@@ -196,6 +223,7 @@ pub const MAX_NAMES: usize = 16;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Classes {
+    /// The classification of the value itself.
     pub verdict: Verdict,
     /// The leap detection test fired, upwards or downwards.
     pub ldt: Option<Dir>,
@@ -205,6 +233,7 @@ pub struct Classes {
 }
 
 impl Classes {
+    /// No verdict, no LDT, nothing live.
     pub const NONE: Classes = Classes {
         verdict: Verdict::Unclassified,
         ldt: None,

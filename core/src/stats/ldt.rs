@@ -40,11 +40,14 @@ pub struct Ldt {
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Leap {
+    /// The value's score χ.
     pub chi: f32,
+    /// The limit of the current turn of the window: the test fires when `chi` exceeds it.
     pub limit: f32,
 }
 
 impl Leap {
+    /// Whether the test fired: `chi > limit`.
     pub fn fired(self) -> bool {
         self.chi > self.limit
     }
@@ -57,6 +60,7 @@ impl Default for Ldt {
 }
 
 impl Ldt {
+    /// An empty window.
     pub const fn new() -> Ldt {
         // cf-monitord's initial CHI_LIMIT; never used, as the first full turn replaces it.
         Ldt {
@@ -112,6 +116,8 @@ impl Ldt {
         (0..n).map(move |i| self.buf[(start + i) % WINDOW])
     }
 
+    /// The firing limit of the current turn of the window (0.1 until the window is first
+    /// full).
     pub fn limit(&self) -> f32 {
         self.limit
     }

@@ -91,6 +91,7 @@ impl Default for Sample {
 }
 
 impl Sample {
+    /// A sample with every observable absent.
     pub const fn new() -> Sample {
         Sample {
             values: [0.0; OBSERVABLES],
@@ -98,27 +99,33 @@ impl Sample {
         }
     }
 
+    /// Sets the value of observable `id`, making it present.
     pub fn set(&mut self, id: ObsId, value: f32) {
         self.values[id.index()] = value;
         self.present |= 1 << id.index();
     }
 
+    /// The value of `id`; `None` when absent.
     pub fn get(&self, id: ObsId) -> Option<f32> {
         (self.present & (1 << id.index()) != 0).then(|| self.values[id.index()])
     }
 
+    /// Makes `id` absent.
     pub fn remove(&mut self, id: ObsId) {
         self.present &= !(1 << id.index());
     }
 
+    /// Makes every observable absent.
     pub fn clear(&mut self) {
         self.present = 0;
     }
 
+    /// Whether no observable is present.
     pub fn is_empty(&self) -> bool {
         self.present == 0
     }
 
+    /// The present observables and their values, in id order.
     pub fn iter(&self) -> impl Iterator<Item = (ObsId, f32)> + '_ {
         ids(self.present).map(|id| (id, self.values[id.index()]))
     }
@@ -140,12 +147,15 @@ pub struct Outcome {
     pub learned: f32,
     /// The weekly pair of the slot after the update.
     pub expect: f32,
+    /// The weekly pair's standard deviation (√var) after the update.
     pub stddev: f32,
     /// The local running pair after the update.
     pub local_expect: f32,
+    /// The local pair's standard deviation (√var) after the update.
     pub local_stddev: f32,
     /// The two-dimensional distance of `x` from both averages.
     pub dev: f32,
+    /// The classes this value set, and the persistent ones alive for this observable.
     pub classes: Classes,
 }
 
@@ -178,6 +188,7 @@ impl Default for Report {
 }
 
 impl Report {
+    /// An empty report, for [`Learner::sample`] to fill.
     pub const fn new() -> Report {
         Report {
             t: 0,
@@ -197,6 +208,7 @@ impl Report {
         usize::from(self.slot)
     }
 
+    /// The outcome for `id`; `None` when the sample did not hold it or its value was refused.
     pub fn get(&self, id: ObsId) -> Option<&Outcome> {
         (self.present & (1 << id.index()) != 0).then(|| &self.outcomes[id.index()])
     }
@@ -206,10 +218,12 @@ impl Report {
         ids(self.present).map(|id| (id, &self.outcomes[id.index()]))
     }
 
+    /// Observables with an outcome.
     pub fn len(&self) -> usize {
         self.present.count_ones() as usize
     }
 
+    /// Whether no observable has an outcome.
     pub fn is_empty(&self) -> bool {
         self.present == 0
     }
@@ -404,6 +418,7 @@ impl Learner {
         self.overflow
     }
 
+    /// The forget rate in use, 0.1..=0.9.
     pub fn forget_rate(&self) -> f32 {
         self.forget_rate
     }
@@ -423,6 +438,7 @@ impl Learner {
         self.age < YOUNG_SAMPLES
     }
 
+    /// Samples taken: the age of the local averages.
     pub fn iterations(&self) -> u64 {
         self.iterations
     }
@@ -432,10 +448,12 @@ impl Learner {
         self.rejected
     }
 
+    /// The local running pair of `id` (zero before its first value).
     pub fn local(&self, id: ObsId) -> Pair {
         self.local[id.index()]
     }
 
+    /// The leap detection state of `id`.
     pub fn ldt(&self, id: ObsId) -> &Ldt {
         &self.ldt[id.index()]
     }
@@ -445,6 +463,7 @@ impl Learner {
         (self.seen & (1 << id.index()) != 0).then(|| self.last[id.index()])
     }
 
+    /// The names of the observables, built-in and registered.
     pub fn registry(&self) -> &Registry {
         &self.registry
     }

@@ -83,6 +83,7 @@ pub const BUILTIN: [&str; BUILTIN_COUNT] = [
     "tcpmisc_out",
 ];
 
+/// Number of built-in observables; dynamic ids start here.
 pub const BUILTIN_COUNT: usize = 43;
 
 /// Slots left for names registered at run time.
@@ -94,10 +95,15 @@ pub const DYNAMIC: usize = OBSERVABLES - BUILTIN_COUNT;
 pub struct ObsId(u8);
 
 impl ObsId {
+    /// `users`: distinct users logged in.
     pub const USERS: ObsId = ObsId(0);
+    /// `rootprocs`: processes owned by root.
     pub const ROOTPROCS: ObsId = ObsId(1);
+    /// `otherprocs`: processes owned by other users.
     pub const OTHERPROCS: ObsId = ObsId(2);
+    /// `diskfree`: free disk space, in percent.
     pub const DISKFREE: ObsId = ObsId(3);
+    /// `loadavg`: the load average.
     pub const LOADAVG: ObsId = ObsId(4);
 
     /// `None` unless `index < OBSERVABLES`.
@@ -109,6 +115,7 @@ impl ObsId {
         }
     }
 
+    /// The index, below [`OBSERVABLES`]: the observable's column in the table.
     pub const fn index(self) -> usize {
         self.0 as usize
     }
@@ -161,6 +168,7 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// A registry with only the built-ins.
     pub const fn new() -> Registry {
         Registry {
             names: heapless::Vec::new(),

@@ -26,7 +26,9 @@ use super::observables::{ObsId, BUILTIN_COUNT, DYNAMIC, NAME_LEN, OBSERVABLES};
 use super::table::{Pair, Table, SLOTS, TABLE_BYTES};
 use crate::stats::classify::Kinds;
 
+/// The first eight bytes of every encoded state.
 pub const MAGIC: &[u8; 8] = b"HMSTNORM";
+/// The format version this code writes and reads.
 pub const VERSION: u16 = 1;
 
 const HEADER_LEN: usize = 16;
@@ -61,15 +63,29 @@ pub enum PersistError {
     /// Not a learner state at all.
     BadMagic,
     /// A state of another format version.
-    Version { found: u16 },
+    Version {
+        /// The version the state says it is.
+        found: u16,
+    },
     /// Not [`ENCODED_LEN`] bytes (truncated, or something else).
-    Size { expected: usize, found: usize },
+    Size {
+        /// [`ENCODED_LEN`].
+        expected: usize,
+        /// The length given; from a stream, 0 when it ended early and `expected + 1` when
+        /// it went on past the end.
+        found: usize,
+    },
     /// The trailer's SHA-256 does not match: damaged.
     Checksum,
     /// The checksum matches but a field holds an impossible value.
     Corrupt(&'static str),
     /// The caller's buffer is smaller than [`ENCODED_LEN`].
-    BufferTooSmall { needed: usize, found: usize },
+    BufferTooSmall {
+        /// [`ENCODED_LEN`].
+        needed: usize,
+        /// The buffer's length.
+        found: usize,
+    },
 }
 
 impl fmt::Display for PersistError {

@@ -12,6 +12,7 @@ use super::observables::OBSERVABLES;
 pub const SLOTS: usize = 2016;
 /// Length of a slot (cf-monitord's `CF_MEASURE_INTERVAL`).
 pub const SLOT_SECONDS: i64 = 300;
+/// Length of a week, the table's period: 7 × 86,400 seconds.
 pub const WEEK_SECONDS: i64 = 604_800;
 /// The first Monday 00:00 UTC after the epoch (1970-01-05; the epoch was a Thursday).
 pub const FIRST_MONDAY: i64 = 4 * 86_400;
@@ -21,11 +22,14 @@ pub const FIRST_MONDAY: i64 = 4 * 86_400;
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[repr(C)]
 pub struct Pair {
+    /// The expected value, a weighted running average, in the observable's unit.
     pub expect: f32,
+    /// The variance around it (the unit squared); never negative as the learner writes it.
     pub var: f32,
 }
 
 impl Pair {
+    /// Nothing learned: expectation and variance 0.
     pub const ZERO: Pair = Pair {
         expect: 0.0,
         var: 0.0,
