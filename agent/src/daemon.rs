@@ -2,7 +2,14 @@
 //! this module only decides when: a sample every interval (the first at once), the files
 //! on their own longer interval, SIGHUP to reload, SIGTERM or SIGINT to finish cleanly.
 
+use std::path::PathBuf;
 use std::time::Duration;
+
+use homeostat_core::feed::Sink;
+
+use crate::config::Config;
+use crate::output::Output;
+use crate::round::{Agent, Files};
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::time::{interval, Instant, MissedTickBehavior};
@@ -18,7 +25,7 @@ pub trait Rounds {
 }
 
 /// Runs until SIGTERM or SIGINT. `intervals` = (sample, files).
-pub fn run(rounds: &mut impl Rounds, intervals: (Duration, Duration)) -> std::io::Result<()> {
+pub fn schedule(rounds: &mut impl Rounds, intervals: (Duration, Duration)) -> std::io::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -56,4 +63,87 @@ pub fn run(rounds: &mut impl Rounds, intervals: (Duration, Duration)) -> std::io
         rounds.finish();
         Ok::<(), std::io::Error>(())
     })
+}
+
+/// `homeostat run`: rounds of `agent` until SIGTERM or SIGINT; SIGHUP reloads the
+/// configuration from `config_path`.
+pub fn run(agent: Agent, config_path: Option<PathBuf>, json: bool) -> Result<(), (u8, String)> {
+    let mut d = Daemon {
+        config_path,
+        agent,
+        json,
+    };
+    let intervals = d.intervals();
+    schedule(&mut d, intervals).map_err(|e| (crate::exit::IO, format!("daemon: {e}")))
+}
+
+/// A line for the daemon's log (stderr).
+fn say(msg: &str) {
+    eprintln!("homeostat: {}", crate::escape::sanitize(msg));
+}
+
+/// The agent, run on the daemon's schedule.
+struct Daemon {
+    config_path: Option<PathBuf>,
+    agent: Agent,
+    json: bool,
+}
+
+impl Daemon {
+    fn intervals(&self) -> (Duration, Duration) {
+        let m = self.agent.cfg.monitor.clone().unwrap_or_default();
+        (m.interval, m.files_interval)
+    }
+}
+
+impl Rounds for Daemon {
+    fn round(&mut self, files: bool) {
+        let mut out = Output::new(self.json, crate::epoch_now());
+        let files = match files {
+            true => Files::Due {
+                update: self.agent.cfg.update,
+            },
+            false => Files::Skip,
+        };
+        let done = self.agent.round(files, true, &mut out);
+        if let Some((_, why)) = done.failure {
+            say(&why);
+        }
+        if let Err(e) = out.commit() {
+            say(&format!("cannot write report: {e}"));
+        }
+    }
+
+    fn reload(&mut self) -> (Duration, Duration) {
+        match Config::load(self.config_path.as_deref()) {
+            Ok(cfg) => {
+                say("configuration reloaded");
+                self.agent.cfg = cfg;
+                // Feeds are rebuilt from the new [monitor]; the learned state is kept.
+                if let Some(s) = self.agent.session.as_mut() {
+                    if let Some(m) = self.agent.cfg.monitor.as_ref() {
+                        match crate::learn::live::feeds(m) {
+                            Ok(mon) => s.monitor = Some(mon),
+                            Err(e) => say(&format!("[monitor]: {e}; keeping the previous feeds")),
+                        }
+                    } else {
+                        s.monitor = None;
+                    }
+                }
+            }
+            Err(e) => say(&format!(
+                "configuration not reloaded, keeping the old one: {e:#}"
+            )),
+        }
+        self.intervals()
+    }
+
+    fn finish(&mut self) {
+        if let Some(s) = &self.agent.session {
+            if let Err(e) = s.save() {
+                say(&format!("cannot save the learner state: {e}"));
+            }
+        }
+        say("stopped");
+    }
 }

@@ -258,10 +258,9 @@ impl Join<'_, '_> {
         self.rep
             .emit(&Event::Examined { unreadable })
             .map_err(out_err)?;
-        if unreadable {
-            if s.entry.meta.kind == Kind::Dir && s.entry.meta.flags & FLAG_UNREADABLE != 0 {
-                *blind = Some(s.entry.path.clone());
-            }
+        if unreadable && s.entry.meta.kind == Kind::Dir && s.entry.meta.flags & FLAG_UNREADABLE != 0
+        {
+            *blind = Some(s.entry.path.clone());
         }
         if let Some(p) = &s.problem {
             self.rep.warning(&s.entry.path, p).map_err(out_err)?;

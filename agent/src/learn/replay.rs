@@ -118,3 +118,30 @@ pub fn run(
     }
     Ok((samples, last))
 }
+
+/// `homeostat replay FILE`: learns from `file` in the state of `state`, emitting each
+/// sample's outcomes, and saves the state.
+pub fn command(
+    cfg: &crate::config::Config,
+    state: &Path,
+    file: &Path,
+    out: &mut crate::output::Output,
+) -> crate::exit::Outcome {
+    use crate::exit::{CONFIG, IO};
+    let mut session = crate::round::open_session(cfg, state, out)?;
+    let (_, last) = run(file, &mut session.brain, out).map_err(|e| (CONFIG, format!("{e:#}")))?;
+    out.commit()
+        .map_err(|e| (IO, format!("cannot write report: {e}")))?;
+    if let Some((t, classes)) = last {
+        // `eval` and `state` see the classes of the last replayed sample, as after `run`.
+        session.extras.last_t = t;
+        session.extras.last_classes = classes.into_iter().collect();
+    }
+    session.save().map_err(|e| {
+        (
+            IO,
+            format!("cannot save the learner state in {}: {e}", state.display()),
+        )
+    })?;
+    Ok(0)
+}

@@ -132,3 +132,31 @@ fn peak(out: &mut impl Write, p: &Peak) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// `homeostat state [OBS…] [--vars]`.
+pub fn command(
+    cfg: &crate::config::Config,
+    state: &std::path::Path,
+    names: &[String],
+    vars: bool,
+    out: &mut crate::output::Output,
+) -> crate::exit::Outcome {
+    use crate::exit::{CONFIG, IO};
+    let session = crate::round::open_session(cfg, state, out)?;
+    // `state` is a view of the learned table, not a stream of findings: it prints itself.
+    let mut stdout = io::BufWriter::new(io::stdout());
+    show(
+        &mut stdout,
+        &session.brain,
+        &session.extras,
+        crate::epoch_now(),
+        names,
+        vars,
+        out.json(),
+    )
+    .map_err(|e| (CONFIG, format!("{e:#}")))?;
+    stdout
+        .flush()
+        .map_err(|e| (IO, format!("cannot write report: {e}")))?;
+    Ok(0)
+}

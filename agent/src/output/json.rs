@@ -265,6 +265,7 @@ impl JsonLines<BufWriter<io::Stdout>> {
 
 impl<W: Write> JsonLines<W> {
     /// JSON lines on `out`.
+    #[cfg_attr(not(test), allow(dead_code))] // the stream of other transports to come
     pub fn new(out: W) -> Self {
         JsonLines { out }
     }
@@ -293,5 +294,87 @@ impl<W: Write> Sink for JsonLines<W> {
 
     fn commit(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use homeostat_core::event::{Change, FileChange, Measured as M, Warning};
+    use homeostat_core::fim::{Kind, Meta};
+    use homeostat_core::logscan::Kind as MeasureKind;
+
+    fn lines(events: &[Event<'_>]) -> String {
+        let mut sink = JsonLines::new(Vec::new());
+        for e in events {
+            sink.event(e).unwrap();
+        }
+        String::from_utf8(sink.out).unwrap()
+    }
+
+    #[test]
+    fn a_changed_file_shows_what_differs() {
+        let (mut old, mut new) = (Meta::empty(Kind::File), Meta::empty(Kind::Symlink));
+        old.mode = 0o644;
+        new.mode = 0o4755;
+        let side = |meta, target| Side { meta, target };
+        let e = Event::File(FileChange {
+            change: Change::Changed,
+            path: b"/etc/a\nb\\",
+            diff: Attrs::EMPTY
+                .with(Attr::Type)
+                .with(Attr::Mode)
+                .with(Attr::Target),
+            watched: Attrs::ALL,
+            old: Some(side(&old, None)),
+            new: Some(side(&new, Some(&b"/x\x1b"[..]))),
+            handle: "etc",
+        });
+        assert_eq!(
+            lines(&[e]),
+            concat!(
+                r#"{"type":"file","change":"changed","path":"/etc/a\\x0ab\\x5c","attrs":["type","mode","target"],"#,
+                r#""old":{"type":"file","mode":"0644","target":null},"#,
+                r#""new":{"type":"symlink","mode":"4755","target":"/x\\x1b"}}"#,
+                "\n"
+            )
+        );
+    }
+
+    #[test]
+    fn numbers_as_rust_prints_them_and_hostile_text_escaped() {
+        let m = |value| {
+            Event::Measurement(M {
+                t: 7,
+                name: "m",
+                kind: MeasureKind::Real,
+                value,
+                keys: None,
+            })
+        };
+        let w = Event::Warning(Warning {
+            t: 7,
+            source: b"/var/log/\"x\"",
+            measurement: Some("m"),
+            message: "bad\nline\x1b[2J",
+        });
+        assert_eq!(
+            lines(&[
+                m(Value::Real(3.0)),
+                m(Value::Real(f64::NAN)),
+                m(Value::Text(b"a\nb")),
+                w
+            ]),
+            concat!(
+                r#"{"type":"measurement","t":7,"name":"m","kind":"real","value":3}"#,
+                "\n",
+                r#"{"type":"measurement","t":7,"name":"m","kind":"real","value":null}"#,
+                "\n",
+                r#"{"type":"measurement","t":7,"name":"m","kind":"real","value":"a\\x0ab"}"#,
+                "\n",
+                r#"{"type":"warning","t":7,"source":"/var/log/\"x\"","measurement":"m","message":"bad\\x0aline\\x1b[2J"}"#,
+                "\n"
+            )
+        );
     }
 }

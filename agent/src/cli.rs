@@ -1,0 +1,85 @@
+//! The command line: commands, their arguments and the global options.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// The whole command line.
+#[derive(Parser, Debug)]
+#[command(
+    name = "homeostat",
+    version,
+    about = "A host security monitor: file integrity, learned normal state, policy."
+)]
+pub struct Cli {
+    /// Configuration file (TOML); without it the built-in default is used.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where state and databases live (default: /var/lib/homeostat as root, else
+    /// $XDG_STATE_HOME/homeostat).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// One JSON object per line on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// One pass of everything configured: the first run records a baseline, later runs check.
+    Scan {
+        /// Keep reporting changes until `homeostat update` (overrides `update` in the config).
+        #[arg(long)]
+        no_update: bool,
+    },
+    /// Record a new file integrity baseline.
+    Init,
+    /// Compare the files with the baseline. Exit status: 1 added, 2 removed, 4 changed.
+    Check {
+        /// Keep reporting changes until `homeostat update` (overrides `update` in the config).
+        #[arg(long)]
+        no_update: bool,
+    },
+    /// Accept the current state into the baseline: everything, or only the PATHs given.
+    Update {
+        /// Files or directories (with everything below them) to accept.
+        paths: Vec<OsString>,
+    },
+    /// The daemon: a monitor sample and the measurements every interval, the files on
+    /// their own schedule. SIGHUP reloads the config; SIGTERM/SIGINT save and exit.
+    Run,
+    /// Show the learned state: value, weekly average ± deviation, classes, peaks.
+    State {
+        /// Observables to show (default: every one measured).
+        observables: Vec<String>,
+        /// Print CFEngine's variables `mon.value_X`, `mon.av_X`, `mon.dev_X`.
+        #[arg(long)]
+        vars: bool,
+    },
+    /// Feed recorded `epoch,observable,value` lines through the learner (seed a new
+    /// machine's normal state from history). Uses and updates the same state as `run`.
+    Replay {
+        /// The recorded lines; `#` starts a comment. Lines with the same epoch, one after
+        /// another, are one sample.
+        file: PathBuf,
+    },
+    /// Evaluate a class expression (`!` > `.`/`&` > `|`, parentheses) against the classes
+    /// of the last sample and the persistent classes alive now. Exit 0 true, 1 false.
+    Eval { expr: String },
+    /// Make an ed25519 key for signing databases; prints its public key.
+    Keygen {
+        /// Where to write the secret key (must not exist yet; mode 0600).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Show configuration.
+    Config {
+        /// Print the built-in default configuration.
+        #[arg(long)]
+        default: bool,
+    },
+}

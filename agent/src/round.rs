@@ -1,0 +1,192 @@
+//! One round: the pipeline that `scan` and every interval of `run` share.
+//!
+//! A round checks the files (when due), runs the log and command measurements, and takes
+//! one monitor sample, in that order, each step emitting its findings into the round's
+//! [`Output`]. A step that fails does not blind the ones after it (a forged database must
+//! not stop the learner); the round returns the first failure, and the caller decides
+//! what it means (`scan` exits with it, the daemon logs it and goes on).
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use homeostat_core::event::Event;
+
+use crate::config::Config;
+use crate::exit::{DATABASE as EXIT_DATABASE, IO as EXIT_IO};
+use crate::fimrun::{self, Failure, Mode};
+use crate::learn::live::Session;
+use crate::measure;
+use crate::output::changelog::ChangeLog;
+use crate::output::Output;
+use crate::signing::Keys;
+
+/// Why a step of a round failed: an exit status (17 database or state, 18 I/O) and a message.
+pub type StepError = (u8, String);
+
+/// What a round does with the files.
+#[derive(Clone, Debug)]
+pub enum Files {
+    /// Not this round.
+    Skip,
+    /// Check against the baseline, or record one when there is none yet (`scan`, `run`).
+    Due {
+        /// Accept what is reported.
+        update: bool,
+    },
+    /// Exactly this (`init`, `check`, `update`).
+    Only(Mode),
+}
+
+/// What stays between rounds: configuration, keys, where state lives, and the learner.
+pub struct Agent {
+    /// The configuration in force.
+    pub cfg: Config,
+    /// Database signing keys.
+    pub keys: Keys,
+    /// The state directory.
+    pub state: PathBuf,
+    /// This host's name, recorded in databases.
+    pub host: String,
+    /// The learner and its feeds, opened by the first round that samples.
+    pub session: Option<Session>,
+}
+
+/// What a round found, for the caller's exit status.
+#[derive(Debug, Default)]
+pub struct Done {
+    /// Whether files were compared with a baseline (only then do findings set exit bits).
+    pub checked: bool,
+    /// The first step that failed.
+    pub failure: Option<StepError>,
+}
+
+impl Agent {
+    /// The agent of this host, with no learner opened yet.
+    pub fn new(cfg: Config, keys: Keys, state: PathBuf) -> Agent {
+        Agent {
+            cfg,
+            keys,
+            state,
+            host: crate::state_dir::hostname(),
+            session: None,
+        }
+    }
+
+    /// The database of the file baseline.
+    pub fn db(&self) -> PathBuf {
+        self.state.join("files.db")
+    }
+
+    /// One round at epoch `out.now()`. `sample`: run the measurements and take a monitor
+    /// sample (everything but `init`/`check`/`update`).
+    pub fn round(&mut self, files: Files, sample: bool, out: &mut Output) -> Done {
+        let mut done = Done::default();
+        let mut fail = |e: StepError| {
+            if done.failure.is_none() {
+                done.failure = Some(e);
+            }
+        };
+        if let Some(mode) = self.file_mode(files, out) {
+            done.checked = matches!(mode, Mode::Check { .. });
+            if let Err(e) = self.files(&mode, out) {
+                fail(e);
+            }
+        }
+        if sample {
+            let weekly = match measure::run(&self.cfg, &self.state, out) {
+                Ok(w) => w,
+                Err(e) => {
+                    fail(measure_failure(e));
+                    Vec::new()
+                }
+            };
+            if let Err(e) = self.sample(&weekly, out) {
+                fail(e);
+            }
+        }
+        done
+    }
+
+    /// The mode of this round's file step, if it has one.
+    fn file_mode(&self, files: Files, out: &mut Output) -> Option<Mode> {
+        match files {
+            Files::Skip => None,
+            Files::Only(mode) => Some(mode),
+            Files::Due { .. } if self.cfg.trees.is_empty() => None,
+            Files::Due { update } if self.db().exists() => Some(Mode::Check { update }),
+            Files::Due { .. } => {
+                let db = self.db();
+                let _ = out.emit(&Event::NoBaseline {
+                    path: db.as_os_str().as_bytes(),
+                });
+                Some(Mode::Init)
+            }
+        }
+    }
+
+    fn files(&self, mode: &Mode, out: &mut Output) -> Result<(), StepError> {
+        if matches!(mode, Mode::Check { .. }) {
+            let log = self.state.join("file_changes.log");
+            let sink = ChangeLog::open(&log, out.now())
+                .map_err(|e| (EXIT_IO, format!("cannot open {}: {e}", log.display())))?;
+            out.add(Box::new(sink));
+        }
+        let db = self.db();
+        fimrun::run(&self.keys, &self.cfg, &db, &self.host, out.now(), mode, out).map_err(|e| {
+            match e {
+                Failure::Database(e) => (EXIT_DATABASE, e.to_string()),
+                Failure::Io(e) => (EXIT_IO, e),
+            }
+        })
+    }
+
+    /// One monitor sample: when `[monitor]` is configured or a log measurement has weekly
+    /// history.
+    fn sample(&mut self, weekly: &[(String, f64)], out: &mut Output) -> Result<(), StepError> {
+        if self.cfg.monitor.is_none() && weekly.is_empty() {
+            return Ok(());
+        }
+        if self.session.is_none() {
+            self.session = Some(open_session(&self.cfg, &self.state, out)?);
+        }
+        let Some(session) = self.session.as_mut() else {
+            return Ok(());
+        };
+        let taken = session.sample(out.now(), weekly, out);
+        if let Ok(taken) = &taken {
+            for (feed, why) in &taken.unavailable {
+                let _ = out.warning(feed.as_bytes(), &format!("unavailable: {why}"));
+            }
+        }
+        // What was learned is saved even when it could not all be reported.
+        let saved = session.save();
+        taken.map_err(|e| (EXIT_IO, format!("cannot write report: {e:#}")))?;
+        saved.map_err(|e| {
+            (
+                EXIT_IO,
+                format!(
+                    "cannot save the learner state in {}: {e}",
+                    self.state.display()
+                ),
+            )
+        })
+    }
+}
+
+/// Opens the learner's state in `state` (a damaged state is set aside with a warning).
+pub fn open_session(cfg: &Config, state: &Path, out: &mut Output) -> Result<Session, StepError> {
+    let mut said = Vec::new();
+    let session = Session::open(state, cfg.monitor.as_ref(), |m| said.push(m))
+        .map_err(|e| (EXIT_DATABASE, format!("{e:#}")))?;
+    for m in said {
+        let _ = out.warning(state.as_os_str().as_bytes(), &m);
+    }
+    Ok(session)
+}
+
+fn measure_failure(e: measure::Error) -> StepError {
+    match e {
+        measure::Error::State(m) => (EXIT_DATABASE, m),
+        measure::Error::Io(m) => (EXIT_IO, m),
+    }
+}

@@ -1,0 +1,40 @@
+//! Where state lives, and the host's name recorded with it.
+
+use std::path::{Path, PathBuf};
+
+/// `--state-dir`, then the config's `state_dir`, then /var/lib/homeostat as root,
+/// `$XDG_STATE_HOME/homeostat` or `~/.local/state/homeostat` otherwise.
+pub fn choose(flag: Option<&Path>, configured: Option<&Path>) -> Result<PathBuf, String> {
+    if let Some(p) = flag.or(configured) {
+        return Ok(p.to_owned());
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    #[allow(unsafe_code)]
+    let root = unsafe { libc::geteuid() } == 0;
+    if root {
+        return Ok(PathBuf::from("/var/lib/homeostat"));
+    }
+    if let Some(x) = std::env::var_os("XDG_STATE_HOME").filter(|x| !x.is_empty()) {
+        return Ok(PathBuf::from(x).join("homeostat"));
+    }
+    match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        Some(h) => Ok(PathBuf::from(h).join(".local/state/homeostat")),
+        None => Err(String::from(
+            "no state directory: set --state-dir, XDG_STATE_HOME or HOME",
+        )),
+    }
+}
+
+/// This host's name, as `gethostname` gives it (lossy UTF-8), or `unknown`.
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it
+    // or truncates, and we stop at the first NUL or the end.
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return String::from("unknown");
+    }
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
