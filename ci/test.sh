@@ -33,6 +33,9 @@ cargo check --workspace --exclude firmware-demo --target x86_64-unknown-freebsd
 step "tests"
 cargo test --workspace --exclude firmware-demo
 
+step "golden outputs: text, JSON lines and file_changes.log byte for byte (ci/golden/)"
+bash ci/golden-outputs.sh
+
 step "firmware: the core on a Cortex-M4F under QEMU (story, budget, no allocator)"
 bash ci/firmware.sh
 
