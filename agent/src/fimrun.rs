@@ -98,6 +98,7 @@ pub fn run(
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let progress = Progress::new(!rep.json());
     let mut any_change = false;
+    let mut sbuf = Section::buffer();
     for (i, tree) in cfg.trees.iter().enumerate() {
         let mut join = Join {
             tree,
@@ -110,7 +111,7 @@ pub fn run(
         };
         let section = match &old {
             None => None,
-            Some(v) => join.section(v)?,
+            Some(v) => join.section(v, &mut sbuf)?,
         };
         join.merge(section, scan(tree.spec.clone(), workers), &progress)?;
         any_change |= join.changed;
@@ -144,7 +145,11 @@ struct Join<'a, 'w> {
 }
 
 impl Join<'_, '_> {
-    fn section(&mut self, v: &Verified) -> Result<Option<(Section, bool)>, Failure> {
+    fn section<'b>(
+        &mut self,
+        v: &Verified,
+        buf: &'b mut [u8],
+    ) -> Result<Option<(Section<'b>, bool)>, Failure> {
         let root = &self.tree.spec.root;
         match v.find(root) {
             None => {
@@ -163,20 +168,20 @@ impl Join<'_, '_> {
                         .warning(root, "hash algorithm changed since the baseline: content not compared; run `homeostat update`")
                         .map_err(out_err)?;
                 }
-                Ok(Some((Section::open(v, k)?, same_alg)))
+                Ok(Some((Section::open(v, k, buf)?, same_alg)))
             }
         }
     }
 
     fn merge(
         &mut self,
-        section: Option<(Section, bool)>,
+        section: Option<(Section<'_>, bool)>,
         mut live: impl Iterator<Item = homeostat_linux::Scanned>,
         progress: &Progress,
     ) -> Result<(), Failure> {
         let mut section = section.map(|(s, _)| s);
         let db = self.db.to_owned();
-        let next_old = |s: &mut Option<Section>| -> Result<Option<Entry<Vec<u8>>>, Failure> {
+        let next_old = |s: &mut Option<Section<'_>>| -> Result<Option<Entry<Vec<u8>>>, Failure> {
             match s {
                 None => Ok(None),
                 Some(s) => Ok(s.next_entry(&db)?),
