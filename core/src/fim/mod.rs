@@ -8,6 +8,7 @@ pub mod attrs;
 pub mod compare;
 pub mod db;
 pub mod entry;
+pub mod join;
 pub mod order;
 pub mod reader;
 
