@@ -185,15 +185,7 @@ impl<'b> Section<'b> {
     /// Opens tree `tree` of `v`; `buf` (from [`Section::buffer`]) holds a frame split
     /// across reads.
     pub fn open(v: &Verified, tree: usize, buf: &'b mut [u8]) -> Result<Section<'b>, DbFileError> {
-        let infos: Vec<TreeInfo<'_>> = v
-            .trees
-            .iter()
-            .map(|t| TreeInfo {
-                root: &t.root,
-                algorithm: t.algorithm,
-                attrs: t.attrs,
-            })
-            .collect();
+        let infos = v.infos();
         let start = v.trees[tree].start;
         let reader =
             Reader::records(buf, &infos, start.unwrap_or(0)).map_err(|e| invalid(&v.path, e))?;
@@ -354,9 +346,16 @@ fn remove_stale_temporaries(dir: &Path, dest: &Path) {
 }
 
 impl Verified {
-    /// The index of the tree rooted at `root`.
-    pub fn find(&self, root: &[u8]) -> Option<usize> {
-        self.trees.iter().position(|t| t.root == root)
+    /// The header's trees, borrowed.
+    pub fn infos(&self) -> Vec<TreeInfo<'_>> {
+        self.trees
+            .iter()
+            .map(|t| TreeInfo {
+                root: &t.root,
+                algorithm: t.algorithm,
+                attrs: t.attrs,
+            })
+            .collect()
     }
 }
 
