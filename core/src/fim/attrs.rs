@@ -98,6 +98,11 @@ impl Attrs {
         self.0 == 0
     }
 
+    /// The attributes in either set.
+    pub const fn union(self, other: Attrs) -> Attrs {
+        Attrs(self.0 | other.0)
+    }
+
     pub const fn intersect(self, other: Attrs) -> Attrs {
         Attrs(self.0 & other.0)
     }
@@ -149,6 +154,12 @@ mod tests {
         let s: Attrs = [Attr::Mode, Attr::Content].into_iter().collect();
         assert!(s.contains(Attr::Mode) && s.contains(Attr::Content) && !s.contains(Attr::Uid));
         assert_eq!(s.without(Attr::Mode).iter().count(), 1);
+        assert_eq!(
+            Attrs::EMPTY
+                .with(Attr::Mode)
+                .union(Attrs::EMPTY.with(Attr::Content)),
+            s
+        );
         assert_eq!(Attrs::ALL.iter().count(), 12);
         assert!(Attrs::from_bits(1 << 12).is_none());
         assert_eq!(Attrs::from_bits(s.bits()), Some(s));

@@ -92,6 +92,7 @@ pub fn is_under(path: &[u8], dir: &[u8]) -> bool {
 
 /// A finding to report for one path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Finding {
     /// Live but not in the database.
     Added,
@@ -103,6 +104,7 @@ pub enum Finding {
 
 /// What the new database records of a path (when the run writes one, [`Mode::writes`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Keep {
     /// Nothing: the path is dropped, or never recorded.
     Nothing,
@@ -118,6 +120,7 @@ pub enum Keep {
 /// What to do with one path, in this order: report the finding, then the set-id
 /// call-outs, then record what is kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Decision {
     /// The finding to report, if any.
     pub finding: Option<Finding>,
@@ -176,6 +179,7 @@ impl<B: AsRef<[u8]>> Live<'_, B> {
 
 /// How the live head was counted, when a step consumes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Examined {
     /// Nothing could be recorded: the caller warns, it counts as no entry.
     Unseen,
@@ -189,6 +193,7 @@ pub enum Examined {
 
 /// One step of the join: which heads it consumes and what to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Step {
     /// The database's head is consumed: advance that stream.
     pub old: bool,
@@ -395,6 +400,7 @@ fn with_setid<A: AsRef<[u8]>, B: AsRef<[u8]>>(
 
 /// How a configured tree relates to the database's trees.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Baseline {
     /// The database has no tree with this root: every entry is reported as new.
     Absent,
