@@ -18,6 +18,7 @@ extern crate alloc;
 pub mod classes;
 pub mod digest;
 pub mod entropy;
+#[warn(missing_docs)]
 pub mod fim;
 pub mod logscan;
 pub mod stats;

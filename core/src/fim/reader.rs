@@ -10,7 +10,7 @@
 //!
 //! Memory is the caller's: a header or frame that arrives whole in one chunk is decoded in
 //! place; one split across chunks is gathered in the buffer given to the constructor, which
-//! must then hold it (the header, at most [`MAX_HEADER`], or one frame, at most
+//! must then hold it (the header, at most [`MAX_HEADER`](super::db::MAX_HEADER), or one frame, at most
 //! [`MAX_FRAME`], or the [`TRAILER_LEN`]-byte trailer). A reader fed the whole database in
 //! one slice needs no buffer at all.
 //!
