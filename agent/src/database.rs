@@ -1,14 +1,12 @@
 //! The file database on disk: atomic writes, and reads that verify before they believe.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use homeostat_core::fim::db::{
-    self, DbError, Decoder, Encoder, Header, TreeInfo, MAX_FRAME, PREAMBLE_LEN, TRAILER_LEN,
-};
+use homeostat_core::fim::db::{self, DbError, Encoder, Header, TreeInfo, MAX_FRAME, PREAMBLE_LEN};
+use homeostat_core::fim::reader::{Event, ReadError, Reader};
 use homeostat_core::fim::Entry;
-use sha2_shim::Sha256;
 
 use crate::signing::Keys;
 
@@ -27,59 +25,60 @@ pub enum DbFileError {
     },
 }
 
-/// Reads and hashes, counting the offset.
+/// Bytes read from the file at a time.
+const CHUNK: usize = 64 * 1024;
+
+/// The file's bytes in chunks, fed to the core's reader.
 struct Source {
-    inner: BufReader<File>,
-    offset: u64,
-    hasher: Option<Sha256>,
+    file: File,
+    chunk: Vec<u8>,
+    pos: usize,
+    filled: usize,
 }
 
 impl Source {
-    fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
-        self.inner.read_exact(buf)?;
-        if let Some(h) = self.hasher.as_mut() {
-            h.update(buf);
+    fn new(file: File) -> Source {
+        Source {
+            file,
+            chunk: vec![0u8; CHUNK],
+            pos: 0,
+            filled: 0,
         }
-        self.offset += buf.len() as u64;
-        Ok(())
     }
 
-    /// Reads one frame into `buf`; `Ok(false)` at the end marker.
-    fn frame(&mut self, buf: &mut Vec<u8>) -> Result<bool, (u64, String)> {
-        let at = self.offset;
-        let mut lenbytes = [0u8; 3];
-        let mut n = 0;
-        let len = loop {
-            let mut b = [0u8; 1];
-            self.read_exact(&mut b).map_err(|e| (at, short(e)))?;
-            lenbytes[n] = b[0];
-            n += 1;
-            match db::take_varint(&lenbytes[..n]) {
-                Ok(Some((len, _))) => break len as usize,
-                Ok(None) if n < 3 => continue,
-                _ => return Err((at, String::from("corrupt frame length"))),
-            }
-        };
-        if len == 0 {
-            return Ok(false);
+    /// The unread bytes of the chunk, reading the next one when it is used up; empty at
+    /// the end of the file.
+    fn refill(&mut self) -> io::Result<()> {
+        if self.pos == self.filled {
+            self.filled = loop {
+                match self.file.read(&mut self.chunk) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    r => break r?,
+                }
+            };
+            self.pos = 0;
         }
-        if len > MAX_FRAME {
-            return Err((
-                at,
-                format!("frame of {len} bytes is larger than any record"),
-            ));
-        }
-        buf.resize(len, 0);
-        self.read_exact(buf).map_err(|e| (at, short(e)))?;
-        Ok(true)
+        Ok(())
     }
 }
 
-fn short(e: io::Error) -> String {
-    if e.kind() == io::ErrorKind::UnexpectedEof {
-        String::from("truncated")
-    } else {
-        e.to_string()
+/// The reader's buffer for a header or frame split across chunks.
+fn item_buffer() -> Vec<u8> {
+    vec![0u8; db::MAX_HEADER.max(MAX_FRAME)]
+}
+
+fn invalid(path: &Path, e: ReadError) -> DbFileError {
+    DbFileError::Invalid {
+        path: path.to_owned(),
+        offset: e.offset,
+        reason: e.error.to_string(),
+    }
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> DbFileError + '_ {
+    move |source| DbFileError::Io {
+        path: path.to_owned(),
+        source,
     }
 }
 
@@ -102,195 +101,148 @@ pub struct OwnedTree {
     pub start: Option<u64>,
 }
 
-/// Pass one: streams the whole file, checking the trailer's digest and count, that every
-/// record decodes, and the order. Memory is constant in the number of records.
+/// Pass one: streams the whole file through the core's reader, which checks the
+/// trailer's digest, count and signature, that every record decodes, and the order.
+/// Memory is constant in the number of records.
 pub fn verify(path: &Path, keys: &Keys) -> Result<Verified, DbFileError> {
-    let invalid = |offset: u64, reason: String| DbFileError::Invalid {
-        path: path.to_owned(),
-        offset,
-        reason,
-    };
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(DbFileError::Missing(path.to_owned()))
         }
-        Err(e) => {
-            return Err(DbFileError::Io {
-                path: path.to_owned(),
-                source: e,
-            })
-        }
+        Err(e) => return Err(io_error(path)(e)),
     };
-    let len = file
-        .metadata()
-        .map_err(|e| DbFileError::Io {
-            path: path.to_owned(),
-            source: e,
-        })?
-        .len();
-    let mut src = Source {
-        inner: BufReader::with_capacity(64 * 1024, file),
-        offset: 0,
-        hasher: Some(Sha256::new()),
-    };
-    let mut pre = [0u8; PREAMBLE_LEN];
-    src.read_exact(&mut pre).map_err(|e| invalid(0, short(e)))?;
-    let hlen = db::decode_preamble(&pre).map_err(|e| invalid(0, e.to_string()))?;
-    let mut hbytes = vec![0u8; hlen];
-    src.read_exact(&mut hbytes)
-        .map_err(|e| invalid(PREAMBLE_LEN as u64, short(e)))?;
-    let header =
-        db::decode_header(&hbytes).map_err(|e| invalid(PREAMBLE_LEN as u64, e.to_string()))?;
-    let mut trees: Vec<OwnedTree> = header
-        .trees
-        .iter()
-        .map(|t| OwnedTree {
-            root: t.root.to_vec(),
-            algorithm: t.algorithm,
-            attrs: t.attrs,
-            start: None,
-        })
-        .collect();
-    let mut dec = Decoder::new();
-    let mut buf = Vec::with_capacity(1024);
-    loop {
-        let at = src.offset;
-        if at + 1 + TRAILER_LEN as u64 > len {
-            return Err(invalid(at, String::from("truncated")));
-        }
-        match src.frame(&mut buf) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err((o, r)) => return Err(invalid(o, r)),
-        }
-        let (tree, _) = dec
-            .decode(&buf, &header.trees)
-            .map_err(|e| invalid(at, e.to_string()))?;
-        let t = &mut trees[tree as usize];
-        if t.start.is_none() {
-            t.start = Some(at);
-        }
-    }
-    let body_end = src.offset;
-    let digest = src.hasher.take().map(|h| h.finalize()).unwrap_or_default();
-    let mut tail = [0u8; TRAILER_LEN];
-    src.read_exact(&mut tail)
-        .map_err(|e| invalid(body_end, short(e)))?;
-    if src.offset != len {
-        return Err(invalid(
-            src.offset,
-            format!("{} unexpected bytes after the trailer", len - src.offset),
-        ));
-    }
-    let trailer = db::decode_trailer(&tail).map_err(|e| invalid(body_end, e.to_string()))?;
-    if trailer.digest != digest {
-        return Err(invalid(
-            body_end,
-            String::from("SHA-256 of the contents does not match the trailer (edited or damaged)"),
-        ));
-    }
-    keys.check(&digest, trailer.signature.as_ref())
-        .map_err(|reason| invalid(body_end, reason))?;
-    if trailer.count != dec.count() {
-        return Err(invalid(
-            body_end,
-            format!(
-                "trailer counts {} records, the file holds {}",
-                trailer.count,
-                dec.count()
-            ),
-        ));
-    }
-    Ok(Verified {
+    let mut src = Source::new(file);
+    let mut buf = item_buffer();
+    let mut reader = Reader::new(&mut buf, |d: &[u8; 32], s: Option<&[u8; 64]>| {
+        keys.check(d, s)
+    });
+    let mut v = Verified {
         path: path.to_owned(),
-        created: header.created,
-        host: header.host.to_string(),
-        trees,
-        count: dec.count(),
-        signed: trailer.signature.is_some(),
-    })
+        created: 0,
+        host: String::new(),
+        trees: Vec::new(),
+        count: 0,
+        signed: false,
+    };
+    loop {
+        src.refill().map_err(io_error(path))?;
+        let (used, event) = reader
+            .feed(&src.chunk[src.pos..src.filled])
+            .map_err(|e| invalid(path, e))?;
+        src.pos += used;
+        match event {
+            Some(Event::Header(h)) => {
+                let h = h.decode().map_err(|e| {
+                    invalid(
+                        path,
+                        ReadError {
+                            offset: PREAMBLE_LEN as u64,
+                            error: e,
+                        },
+                    )
+                })?;
+                v.created = h.created;
+                v.host = h.host.to_string();
+                v.trees = h
+                    .trees
+                    .iter()
+                    .map(|t| OwnedTree {
+                        root: t.root.to_vec(),
+                        algorithm: t.algorithm,
+                        attrs: t.attrs,
+                        start: None,
+                    })
+                    .collect();
+            }
+            Some(Event::Record { offset, tree, .. }) => {
+                if let Some(t) = v.trees.get_mut(usize::from(tree)) {
+                    t.start.get_or_insert(offset);
+                }
+            }
+            Some(Event::Verified(t)) => {
+                v.count = t.count;
+                v.signed = t.signature.is_some();
+            }
+            Some(Event::End) => {}
+            // Every byte fed: whole, or cut short (`end` says where).
+            None if src.filled == 0 => break,
+            None => {}
+        }
+    }
+    reader.end().map_err(|e| invalid(path, e))?;
+    Ok(v)
 }
 
 /// Pass two: the records of one tree, in order, from a database [`verify`] accepted.
-pub struct Section {
-    src: Source,
+pub struct Section<'b> {
+    src: Option<Source>,
     tree: u16,
-    infos: Vec<OwnedTree>,
-    dec: Decoder,
-    buf: Vec<u8>,
-    done: bool,
+    reader: Reader<'b>,
 }
 
-impl Section {
-    pub fn open(v: &Verified, tree: usize) -> Result<Section, DbFileError> {
-        let io = |e| DbFileError::Io {
-            path: v.path.clone(),
-            source: e,
-        };
-        let mut file = File::open(&v.path).map_err(io)?;
-        let done = match v.trees[tree].start {
+impl<'b> Section<'b> {
+    /// Opens tree `tree` of `v`; `buf` (from [`Section::buffer`]) holds a frame split
+    /// across reads.
+    pub fn open(v: &Verified, tree: usize, buf: &'b mut [u8]) -> Result<Section<'b>, DbFileError> {
+        let infos = v.infos();
+        let start = v.trees[tree].start;
+        let reader =
+            Reader::records(buf, &infos, start.unwrap_or(0)).map_err(|e| invalid(&v.path, e))?;
+        let src = match start {
             Some(start) => {
-                file.seek(SeekFrom::Start(start)).map_err(io)?;
-                false
+                let mut file = File::open(&v.path).map_err(io_error(&v.path))?;
+                file.seek(SeekFrom::Start(start))
+                    .map_err(io_error(&v.path))?;
+                Some(Source::new(file))
             }
-            None => true,
-        };
-        let src = Source {
-            inner: BufReader::with_capacity(64 * 1024, file),
-            offset: v.trees[tree].start.unwrap_or(0),
-            hasher: None,
+            None => None,
         };
         Ok(Section {
             src,
             tree: tree as u16,
-            infos: v.trees.clone(),
-            dec: Decoder::new(),
-            buf: Vec::new(),
-            done,
+            reader,
         })
+    }
+
+    /// A buffer for [`Section::open`].
+    pub fn buffer() -> Vec<u8> {
+        vec![0u8; MAX_FRAME]
     }
 
     /// The next record of this tree, owned.
     pub fn next_entry(&mut self, path: &Path) -> Result<Option<Entry<Vec<u8>>>, DbFileError> {
-        if self.done {
+        let Some(src) = self.src.as_mut() else {
             return Ok(None);
-        }
-        let invalid = |offset: u64, reason: String| DbFileError::Invalid {
-            path: path.to_owned(),
-            offset,
-            reason,
         };
-        let at = self.src.offset;
-        match self.src.frame(&mut self.buf) {
-            Ok(true) => {}
-            Ok(false) => {
-                self.done = true;
+        loop {
+            src.refill().map_err(io_error(path))?;
+            if src.filled == 0 {
+                self.reader.end().map_err(|e| invalid(path, e))?;
+                self.src = None;
                 return Ok(None);
             }
-            Err((o, r)) => return Err(invalid(o, r)),
+            let (used, event) = self
+                .reader
+                .feed(&src.chunk[src.pos..src.filled])
+                .map_err(|e| invalid(path, e))?;
+            src.pos += used;
+            match event {
+                Some(Event::Record { tree, entry, .. }) if tree == self.tree => {
+                    return Ok(Some(Entry {
+                        path: entry.path.to_vec(),
+                        target: entry.target.map(<[u8]>::to_vec),
+                        meta: entry.meta,
+                    }))
+                }
+                Some(_) => {
+                    // The next tree's first record, or the end marker.
+                    self.src = None;
+                    return Ok(None);
+                }
+                None => {}
+            }
         }
-        let mut infos: heapless::Vec<TreeInfo<'_>, { db::MAX_TREES }> = heapless::Vec::new();
-        for t in &self.infos {
-            let _ = infos.push(TreeInfo {
-                root: &t.root,
-                algorithm: t.algorithm,
-                attrs: t.attrs,
-            });
-        }
-        let (tree, e) = self
-            .dec
-            .decode(&self.buf, &infos)
-            .map_err(|e| invalid(at, e.to_string()))?;
-        if tree != self.tree {
-            self.done = true;
-            return Ok(None);
-        }
-        Ok(Some(Entry {
-            path: e.path.to_vec(),
-            target: e.target.map(<[u8]>::to_vec),
-            meta: e.meta,
-        }))
     }
 }
 
@@ -394,30 +346,16 @@ fn remove_stale_temporaries(dir: &Path, dest: &Path) {
 }
 
 impl Verified {
-    /// The index of the tree rooted at `root`.
-    pub fn find(&self, root: &[u8]) -> Option<usize> {
-        self.trees.iter().position(|t| t.root == root)
-    }
-}
-
-/// The SHA-256 used for the whole-file check, from the core's digest module.
-mod sha2_shim {
-    use homeostat_core::digest::{Algorithm, Hasher};
-
-    pub struct Sha256(Hasher);
-
-    impl Sha256 {
-        pub fn new() -> Sha256 {
-            Sha256(Hasher::new(Algorithm::Sha256))
-        }
-        pub fn update(&mut self, b: &[u8]) {
-            self.0.update(b)
-        }
-        pub fn finalize(self) -> [u8; 32] {
-            let mut o = [0u8; 32];
-            o.copy_from_slice(self.0.finalize().as_bytes());
-            o
-        }
+    /// The header's trees, borrowed.
+    pub fn infos(&self) -> Vec<TreeInfo<'_>> {
+        self.trees
+            .iter()
+            .map(|t| TreeInfo {
+                root: &t.root,
+                algorithm: t.algorithm,
+                attrs: t.attrs,
+            })
+            .collect()
     }
 }
 

@@ -1,19 +1,20 @@
-//! `init`, `check` and `update`: the merge-join of the database with the live tree.
+//! `init`, `check` and `update`: drives the walk and the database's file I/O through the
+//! core's merge-join (`homeostat_core::fim::join`), which makes every decision, and
+//! renders and writes what it decides.
 
-use std::cmp::Ordering;
 use std::path::Path;
 
-use homeostat_core::fim::db::{Header, TreeInfo, MAX_PATH, MAX_TREES};
-use homeostat_core::fim::entry::FLAG_UNREADABLE;
-use homeostat_core::fim::{compare, path_cmp, setid_root, Entry, Kind};
-use homeostat_linux::{scan, Unseen};
+use homeostat_core::fim::db::{Header, TreeInfo, MAX_TREES};
+use homeostat_core::fim::join::{self, Baseline, Decision, Examined, Finding, Join, Keep, Live};
+use homeostat_core::fim::{Attrs, Entry};
+use homeostat_linux::{scan, Scanned, Unseen};
 
 use crate::config::{Config, Tree};
 use crate::database::{self, DbFileError, DbWriter, Section, Verified};
 use crate::output::progress::Progress;
 use crate::output::Output;
 use crate::signing::Keys;
-use homeostat_core::event::{Baseline, Change, Event, FileChange, SetId, Side};
+use homeostat_core::event::{self, Change, Event, FileChange, SetId, Side};
 use homeostat_core::feed::Sink;
 
 /// What the run does with the database.
@@ -41,6 +42,17 @@ fn io_fail(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Fa
     move |e| Failure::Io(format!("{what} {path}: {e}"))
 }
 
+impl Mode {
+    /// The core's view of the mode, which decides everything.
+    fn core(&self) -> join::Mode<'_, Vec<u8>> {
+        match self {
+            Mode::Init => join::Mode::Init,
+            Mode::Check { update } => join::Mode::Check { update: *update },
+            Mode::Update { only } => join::Mode::Update { only },
+        }
+    }
+}
+
 pub fn run(
     keys: &Keys,
     cfg: &Config,
@@ -50,12 +62,13 @@ pub fn run(
     mode: &Mode,
     rep: &mut Output,
 ) -> Result<(), Failure> {
+    // Integrity before belief: the whole database is verified before any finding.
     let old = match mode {
         Mode::Init => None,
         _ => Some(database::verify(db_path, keys)?),
     };
     if let Some(v) = &old {
-        rep.emit(&Event::Baseline(Baseline {
+        rep.emit(&Event::Baseline(event::Baseline {
             created: v.created,
             host: &v.host,
             count: v.count,
@@ -78,16 +91,17 @@ pub fn run(
         host,
         trees,
     };
-    let mut writer = match mode {
-        Mode::Check { update: false } => None,
-        _ => Some(
+    let mut writer = match mode.core().writes() {
+        false => None,
+        true => Some(
             DbWriter::create(db_path, &header)
                 .map_err(io_fail("cannot write database", db_path))?,
         ),
     };
     if let Some(v) = &old {
         for t in &v.trees {
-            if !cfg.trees.iter().any(|c| c.spec.root == t.root) {
+            let roots = cfg.trees.iter().map(|c| &c.spec.root[..]);
+            if !join::still_configured(&t.root, roots) {
                 rep.warning(
                     &t.root,
                     "in the database but no longer configured: dropped from it on the next update",
@@ -99,29 +113,33 @@ pub fn run(
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let progress = Progress::new(!rep.json());
     let mut any_change = false;
+    let mut sbuf = Section::buffer();
     for (i, tree) in cfg.trees.iter().enumerate() {
-        let mut join = Join {
+        let mut out = Out {
             tree,
             index: i as u16,
-            mode,
             rep: &mut *rep,
             writer: writer.as_mut(),
             db: db_path,
-            changed: false,
         };
         let section = match &old {
             None => None,
-            Some(v) => join.section(v)?,
+            Some(v) => out.section(v, &mut sbuf)?,
         };
-        join.merge(section, scan(tree.spec.clone(), workers), &progress)?;
-        any_change |= join.changed;
+        let mut join = Join::new(mode.core(), tree.spec.attrs);
+        out.merge(
+            &mut join,
+            section,
+            scan(tree.spec.clone(), workers),
+            &progress,
+        )?;
+        any_change |= join.changed();
     }
     progress.finish();
     if let Some(w) = writer {
         // A check that found nothing leaves the database as it was: same content, no
         // rewrite. Init and update always write.
-        let keep_old = matches!(mode, Mode::Check { .. }) && !any_change;
-        if !keep_old {
+        if mode.core().commits(any_change) {
             // Every sink has the findings (written, and on disk for files) before the
             // baseline accepts them: a crash in between reports them again next time.
             rep.commit().map_err(out_err)?;
@@ -136,22 +154,37 @@ fn out_err(e: std::io::Error) -> Failure {
     Failure::Io(format!("cannot write report: {e}"))
 }
 
-struct Join<'a, 'w> {
+/// Where one tree's decisions go: the reporter and the new database.
+struct Out<'a, 'w> {
     tree: &'a Tree,
     index: u16,
-    mode: &'a Mode,
     rep: &'a mut Output,
     writer: Option<&'w mut DbWriter>,
     db: &'a Path,
-    /// Something was reported or accepted.
-    changed: bool,
 }
 
-impl Join<'_, '_> {
-    fn section(&mut self, v: &Verified) -> Result<Option<(Section, bool)>, Failure> {
+/// The live head as the core sees it.
+fn live(s: &Scanned) -> Live<'_, Vec<u8>> {
+    match s.unseen {
+        None => Live::Seen(&s.entry),
+        Some(u) => Live::Unseen {
+            path: &s.entry.path,
+            gone: u == Unseen::Missing,
+        },
+    }
+}
+
+impl Out<'_, '_> {
+    /// The database's records of this tree, if it has the tree; warns as the core's
+    /// [`join::baseline`] says.
+    fn section<'b>(
+        &mut self,
+        v: &Verified,
+        buf: &'b mut [u8],
+    ) -> Result<Option<Section<'b>>, Failure> {
         let root = &self.tree.spec.root;
-        match v.find(root) {
-            None => {
+        match join::baseline(&v.infos(), root, self.tree.spec.algorithm) {
+            Baseline::Absent => {
                 self.rep
                     .warning(
                         root,
@@ -160,260 +193,138 @@ impl Join<'_, '_> {
                     .map_err(out_err)?;
                 Ok(None)
             }
-            Some(k) => {
-                let same_alg = v.trees[k].algorithm == self.tree.spec.algorithm.id();
-                if !same_alg {
+            Baseline::Recorded {
+                index,
+                same_algorithm,
+            } => {
+                if !same_algorithm {
                     self.rep
                         .warning(root, "hash algorithm changed since the baseline: content not compared; run `homeostat update`")
                         .map_err(out_err)?;
                 }
-                Ok(Some((Section::open(v, k)?, same_alg)))
+                Ok(Some(Section::open(v, index, buf)?))
             }
         }
     }
 
+    /// Drives the core's join over the database's records and the walk, rendering and
+    /// writing what it decides.
     fn merge(
         &mut self,
-        section: Option<(Section, bool)>,
-        mut live: impl Iterator<Item = homeostat_linux::Scanned>,
+        join: &mut Join<'_, Vec<u8>>,
+        mut section: Option<Section<'_>>,
+        mut walk: impl Iterator<Item = Scanned>,
         progress: &Progress,
     ) -> Result<(), Failure> {
-        let mut section = section.map(|(s, _)| s);
         let db = self.db.to_owned();
-        let next_old = |s: &mut Option<Section>| -> Result<Option<Entry<Vec<u8>>>, Failure> {
-            match s {
+        let mut next_old = || -> Result<Option<Entry<Vec<u8>>>, Failure> {
+            match section.as_mut() {
                 None => Ok(None),
                 Some(s) => Ok(s.next_entry(&db)?),
             }
         };
-        let mut o = next_old(&mut section)?;
-        let mut n = live.next();
-        // A directory that could not be listed now: what the baseline has below it is
-        // unknown, not removed.
-        let mut blind: Option<Vec<u8>> = None;
-        loop {
-            let ord = match (&o, &n) {
-                (None, None) => break,
-                (Some(_), None) => Ordering::Less,
-                (None, Some(_)) => Ordering::Greater,
-                (Some(a), Some(b)) => path_cmp(&a.path, &b.entry.path),
-            };
-            match ord {
-                Ordering::Less => {
-                    let Some(old) = o.take() else { break };
-                    if blind.as_ref().is_some_and(|b| under(&old.path, b)) {
-                        self.keep(&old)?;
-                    } else {
-                        self.removed(&old)?;
-                    }
-                    o = next_old(&mut section)?;
-                }
-                Ordering::Greater => {
-                    let Some(s) = n.take() else { break };
-                    progress.tick(&s.entry);
-                    if self.problem(&s, &mut blind)? {
-                        self.added(&s.entry)?;
-                    }
-                    n = live.next();
-                }
-                Ordering::Equal => {
-                    let (Some(old), Some(s)) = (o.take(), n.take()) else {
-                        break;
-                    };
-                    progress.tick(&s.entry);
-                    if self.problem(&s, &mut blind)? {
-                        self.both(&old, &s.entry)?;
-                    } else if blind.is_some() {
-                        self.keep(&old)?;
-                    } else {
-                        self.removed(&old)?;
-                    }
-                    o = next_old(&mut section)?;
-                    n = live.next();
+        let mut o = next_old()?;
+        let mut n = walk.next();
+        while let Some(step) = join.step(o.as_ref(), n.as_ref().map(live)) {
+            if let (Some(examined), Some(s)) = (step.live, &n) {
+                progress.tick(&s.entry);
+                self.examined(s, examined)?;
+            }
+            let new = n.as_ref().filter(|_| step.new).map(|s| &s.entry);
+            let old = o.as_ref().filter(|_| step.old);
+            self.decided(&step.decision, old, new)?;
+            if step.old {
+                o = next_old()?;
+            }
+            if step.new {
+                n = walk.next();
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts the live entry and says what went wrong with it.
+    fn examined(&mut self, s: &Scanned, examined: Examined) -> Result<(), Failure> {
+        match examined {
+            Examined::Unseen => {
+                let p = s.problem.as_deref().unwrap_or("cannot be examined");
+                self.rep.warning(&s.entry.path, p).map_err(out_err)?;
+            }
+            Examined::Entry { unreadable } => {
+                self.rep
+                    .emit(&Event::Examined { unreadable })
+                    .map_err(out_err)?;
+                if let Some(p) = &s.problem {
+                    self.rep.warning(&s.entry.path, p).map_err(out_err)?;
                 }
             }
         }
         Ok(())
     }
 
-    /// Reports what went wrong with `s`, tracks blind subtrees, and says whether `s`
-    /// holds a record to compare.
-    fn problem(
+    /// Renders a decision: the finding, the set-id call-outs, then the record kept.
+    fn decided<'e>(
         &mut self,
-        s: &homeostat_linux::Scanned,
-        blind: &mut Option<Vec<u8>>,
-    ) -> Result<bool, Failure> {
-        if blind.as_ref().is_some_and(|b| !under(&s.entry.path, b)) {
-            *blind = None;
+        d: &Decision,
+        old: Option<&'e Entry<Vec<u8>>>,
+        new: Option<&'e Entry<Vec<u8>>>,
+    ) -> Result<(), Failure> {
+        if let Some(finding) = d.finding {
+            let (change, diff, old, new) = match finding {
+                Finding::Added => (Change::Added, Attrs::EMPTY, None, new),
+                Finding::Removed => (Change::Removed, Attrs::EMPTY, old, None),
+                Finding::Changed(diff) => (Change::Changed, diff, old, new),
+            };
+            let path = new.or(old).map(|e| &e.path[..]).unwrap_or_default();
+            let side = |e: &'e Entry<Vec<u8>>| Side {
+                meta: &e.meta,
+                target: e.target(),
+            };
+            let f = FileChange {
+                change,
+                path,
+                diff,
+                watched: self.tree.spec.attrs,
+                old: old.map(side),
+                new: new.map(side),
+                handle: &self.tree.handle,
+            };
+            self.rep.emit(&Event::File(f)).map_err(out_err)?;
         }
-        if let Some(unseen) = s.unseen {
-            if unseen == Unseen::Unknown {
-                *blind = Some(s.entry.path.clone());
+        if let Some(new) = new {
+            for (setuid, raised) in [(true, d.setuid), (false, d.setgid)] {
+                if raised {
+                    let e = SetId {
+                        t: self.rep.now(),
+                        path: &new.path,
+                        setuid,
+                        mode: new.meta.mode,
+                        uid: new.meta.uid,
+                    };
+                    self.rep.emit(&Event::SetId(e)).map_err(out_err)?;
+                }
             }
-            let p = s.problem.as_deref().unwrap_or("cannot be examined");
-            self.rep.warning(&s.entry.path, p).map_err(out_err)?;
-            return Ok(false);
         }
-        let unreadable = s.entry.meta.unreadable();
-        self.rep
-            .emit(&Event::Examined { unreadable })
-            .map_err(out_err)?;
-        if unreadable && s.entry.meta.kind == Kind::Dir && s.entry.meta.flags & FLAG_UNREADABLE != 0
-        {
-            *blind = Some(s.entry.path.clone());
-        }
-        if let Some(p) = &s.problem {
-            self.rep.warning(&s.entry.path, p).map_err(out_err)?;
-        }
-        Ok(true)
-    }
-
-    fn selected(&self, path: &[u8]) -> bool {
-        match self.mode {
-            Mode::Update { only } => {
-                only.is_empty() || only.iter().any(|p| path == &p[..] || under(path, p))
+        let kept = match d.keep {
+            Keep::Nothing => None,
+            Keep::Old => old,
+            Keep::New => new,
+            Keep::TooLong => {
+                // Deeper than PATH_MAX: no tool can open it by name either; say so, keep going.
+                let path = new.map(|e| &e.path[..]).unwrap_or_default();
+                self.rep
+                    .warning(
+                        &path[..path.len().min(256)],
+                        "path or link target longer than 4096 bytes: not recorded",
+                    )
+                    .map_err(out_err)?;
+                None
             }
-            _ => true,
-        }
-    }
-
-    fn write(&mut self, e: &Entry<Vec<u8>>) -> Result<(), Failure> {
-        if e.path.len() > MAX_PATH || e.target().is_some_and(|t| t.len() > MAX_PATH) {
-            // Deeper than PATH_MAX: no tool can open it by name either; say so, keep going.
-            return self
-                .rep
-                .warning(
-                    &e.path[..e.path.len().min(256)],
-                    "path or link target longer than 4096 bytes: not recorded",
-                )
-                .map_err(out_err);
-        }
-        if let Some(w) = self.writer.as_deref_mut() {
+        };
+        if let (Some(e), Some(w)) = (kept, self.writer.as_deref_mut()) {
             w.push(self.index, e)
                 .map_err(io_fail("cannot write database", self.db))?;
         }
         Ok(())
-    }
-
-    fn keep(&mut self, old: &Entry<Vec<u8>>) -> Result<(), Failure> {
-        self.write(old)
-    }
-
-    fn report<'e>(
-        &mut self,
-        change: Change,
-        diff: homeostat_core::fim::Attrs,
-        old: Option<&'e Entry<Vec<u8>>>,
-        new: Option<&'e Entry<Vec<u8>>>,
-    ) -> Result<(), Failure> {
-        self.changed = true;
-        let path = new.or(old).map(|e| &e.path[..]).unwrap_or_default();
-        let side = |e: &'e Entry<Vec<u8>>| Side {
-            meta: &e.meta,
-            target: e.target(),
-        };
-        let f = FileChange {
-            change,
-            path,
-            diff,
-            watched: self.tree.spec.attrs,
-            old: old.map(side),
-            new: new.map(side),
-            handle: &self.tree.handle,
-        };
-        self.rep.emit(&Event::File(f)).map_err(out_err)
-    }
-
-    fn removed(&mut self, old: &Entry<Vec<u8>>) -> Result<(), Failure> {
-        match self.mode {
-            Mode::Init => Ok(()),
-            Mode::Check { .. } => self.report(Change::Removed, Default::default(), Some(old), None),
-            Mode::Update { .. } if self.selected(&old.path) => {
-                self.report(Change::Removed, Default::default(), Some(old), None)
-            }
-            Mode::Update { .. } => self.keep(old),
-        }
-    }
-
-    fn added(&mut self, new: &Entry<Vec<u8>>) -> Result<(), Failure> {
-        match self.mode {
-            Mode::Init => {
-                self.setid(None, new)?;
-                self.write(new)
-            }
-            Mode::Check { .. } => {
-                self.report(Change::Added, Default::default(), None, Some(new))?;
-                self.setid(None, new)?;
-                self.write(new)
-            }
-            Mode::Update { .. } if self.selected(&new.path) => {
-                self.report(Change::Added, Default::default(), None, Some(new))?;
-                self.write(new)
-            }
-            Mode::Update { .. } => Ok(()),
-        }
-    }
-
-    fn both(&mut self, old: &Entry<Vec<u8>>, new: &Entry<Vec<u8>>) -> Result<(), Failure> {
-        let diff = compare(old, new, self.tree.spec.attrs);
-        match self.mode {
-            Mode::Init => self.write(new),
-            Mode::Check { .. } => {
-                if !diff.is_empty() {
-                    self.report(Change::Changed, diff, Some(old), Some(new))?;
-                    self.setid(Some(old), new)?;
-                }
-                self.write(new)
-            }
-            Mode::Update { .. } if self.selected(&new.path) => {
-                if !diff.is_empty() {
-                    self.report(Change::Changed, diff, Some(old), Some(new))?;
-                }
-                self.write(new)
-            }
-            Mode::Update { .. } => self.keep(old),
-        }
-    }
-
-    /// Says "NEW SETUID root PROGRAM" when `new` meets CFEngine's rule and `old` did not.
-    fn setid(&mut self, old: Option<&Entry<Vec<u8>>>, new: &Entry<Vec<u8>>) -> Result<(), Failure> {
-        let (was_uid, was_gid) = old.map_or((false, false), |o| setid_root(&o.meta));
-        let (is_uid, is_gid) = setid_root(&new.meta);
-        for (setuid, raised) in [(true, is_uid && !was_uid), (false, is_gid && !was_gid)] {
-            if raised {
-                let e = SetId {
-                    t: self.rep.now(),
-                    path: &new.path,
-                    setuid,
-                    mode: new.meta.mode,
-                    uid: new.meta.uid,
-                };
-                self.rep.emit(&Event::SetId(e)).map_err(out_err)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// `path` lies strictly below directory `dir`.
-fn under(path: &[u8], dir: &[u8]) -> bool {
-    let dir = if dir.len() > 1 {
-        dir.strip_suffix(b"/").unwrap_or(dir)
-    } else {
-        dir
-    };
-    path.len() > dir.len() && path.starts_with(dir) && (dir == b"/" || path[dir.len()] == b'/')
-}
-
-#[cfg(test)]
-mod tests {
-    use super::under;
-
-    #[test]
-    fn under_is_component_wise() {
-        assert!(under(b"/a/b/c", b"/a/b"));
-        assert!(!under(b"/a/bc", b"/a/b"));
-        assert!(!under(b"/a/b", b"/a/b"));
-        assert!(under(b"/x", b"/"));
     }
 }

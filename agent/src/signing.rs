@@ -65,17 +65,20 @@ impl Keys {
     }
 
     /// `Err` with the reason when a key is configured and the signature is missing or bad.
-    pub fn check(&self, digest: &[u8; 32], signature: Option<&[u8; 64]>) -> Result<(), String> {
+    /// The core reader's signature hook.
+    pub fn check(
+        &self,
+        digest: &[u8; 32],
+        signature: Option<&[u8; 64]>,
+    ) -> Result<(), &'static str> {
         let Some(v) = &self.verifying else {
             return Ok(());
         };
         let Some(sig) = signature else {
-            return Err(String::from(
-                "a signing key is configured but the database is not signed",
-            ));
+            return Err("a signing key is configured but the database is not signed");
         };
         v.verify(&message(digest), &Signature::from_bytes(sig))
-            .map_err(|_| String::from("signature does not verify with the configured key (forged or signed by another key)"))
+            .map_err(|_| "signature does not verify with the configured key (forged or signed by another key)")
     }
 }
 

@@ -23,8 +23,6 @@ pub mod digest;
 pub mod entropy;
 pub mod event;
 pub mod feed;
-// documented in its own change
-#[allow(missing_docs)]
 pub mod fim;
 pub mod logscan;
 pub mod stats;

@@ -1,10 +1,13 @@
 //! The tripwire on a board: the configuration blob in flash is recorded in a file database
-//! (the core's codec, into a static buffer), then a tampered copy is compared against the
-//! record read back from that database.
+//! (the core's codec, into a static buffer), then the database is verified whole by the
+//! core's reader and merge-joined (the core's check) with the tree as it is now, untouched
+//! and then tampered with.
 
 use homeostat_core::digest::{digest, Algorithm, Digest, Hasher};
-use homeostat_core::fim::db::{self, Decoder, Encoder, Header, TreeInfo};
-use homeostat_core::fim::{compare, Attr, Attrs, Entry, Kind, Meta, Timestamp};
+use homeostat_core::fim::db::{self, DbError, Encoder, Header, TreeInfo};
+use homeostat_core::fim::join::{Finding, Join, Live, Mode};
+use homeostat_core::fim::reader::{Event, NoSignature, ReadError, Reader};
+use homeostat_core::fim::{Attr, Attrs, Entry, Kind, Meta, Timestamp};
 use static_cell::ConstStaticCell;
 
 use crate::out::say;
@@ -138,9 +141,15 @@ pub fn run(v: &mut Verdict) {
         crate::BOOT_EPOCH,
     );
 
-    // The check: read the baseline back and compare it with what is in flash now.
-    match check_db(&out[..len], &untouched, &tampered) {
-        Ok((records, clean, diff)) => {
+    // The check: verify the whole baseline first, then join its records with the tree now.
+    let file = &out[..len];
+    let checked = verify_db(file).and_then(|base| {
+        let clean = check_db(file, &base, &[&dir, &untouched])?;
+        let tampered = check_db(file, &base, &[&dir, &tampered])?;
+        Ok((base.records, clean, tampered))
+    });
+    match checked {
+        Ok((records, clean, (diff, others))) => {
             say!(
                 "baseline of /flash: {} records, {} B database, trailer verified",
                 records,
@@ -148,7 +157,10 @@ pub fn run(v: &mut Verdict) {
             );
             say!("an attacker widens `exclude` to blind the tripwire, puts size and mtime back");
             v.expect("the baseline reads back whole", records == 2);
-            v.expect("the flashed blob compares clean", clean.is_empty());
+            v.expect(
+                "the flashed blob compares clean",
+                clean == (Attrs::EMPTY, 0),
+            );
             if diff.contains(Attr::Content) {
                 say!(
                     "ALERT: Hash (sha256) for {} changed!",
@@ -158,7 +170,7 @@ pub fn run(v: &mut Verdict) {
             say!("  changed: {}", diff);
             v.expect(
                 "the tampered copy differs in ctime and content only",
-                diff == Attrs::EMPTY.with(Attr::Ctime).with(Attr::Content),
+                diff == Attrs::EMPTY.with(Attr::Ctime).with(Attr::Content) && others == 0,
             );
         }
         Err(e) => {
@@ -193,41 +205,110 @@ fn put(out: &mut [u8], at: usize, bytes: &[u8]) -> Result<usize, db::DbError> {
     Ok(end)
 }
 
-/// Verifies the whole database (trailer digest and count) and compares its record of the
-/// configuration with `now_clean` and `now_tampered`: (records, clean diff, tampered diff).
+/// What the verifying pass learned of the baseline.
+struct Baseline {
+    records: u64,
+    /// Offset of the first record of tree 0.
+    start: Option<u64>,
+    algorithm: u8,
+    attrs: u16,
+}
+
+/// Pass one, integrity before belief: the core's reader checks the whole database
+/// (order, count, digest; no key on this board). It is one slice, so no buffer is needed.
+fn verify_db(file: &[u8]) -> Result<Baseline, ReadError> {
+    let mut reader = Reader::new(&mut [], NoSignature);
+    let mut base = Baseline {
+        records: 0,
+        start: None,
+        algorithm: 0,
+        attrs: 0,
+    };
+    let mut rest = file;
+    loop {
+        let (used, event) = reader.feed(rest)?;
+        rest = &rest[used..];
+        match event {
+            Some(Event::Header(h)) => {
+                let h = h.decode().map_err(|error| ReadError {
+                    offset: db::PREAMBLE_LEN as u64,
+                    error,
+                })?;
+                let tree = h.trees.first().ok_or(ReadError {
+                    offset: db::PREAMBLE_LEN as u64,
+                    error: DbError::Corrupt("header: no tree"),
+                })?;
+                base.algorithm = tree.algorithm;
+                base.attrs = tree.attrs;
+            }
+            Some(Event::Record {
+                offset, tree: 0, ..
+            }) => {
+                base.start.get_or_insert(offset);
+            }
+            Some(Event::Verified(t)) => base.records = t.count,
+            Some(_) => {}
+            None => break,
+        }
+    }
+    reader.end()?;
+    Ok(base)
+}
+
+/// The database's record held while the live side catches up (the reader reuses its
+/// path buffer for the next record).
+type Held = Entry<heapless::Vec<u8, 64>>;
+
+fn hold(e: &Entry<&[u8]>) -> Result<Held, DbError> {
+    let copy = |b: &[u8]| heapless::Vec::from_slice(b).map_err(|_| DbError::PathTooLong);
+    Ok(Entry {
+        path: copy(e.path)?,
+        target: e.target.map(copy).transpose()?,
+        meta: e.meta,
+    })
+}
+
+/// Pass two: the core's merge-join of tree 0's records with `live` (in path order), as a
+/// check: (attributes that differ, added and removed paths).
 fn check_db(
     file: &[u8],
-    now_clean: &Entry<&[u8]>,
-    now_tampered: &Entry<&[u8]>,
-) -> Result<(u64, Attrs, Attrs), db::DbError> {
-    let corrupt = db::DbError::Corrupt("truncated");
-    let hlen = db::decode_preamble(file)?;
-    let mut pos = db::PREAMBLE_LEN + hlen;
-    let header = db::decode_header(file.get(db::PREAMBLE_LEN..pos).ok_or(corrupt)?)?;
-    let watched = header.trees.first().ok_or(corrupt)?.attrs()?;
-    let mut dec = Decoder::new();
-    let mut diffs = None;
-    loop {
-        let (len, used) = db::take_varint(file.get(pos..).ok_or(corrupt)?)?.ok_or(corrupt)?;
-        pos += used;
-        if len == 0 {
-            break;
+    base: &Baseline,
+    live: &[&Entry<&[u8]>],
+) -> Result<(Attrs, u32), ReadError> {
+    let trees = [TreeInfo {
+        root: b"/flash",
+        algorithm: base.algorithm,
+        attrs: base.attrs,
+    }];
+    let start = base.start.unwrap_or(file.len() as u64);
+    let mut reader = Reader::records(&mut [], &trees, start)?;
+    let mut rest = file.get(start as usize..).unwrap_or_default();
+    let mut next_old = |rest: &mut &[u8]| -> Result<Option<Held>, ReadError> {
+        let at = reader.offset();
+        let (used, event) = reader.feed(rest)?;
+        *rest = &rest[used..];
+        match event {
+            Some(Event::Record { tree: 0, entry, .. }) => hold(&entry)
+                .map(Some)
+                .map_err(|error| ReadError { offset: at, error }),
+            _ => Ok(None),
         }
-        let body = file.get(pos..pos + len as usize).ok_or(corrupt)?;
-        let (_, old) = dec.decode(body, &header.trees)?;
-        if old.path() == now_clean.path() {
-            diffs = Some((
-                compare(&old, now_clean, watched),
-                compare(&old, now_tampered, watched),
-            ));
+    };
+    let watched = Attrs::from_bits(base.attrs).unwrap_or(Attrs::ALL);
+    let mut join: Join<'_, &[u8], 64> = Join::new(Mode::Check { update: false }, watched);
+    let (mut diff, mut others) = (Attrs::EMPTY, 0);
+    let mut old = next_old(&mut rest)?;
+    let mut new = 0;
+    while let Some(step) = join.step(old.as_ref(), live.get(new).map(|e| Live::Seen(*e))) {
+        match step.decision.finding {
+            Some(Finding::Changed(d)) => diff = diff.union(d),
+            Some(_) => others += 1,
+            None => {}
         }
-        pos += len as usize;
+        if step.old {
+            old = next_old(&mut rest)?;
+        }
+        new += usize::from(step.new);
     }
-    let trailer = db::decode_trailer(file.get(pos..).ok_or(corrupt)?)?;
-    let body = digest(Algorithm::Sha256, &file[..pos]);
-    if trailer.digest[..] != *body.as_bytes() || trailer.count != dec.count() {
-        return Err(db::DbError::Corrupt("trailer"));
-    }
-    let (clean, tampered) = diffs.ok_or(db::DbError::Corrupt("no record of the blob"))?;
-    Ok((dec.count(), clean, tampered))
+    Ok((diff, others))
 }

@@ -7,17 +7,29 @@ use core::fmt;
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[repr(u16)]
 pub enum Attr {
+    /// The object's type (file, directory, symlink, …).
     Type = 1 << 0,
+    /// Permission bits, set-id and sticky included.
     Mode = 1 << 1,
+    /// Owner.
     Uid = 1 << 2,
+    /// Group.
     Gid = 1 << 3,
+    /// Size in bytes.
     Size = 1 << 4,
+    /// Modification time.
     Mtime = 1 << 5,
+    /// Status change time.
     Ctime = 1 << 6,
+    /// Inode number.
     Inode = 1 << 7,
+    /// Number of hard links.
     Nlink = 1 << 8,
+    /// A symlink's target.
     Target = 1 << 9,
+    /// The digest of the extended attributes.
     Xattrs = 1 << 10,
+    /// The content digest.
     Content = 1 << 11,
 }
 
@@ -38,6 +50,7 @@ impl Attr {
         Attr::Content,
     ];
 
+    /// The name in the configuration and the reports.
     pub const fn name(self) -> &'static str {
         match self {
             Attr::Type => "type",
@@ -55,6 +68,7 @@ impl Attr {
         }
     }
 
+    /// The attribute called `name`, if any.
     pub fn from_name(name: &str) -> Option<Attr> {
         Attr::ALL.into_iter().find(|a| a.name() == name)
     }
@@ -66,9 +80,12 @@ impl Attr {
 pub struct Attrs(u16);
 
 impl Attrs {
+    /// No attribute.
     pub const EMPTY: Attrs = Attrs(0);
+    /// Every attribute (`attrs = "all"`).
     pub const ALL: Attrs = Attrs((1 << 12) - 1);
 
+    /// The bits, as the database header stores them.
     pub const fn bits(self) -> u16 {
         self.0
     }
@@ -82,26 +99,37 @@ impl Attrs {
         }
     }
 
+    /// This set and `a`.
     pub const fn with(self, a: Attr) -> Attrs {
         Attrs(self.0 | a as u16)
     }
 
+    /// This set without `a`.
     pub const fn without(self, a: Attr) -> Attrs {
         Attrs(self.0 & !(a as u16))
     }
 
+    /// Whether `a` is in the set.
     pub const fn contains(self, a: Attr) -> bool {
         self.0 & a as u16 != 0
     }
 
+    /// Whether the set is empty.
     pub const fn is_empty(self) -> bool {
         self.0 == 0
     }
 
+    /// The attributes in either set.
+    pub const fn union(self, other: Attrs) -> Attrs {
+        Attrs(self.0 | other.0)
+    }
+
+    /// The attributes in both sets.
     pub const fn intersect(self, other: Attrs) -> Attrs {
         Attrs(self.0 & other.0)
     }
 
+    /// The attributes in the set, in report order.
     pub fn iter(self) -> impl Iterator<Item = Attr> {
         Attr::ALL.into_iter().filter(move |a| self.contains(*a))
     }
@@ -149,6 +177,12 @@ mod tests {
         let s: Attrs = [Attr::Mode, Attr::Content].into_iter().collect();
         assert!(s.contains(Attr::Mode) && s.contains(Attr::Content) && !s.contains(Attr::Uid));
         assert_eq!(s.without(Attr::Mode).iter().count(), 1);
+        assert_eq!(
+            Attrs::EMPTY
+                .with(Attr::Mode)
+                .union(Attrs::EMPTY.with(Attr::Content)),
+            s
+        );
         assert_eq!(Attrs::ALL.iter().count(), 12);
         assert!(Attrs::from_bits(1 << 12).is_none());
         assert_eq!(Attrs::from_bits(s.bits()), Some(s));

@@ -24,10 +24,15 @@ use super::order::path_cmp;
 use crate::digest::{Algorithm, Digest};
 use crate::fim::attrs::Attrs;
 
+/// The first six bytes of every database.
 pub const MAGIC: &[u8; 6] = b"HMSTDB";
+/// The format version this build writes and reads.
 pub const VERSION: u16 = 1;
+/// Magic, version and header length.
 pub const PREAMBLE_LEN: usize = 12;
+/// The first eight bytes of the trailer.
 pub const TRAILER_MAGIC: &[u8; 8] = b"HMSTEND\0";
+/// Trailer magic, record count, body digest, signed flag, signature.
 pub const TRAILER_LEN: usize = 8 + 8 + 32 + 1 + 64;
 /// Longest path or symlink target a record holds (Linux `PATH_MAX`).
 pub const MAX_PATH: usize = 4096;
@@ -44,7 +49,10 @@ pub enum DbError {
     /// Not a homeostat database at all.
     BadMagic,
     /// A database of another format version.
-    Version { found: u16 },
+    Version {
+        /// The version the preamble names.
+        found: u16,
+    },
     /// A field does not decode or holds an impossible value.
     Corrupt(&'static str),
     /// Records are not strictly in order (edited, or written by a buggy tool).
@@ -55,6 +63,36 @@ pub enum DbError {
     BufferTooSmall,
     /// More trees than [`MAX_TREES`].
     TooManyTrees,
+    /// The bytes end before the database does.
+    Truncated {
+        /// The part that was being read: "the preamble", "a record", "the trailer", ….
+        expected: &'static str,
+    },
+    /// Bytes follow the trailer.
+    TrailingBytes,
+    /// A frame length larger than [`MAX_FRAME`].
+    FrameTooLarge {
+        /// The length the frame claims.
+        len: u32,
+    },
+    /// A header or frame split across fed chunks does not fit the reader's buffer.
+    Capacity {
+        /// Bytes the item needs.
+        need: usize,
+        /// Bytes the caller's buffer holds.
+        capacity: usize,
+    },
+    /// The trailer's SHA-256 is not that of the bytes before it.
+    DigestMismatch,
+    /// The trailer's record count is not the number of records.
+    CountMismatch {
+        /// What the trailer says.
+        trailer: u64,
+        /// How many records there are.
+        records: u64,
+    },
+    /// The signature hook refused the database; the reason is the hook's.
+    Signature(&'static str),
 }
 
 impl fmt::Display for DbError {
@@ -70,6 +108,23 @@ impl fmt::Display for DbError {
             DbError::PathTooLong => write!(f, "path longer than {MAX_PATH} bytes"),
             DbError::BufferTooSmall => f.write_str("buffer too small"),
             DbError::TooManyTrees => write!(f, "more than {MAX_TREES} trees"),
+            DbError::Truncated { expected } => write!(f, "truncated: expected {expected}"),
+            DbError::TrailingBytes => f.write_str("unexpected bytes after the trailer"),
+            DbError::FrameTooLarge { len } => {
+                write!(f, "frame of {len} bytes is larger than any record")
+            }
+            DbError::Capacity { need, capacity } => write!(
+                f,
+                "an item of {need} bytes does not fit the reader's buffer of {capacity} bytes"
+            ),
+            DbError::DigestMismatch => f.write_str(
+                "SHA-256 of the contents does not match the trailer (edited or damaged)",
+            ),
+            DbError::CountMismatch { trailer, records } => write!(
+                f,
+                "trailer counts {trailer} records, the file holds {records}"
+            ),
+            DbError::Signature(reason) => f.write_str(reason),
         }
     }
 }
@@ -79,17 +134,22 @@ impl core::error::Error for DbError {}
 /// One watched tree as the header records it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TreeInfo<'a> {
+    /// The tree's root path as configured.
     #[serde(borrow)]
     pub root: &'a [u8],
+    /// [`Algorithm::id`] of its content digests.
     pub algorithm: u8,
+    /// [`Attrs::bits`] of what it watches.
     pub attrs: u16,
 }
 
 impl TreeInfo<'_> {
+    /// The digest algorithm, refused when unknown.
     pub fn algorithm(&self) -> Result<Algorithm, DbError> {
         Algorithm::from_id(self.algorithm).ok_or(DbError::Corrupt("header: unknown hash algorithm"))
     }
 
+    /// The watched attributes, refused when bits are unknown.
     pub fn attrs(&self) -> Result<Attrs, DbError> {
         Attrs::from_bits(self.attrs).ok_or(DbError::Corrupt("header: unknown attribute bits"))
     }
@@ -100,8 +160,10 @@ impl TreeInfo<'_> {
 pub struct Header<'a> {
     /// Seconds since the epoch when it was written.
     pub created: i64,
+    /// The host that wrote it.
     #[serde(borrow)]
     pub host: &'a str,
+    /// The trees it records, in record order (a record names its tree by index).
     #[serde(borrow)]
     pub trees: heapless::Vec<TreeInfo<'a>, MAX_TREES>,
 }
@@ -172,9 +234,41 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
         .min(u16::MAX as usize)
 }
 
+/// The SHA-256 of a database's body (every byte before the trailer): what the trailer
+/// records and what a signature signs. The writer, the reader and every caller use this
+/// one computation.
+#[derive(Clone, Default)]
+pub struct BodyDigest(sha2::Sha256);
+
+impl BodyDigest {
+    /// An empty digest.
+    pub fn new() -> BodyDigest {
+        BodyDigest(sha2::Sha256::new())
+    }
+
+    /// Adds the next bytes of the body.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    /// The 32-byte digest of everything added.
+    pub fn finish(self) -> [u8; 32] {
+        let mut d = [0u8; 32];
+        d.copy_from_slice(&self.0.finalize());
+        d
+    }
+
+    /// The digest of a whole body at once.
+    pub fn of(body: &[u8]) -> [u8; 32] {
+        let mut h = BodyDigest::new();
+        h.update(body);
+        h.finish()
+    }
+}
+
 /// Writes a database as a stream of byte chunks the caller stores.
 pub struct Encoder {
-    body: sha2::Sha256,
+    body: BodyDigest,
     count: u64,
     tree: u16,
     prev: heapless::Vec<u8, MAX_PATH>,
@@ -195,7 +289,7 @@ impl Encoder {
         pre[6..8].copy_from_slice(&VERSION.to_le_bytes());
         pre[8..12].copy_from_slice(&(hlen as u32).to_le_bytes());
         let n = PREAMBLE_LEN + hlen;
-        let mut body = sha2::Sha256::new();
+        let mut body = BodyDigest::new();
         body.update(&out[..n]);
         let enc = Encoder {
             body,
@@ -275,6 +369,7 @@ impl Encoder {
         Ok(n)
     }
 
+    /// Records encoded so far.
     pub fn count(&self) -> u64 {
         self.count
     }
@@ -282,18 +377,17 @@ impl Encoder {
     /// Closes the stream: the caller signs [`Finished::digest`] if it has a key, then
     /// writes [`Finished::tail`].
     pub fn finish(mut self) -> Finished {
-        self.body.update([0u8]);
-        let mut digest = [0u8; 32];
-        digest.copy_from_slice(&self.body.finalize());
+        self.body.update(&[0u8]);
         Finished {
             count: self.count,
-            digest,
+            digest: self.body.finish(),
         }
     }
 }
 
 /// A closed stream, waiting for its trailer.
 pub struct Finished {
+    /// Records written.
     pub count: u64,
     /// SHA-256 of every byte before the trailer: what a signature signs.
     pub digest: [u8; 32],
@@ -318,11 +412,15 @@ impl Finished {
 /// The decoded trailer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Trailer {
+    /// Records the writer wrote.
     pub count: u64,
+    /// SHA-256 of the body ([`BodyDigest`]).
     pub digest: [u8; 32],
+    /// The ed25519 signature, when the writer had a key.
     pub signature: Option<[u8; 64]>,
 }
 
+/// Decodes the [`TRAILER_LEN`] bytes after the end marker.
 pub fn decode_trailer(t: &[u8]) -> Result<Trailer, DbError> {
     if t.len() != TRAILER_LEN {
         return Err(DbError::Corrupt("trailer length"));
@@ -366,6 +464,8 @@ pub fn decode_preamble(p: &[u8]) -> Result<usize, DbError> {
     Ok(len)
 }
 
+/// Decodes the header that follows the preamble, checking each tree's algorithm and
+/// attribute bits.
 pub fn decode_header(bytes: &[u8]) -> Result<Header<'_>, DbError> {
     let (h, rest): (Header<'_>, &[u8]) =
         postcard::take_from_bytes(bytes).map_err(|_| DbError::Corrupt("header"))?;
@@ -396,6 +496,7 @@ impl Default for Decoder {
 }
 
 impl Decoder {
+    /// A decoder at the first record of a tree.
     pub const fn new() -> Decoder {
         Decoder {
             path: heapless::Vec::new(),
@@ -405,6 +506,7 @@ impl Decoder {
         }
     }
 
+    /// Records decoded so far.
     pub fn count(&self) -> u64 {
         self.count
     }
@@ -416,26 +518,39 @@ impl Decoder {
         frame: &'a [u8],
         trees: &[TreeInfo<'_>],
     ) -> Result<(u16, Entry<&'a [u8]>), DbError> {
+        self.decode_with(frame, |t| {
+            trees
+                .get(usize::from(t))
+                .ok_or(DbError::Corrupt("record tree index"))?
+                .algorithm()
+        })
+    }
+
+    /// [`Decoder::decode`] with the algorithm of tree `t` from `algorithm(t)`, which
+    /// refuses an unknown tree index.
+    pub fn decode_with<'a>(
+        &'a mut self,
+        frame: &'a [u8],
+        algorithm: impl FnOnce(u16) -> Result<Algorithm, DbError>,
+    ) -> Result<(u16, Entry<&'a [u8]>), DbError> {
         let (w, rest): (WireRecord<'a>, &[u8]) =
             postcard::take_from_bytes(frame).map_err(|_| DbError::Corrupt("record"))?;
         if !rest.is_empty() {
             return Err(DbError::Corrupt("record length"));
         }
-        let info = trees
-            .get(w.tree as usize)
-            .ok_or(DbError::Corrupt("record tree index"))?;
+        let alg = algorithm(w.tree)?;
         let shared = w.shared as usize;
         let fresh = !self.started || w.tree != self.tree;
         if shared > self.path.len() || (fresh && shared != 0) {
             return Err(DbError::Corrupt("record path prefix"));
         }
-        let mut next: heapless::Vec<u8, MAX_PATH> = heapless::Vec::new();
-        next.extend_from_slice(&self.path[..shared])
-            .map_err(|_| DbError::PathTooLong)?;
-        next.extend_from_slice(w.suffix)
-            .map_err(|_| DbError::PathTooLong)?;
+        if shared + w.suffix.len() > MAX_PATH {
+            return Err(DbError::PathTooLong);
+        }
+        // The first `shared` bytes are equal, so the order is that of the rest.
         if self.started
-            && (w.tree < self.tree || (w.tree == self.tree && path_cmp(&self.path, &next).is_ge()))
+            && (w.tree < self.tree
+                || (w.tree == self.tree && path_cmp(&self.path[shared..], w.suffix).is_ge()))
         {
             return Err(DbError::OutOfOrder);
         }
@@ -443,14 +558,16 @@ impl Decoder {
         let content = match w.content {
             None => None,
             Some(bytes) => Some(
-                Digest::from_bytes(info.algorithm()?, bytes)
-                    .ok_or(DbError::Corrupt("record digest length"))?,
+                Digest::from_bytes(alg, bytes).ok_or(DbError::Corrupt("record digest length"))?,
             ),
         };
         if w.mtime_ns >= 1_000_000_000 || w.ctime_ns >= 1_000_000_000 || w.mode > 0o7777 {
             return Err(DbError::Corrupt("record attribute value"));
         }
-        self.path = next;
+        self.path.truncate(shared);
+        self.path
+            .extend_from_slice(w.suffix)
+            .map_err(|_| DbError::PathTooLong)?;
         self.tree = w.tree;
         self.started = true;
         self.count += 1;

@@ -7,16 +7,24 @@ use crate::digest::Digest;
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[repr(u8)]
 pub enum Kind {
+    /// A regular file.
     File = 1,
+    /// A directory.
     Dir = 2,
+    /// A symbolic link.
     Symlink = 3,
+    /// A named pipe.
     Fifo = 4,
+    /// A Unix socket.
     Socket = 5,
+    /// A character device.
     CharDevice = 6,
+    /// A block device.
     BlockDevice = 7,
 }
 
 impl Kind {
+    /// The name reports use.
     pub const fn name(self) -> &'static str {
         match self {
             Kind::File => "file",
@@ -29,6 +37,7 @@ impl Kind {
         }
     }
 
+    /// The kind a database record's id names, if any.
     pub const fn from_id(id: u8) -> Option<Kind> {
         Some(match id {
             1 => Kind::File,
@@ -61,7 +70,9 @@ impl Kind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Timestamp {
+    /// Whole seconds.
     pub sec: i64,
+    /// Nanoseconds, below 10⁹.
     pub nsec: u32,
 }
 
@@ -74,22 +85,31 @@ pub const FLAG_UNSTABLE: u8 = 1 << 1;
 /// length and live in [`Entry`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Meta {
+    /// The object's type.
     pub kind: Kind,
     /// Permission bits including set-id and sticky (`st_mode & 0o7777`).
     pub mode: u32,
+    /// Owner (`st_uid`).
     pub uid: u32,
+    /// Group (`st_gid`).
     pub gid: u32,
     /// `st_size` from lstat (a symlink's is the length of its target).
     pub size: u64,
+    /// Modification time.
     pub mtime: Timestamp,
+    /// Status change time.
     pub ctime: Timestamp,
+    /// Inode number.
     pub inode: u64,
+    /// Device of the file system holding it.
     pub dev: u64,
+    /// Number of hard links.
     pub nlink: u64,
     /// SHA-256 over the sorted extended attributes; `None` when there are none.
     pub xattrs: Option<[u8; 32]>,
     /// Regular files only, and only when readable.
     pub content: Option<Digest>,
+    /// [`FLAG_UNREADABLE`], [`FLAG_UNSTABLE`].
     pub flags: u8,
 }
 
@@ -113,6 +133,7 @@ impl Meta {
         }
     }
 
+    /// Its content (or a directory's listing) could not be read.
     pub const fn unreadable(&self) -> bool {
         self.flags & FLAG_UNREADABLE != 0
     }
@@ -124,16 +145,21 @@ impl Meta {
 /// owned vectors.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry<B> {
+    /// The absolute path, raw bytes.
     pub path: B,
+    /// A symlink's target, raw bytes.
     pub target: Option<B>,
+    /// Everything else recorded.
     pub meta: Meta,
 }
 
 impl<B: AsRef<[u8]>> Entry<B> {
+    /// The path's bytes.
     pub fn path(&self) -> &[u8] {
         self.path.as_ref()
     }
 
+    /// The symlink target's bytes, if any.
     pub fn target(&self) -> Option<&[u8]> {
         self.target.as_ref().map(|t| t.as_ref())
     }

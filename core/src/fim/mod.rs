@@ -1,5 +1,5 @@
 //! File integrity monitoring: what is recorded of a file, how two records compare, the
-//! order records are kept in, and the database codec.
+//! order records are kept in, the database codec and its sans-I/O [`reader`].
 //!
 //! A check is a merge-join of two sorted streams (the database and the tree walked in the
 //! same [`order`]), so memory stays constant in the number of files.
@@ -8,7 +8,9 @@ pub mod attrs;
 pub mod compare;
 pub mod db;
 pub mod entry;
+pub mod join;
 pub mod order;
+pub mod reader;
 
 pub use attrs::{Attr, Attrs};
 pub use compare::{compare, setid_root};

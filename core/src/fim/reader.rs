@@ -1,0 +1,830 @@
+//! The database reader, sans I/O: the caller feeds bytes in whatever chunks its storage
+//! hands over, the reader verifies and decodes them.
+//!
+//! A full read ([`Reader::new`]) checks the preamble and header, decodes every record,
+//! holds them to strict order, and at the end checks the trailer: record count, the
+//! [`BodyDigest`] of every byte before it, the magic, and the signature through the
+//! caller's [`SignatureCheck`]. Until it yields [`Event::Verified`] nothing it yielded may be
+//! believed: callers that act on records ("integrity before belief") read twice, first to
+//! verify, then ([`Reader::records`]) to use the records of a tree from its offset.
+//!
+//! Memory is the caller's: a header or frame that arrives whole in one chunk is decoded in
+//! place; one split across chunks is gathered in the buffer given to the constructor, which
+//! must then hold it (the header, at most [`MAX_HEADER`](super::db::MAX_HEADER), or one frame, at most
+//! [`MAX_FRAME`], or the [`TRAILER_LEN`]-byte trailer). A reader fed the whole database in
+//! one slice needs no buffer at all.
+//!
+//! ```
+//! # use homeostat_core::fim::reader::{Event, NoSignature, Reader};
+//! # fn count(file: &[u8]) -> Result<u64, homeostat_core::fim::reader::ReadError> {
+//! let mut reader = Reader::new(&mut [], NoSignature);
+//! let mut rest = file;
+//! loop {
+//!     let (used, event) = reader.feed(rest)?;
+//!     rest = &rest[used..];
+//!     match event {
+//!         Some(Event::Record { .. }) => {} // not to be believed before `Verified`
+//!         Some(_) => {}
+//!         None => break, // every byte fed (bytes after the trailer are refused)
+//!     }
+//! }
+//! reader.end()?; // refuses a database that stops short
+//! # Ok(reader.count()) }
+//! ```
+
+use core::fmt;
+
+use super::db::{
+    decode_header, decode_preamble, decode_trailer, take_varint, BodyDigest, DbError, Decoder,
+    Header, Trailer, TreeInfo, MAX_FRAME, MAX_TREES, PREAMBLE_LEN, TRAILER_LEN,
+};
+use super::entry::Entry;
+use crate::digest::Algorithm;
+
+/// Verifies the signature over a database's body digest (what the trailer records).
+///
+/// The agent plugs in ed25519; a board without keys passes [`NoSignature`]. Any
+/// `FnMut(&[u8; 32], Option<&[u8; 64]>) -> Result<(), &'static str>` is one too.
+pub trait SignatureCheck {
+    /// `Ok` to accept `digest` with `signature` (`None`: the database is unsigned), or the
+    /// reason it is refused.
+    fn check(
+        &mut self,
+        digest: &[u8; 32],
+        signature: Option<&[u8; 64]>,
+    ) -> Result<(), &'static str>;
+}
+
+/// Accepts every database, signed or not: the trailer's digest still catches damage.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoSignature;
+
+impl SignatureCheck for NoSignature {
+    fn check(&mut self, _: &[u8; 32], _: Option<&[u8; 64]>) -> Result<(), &'static str> {
+        Ok(())
+    }
+}
+
+impl<F> SignatureCheck for F
+where
+    F: FnMut(&[u8; 32], Option<&[u8; 64]>) -> Result<(), &'static str>,
+{
+    fn check(
+        &mut self,
+        digest: &[u8; 32],
+        signature: Option<&[u8; 64]>,
+    ) -> Result<(), &'static str> {
+        self(digest, signature)
+    }
+}
+
+/// Why the bytes are refused, and at which byte of the database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadError {
+    /// Offset from the start of the database of the item that is wrong (for trailer
+    /// checks, the end of the body).
+    pub offset: u64,
+    /// What is wrong, and what was expected.
+    pub error: DbError,
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "at byte {}: {}", self.offset, self.error)
+    }
+}
+
+impl core::error::Error for ReadError {}
+
+/// What one call of [`Reader::feed`] produced.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// The preamble and header are read and valid (full reads only).
+    Header(HeaderBytes<'a>),
+    /// One record, in order.
+    Record {
+        /// Offset of its frame: where [`Reader::records`] may start when it is the first
+        /// record of its tree.
+        offset: u64,
+        /// Index of its tree in the header.
+        tree: u16,
+        /// The record; the path is the reader's, valid until the next call.
+        entry: Entry<&'a [u8]>,
+    },
+    /// Full read: the trailer matches (count, digest, signature). The database is whole.
+    Verified(Trailer),
+    /// Records-only read: the end marker after the last record.
+    End,
+}
+
+/// The bytes of a header the reader has checked. Decoding it is left to the caller, so
+/// that an [`Event`] stays small (a decoded [`Header`] is over a kilobyte).
+#[derive(Clone, Copy, Debug)]
+pub struct HeaderBytes<'a>(&'a [u8]);
+
+impl<'a> HeaderBytes<'a> {
+    /// The header, borrowing these bytes. The reader has decoded them once already, so
+    /// this does not fail for bytes it yielded.
+    pub fn decode(&self) -> Result<Header<'a>, DbError> {
+        decode_header(self.0)
+    }
+
+    /// The encoded header.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.0
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Preamble,
+    Header(usize),
+    FrameLen,
+    Frame(usize),
+    Trailer,
+    Done,
+}
+
+/// Where a gathered item's bytes are.
+enum Src {
+    Input(usize, usize),
+    Buf(usize),
+}
+
+/// What a step found ready to hand out.
+enum Ready {
+    Header(Src),
+    Frame(Src, u64),
+    Verified(Trailer),
+    End,
+}
+
+/// A streaming database reader over caller-owned storage (see the module docs).
+pub struct Reader<'b, S = NoSignature> {
+    buf: &'b mut [u8],
+    fill: usize,
+    lenbuf: [u8; 3],
+    lenfill: usize,
+    /// The preamble or trailer, gathered.
+    small: [u8; TRAILER_LEN],
+    state: State,
+    /// Bytes consumed from the start of the database.
+    offset: u64,
+    /// Where the item being gathered starts.
+    item: u64,
+    body: Option<BodyDigest>,
+    algorithms: heapless::Vec<Algorithm, MAX_TREES>,
+    decoder: Decoder,
+    signature: S,
+}
+
+impl<'b, S: SignatureCheck> Reader<'b, S> {
+    /// A full, verifying read from the first byte of a database. `buf` gathers items split
+    /// across chunks; `signature` judges the trailer's signature.
+    pub fn new(buf: &'b mut [u8], signature: S) -> Reader<'b, S> {
+        Reader {
+            buf,
+            fill: 0,
+            lenbuf: [0; 3],
+            lenfill: 0,
+            small: [0; TRAILER_LEN],
+            state: State::Preamble,
+            offset: 0,
+            item: 0,
+            body: Some(BodyDigest::new()),
+            algorithms: heapless::Vec::new(),
+            decoder: Decoder::new(),
+            signature,
+        }
+    }
+
+    /// Records decoded so far.
+    pub fn count(&self) -> u64 {
+        self.decoder.count()
+    }
+
+    /// Bytes consumed so far: the offset of the next byte to feed.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Consumes bytes from the front of `input`: returns how many it used and what they
+    /// completed, if anything. Call again with the rest; `(n, None)` with `n` equal to the
+    /// input's length asks for more bytes. After an error the reader is spent.
+    pub fn feed<'a>(
+        &'a mut self,
+        input: &'a [u8],
+    ) -> Result<(usize, Option<Event<'a>>), ReadError> {
+        let mut used = 0;
+        let ready = loop {
+            match self.step(&input[used..], &mut used)? {
+                Some(r) => break r,
+                None if used == input.len() => return Ok((used, None)),
+                None => {}
+            }
+        };
+        let at = self.item;
+        let event = match ready {
+            Ready::Verified(t) => Event::Verified(t),
+            Ready::End => Event::End,
+            Ready::Header(src) => {
+                let bytes = match src {
+                    Src::Input(a, b) => &input[a..b],
+                    Src::Buf(n) => &self.buf[..n],
+                };
+                let h = decode_header(bytes).map_err(|e| fail(at, e))?;
+                self.algorithms.clear();
+                for t in &h.trees {
+                    let alg = t.algorithm().map_err(|e| fail(at, e))?;
+                    self.algorithms
+                        .push(alg)
+                        .map_err(|_| fail(at, DbError::TooManyTrees))?;
+                }
+                Event::Header(HeaderBytes(bytes))
+            }
+            Ready::Frame(src, offset) => {
+                let bytes = match src {
+                    Src::Input(a, b) => &input[a..b],
+                    Src::Buf(n) => &self.buf[..n],
+                };
+                let algs = &self.algorithms;
+                let (tree, entry) = self
+                    .decoder
+                    .decode_with(bytes, |t| {
+                        algs.get(usize::from(t))
+                            .copied()
+                            .ok_or(DbError::Corrupt("record tree index"))
+                    })
+                    .map_err(|e| fail(offset, e))?;
+                Event::Record {
+                    offset,
+                    tree,
+                    entry,
+                }
+            }
+        };
+        Ok((used, Some(event)))
+    }
+
+    /// Says the input has ended: `Ok` only after [`Event::Verified`] (or [`Event::End`]),
+    /// else the error names where the bytes stopped and what was expected.
+    pub fn end(&self) -> Result<(), ReadError> {
+        let expected = match self.state {
+            State::Done => return Ok(()),
+            State::Preamble => "the preamble",
+            State::Header(_) => "the header",
+            State::FrameLen | State::Frame(_) => "a record or the end marker",
+            State::Trailer => "the trailer",
+        };
+        Err(fail(self.item, DbError::Truncated { expected }))
+    }
+
+    /// Hashes the body bytes consumed.
+    fn consume(&mut self, bytes: &[u8], used: &mut usize) {
+        if let Some(h) = self.body.as_mut() {
+            if self.state != State::Trailer {
+                h.update(bytes);
+            }
+        }
+        self.offset += bytes.len() as u64;
+        *used += bytes.len();
+    }
+
+    /// Gathers `need` bytes of the current item from `input`; `None` until it has them.
+    fn gather(
+        &mut self,
+        input: &[u8],
+        need: usize,
+        used: &mut usize,
+    ) -> Result<Option<Src>, ReadError> {
+        if self.fill == 0 && input.len() >= need {
+            let start = *used;
+            self.consume(&input[..need], used);
+            return Ok(Some(Src::Input(start, start + need)));
+        }
+        if need > self.buf.len() {
+            return Err(fail(
+                self.item,
+                DbError::Capacity {
+                    need,
+                    capacity: self.buf.len(),
+                },
+            ));
+        }
+        let take = (need - self.fill).min(input.len());
+        self.buf[self.fill..self.fill + take].copy_from_slice(&input[..take]);
+        self.fill += take;
+        self.consume(&input[..take], used);
+        if self.fill < need {
+            return Ok(None);
+        }
+        self.fill = 0;
+        Ok(Some(Src::Buf(need)))
+    }
+
+    /// Advances through one state; `Some` when an item is ready to hand out.
+    fn step(&mut self, input: &[u8], used: &mut usize) -> Result<Option<Ready>, ReadError> {
+        match self.state {
+            State::Done => {
+                if input.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(fail(self.offset, DbError::TrailingBytes))
+                }
+            }
+            State::Preamble => {
+                let Some(src) = self.gather_small::<PREAMBLE_LEN>(input, used) else {
+                    return Ok(None);
+                };
+                let hlen = decode_preamble(&src).map_err(|e| fail(0, e))?;
+                self.item = self.offset;
+                self.state = State::Header(hlen);
+                Ok(None)
+            }
+            State::Header(len) => {
+                let Some(src) = self.gather(input, len, used)? else {
+                    return Ok(None);
+                };
+                self.state = State::FrameLen;
+                Ok(Some(Ready::Header(src)))
+            }
+            State::FrameLen => {
+                self.item = self.offset - self.lenfill as u64;
+                let mut i = 0;
+                while let Some(&b) = input.get(i) {
+                    i += 1;
+                    self.lenbuf[self.lenfill] = b;
+                    self.lenfill += 1;
+                    match take_varint(&self.lenbuf[..self.lenfill]) {
+                        Ok(Some((len, _))) => {
+                            self.consume(&input[..i], used);
+                            self.lenfill = 0;
+                            return self.frame_len(len);
+                        }
+                        Ok(None) if self.lenfill < 3 => {}
+                        _ => return Err(fail(self.item, DbError::Corrupt("frame length"))),
+                    }
+                }
+                self.consume(input, used);
+                Ok(None)
+            }
+            State::Frame(len) => {
+                let Some(src) = self.gather(input, len, used)? else {
+                    return Ok(None);
+                };
+                self.state = State::FrameLen;
+                Ok(Some(Ready::Frame(src, self.item)))
+            }
+            State::Trailer => {
+                let Some(src) = self.gather_small::<TRAILER_LEN>(input, used) else {
+                    return Ok(None);
+                };
+                let at = self.item;
+                self.state = State::Done;
+                let t = decode_trailer(&src).map_err(|e| fail(at, e))?;
+                let digest = self.body.take().map(BodyDigest::finish).unwrap_or_default();
+                if t.digest != digest {
+                    return Err(fail(at, DbError::DigestMismatch));
+                }
+                self.signature
+                    .check(&digest, t.signature.as_ref())
+                    .map_err(|r| fail(at, DbError::Signature(r)))?;
+                if t.count != self.decoder.count() {
+                    return Err(fail(
+                        at,
+                        DbError::CountMismatch {
+                            trailer: t.count,
+                            records: self.decoder.count(),
+                        },
+                    ));
+                }
+                Ok(Some(Ready::Verified(t)))
+            }
+        }
+    }
+
+    /// After a frame length: the frame, or at the end marker the trailer (full read) or
+    /// the end (records-only read).
+    fn frame_len(&mut self, len: u32) -> Result<Option<Ready>, ReadError> {
+        if len == 0 {
+            if self.body.is_some() {
+                self.item = self.offset;
+                self.state = State::Trailer;
+                return Ok(None);
+            }
+            self.state = State::Done;
+            return Ok(Some(Ready::End));
+        }
+        if len as usize > MAX_FRAME {
+            return Err(fail(self.item, DbError::FrameTooLarge { len }));
+        }
+        self.state = State::Frame(len as usize);
+        Ok(None)
+    }
+
+    /// Gathers a small fixed-size item (preamble, trailer) in the reader's own array, so
+    /// that a reader without a buffer can still take it in pieces.
+    fn gather_small<const N: usize>(&mut self, input: &[u8], used: &mut usize) -> Option<[u8; N]> {
+        let take = (N - self.fill).min(input.len());
+        self.small[self.fill..self.fill + take].copy_from_slice(&input[..take]);
+        self.fill += take;
+        self.consume(&input[..take], used);
+        if self.fill < N {
+            return None;
+        }
+        self.fill = 0;
+        let mut out = [0u8; N];
+        out.copy_from_slice(&self.small[..N]);
+        Some(out)
+    }
+}
+
+impl<'b> Reader<'b, NoSignature> {
+    /// A records-only read of a database a full read has verified: starts at `offset`, the
+    /// first record of a tree (front coding restarts there), decodes with the header's
+    /// `trees`, and ends with [`Event::End`] at the end marker. Nothing is hashed.
+    pub fn records(
+        buf: &'b mut [u8],
+        trees: &[TreeInfo<'_>],
+        offset: u64,
+    ) -> Result<Reader<'b, NoSignature>, ReadError> {
+        let mut algorithms = heapless::Vec::new();
+        for t in trees {
+            let alg = t.algorithm().map_err(|e| fail(PREAMBLE_LEN as u64, e))?;
+            algorithms
+                .push(alg)
+                .map_err(|_| fail(PREAMBLE_LEN as u64, DbError::TooManyTrees))?;
+        }
+        Ok(Reader {
+            buf,
+            fill: 0,
+            lenbuf: [0; 3],
+            lenfill: 0,
+            small: [0; TRAILER_LEN],
+            state: State::FrameLen,
+            offset,
+            item: offset,
+            body: None,
+            algorithms,
+            decoder: Decoder::new(),
+            signature: NoSignature,
+        })
+    }
+}
+
+fn fail(offset: u64, error: DbError) -> ReadError {
+    ReadError { offset, error }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::digest;
+    use crate::fim::attrs::Attrs;
+    use crate::fim::db::{Encoder, Finished};
+    use crate::fim::entry::{Kind, Meta};
+    extern crate std;
+    use std::vec::Vec;
+
+    fn header() -> Header<'static> {
+        let mut trees = heapless::Vec::new();
+        for root in [&b"/a"[..], b"/b"] {
+            trees
+                .push(TreeInfo {
+                    root,
+                    algorithm: Algorithm::Sha256.id(),
+                    attrs: Attrs::ALL.bits(),
+                })
+                .unwrap();
+        }
+        Header {
+            created: 1_700_000_000,
+            host: "h",
+            trees,
+        }
+    }
+
+    fn entry(path: &'static [u8], n: u64) -> Entry<&'static [u8]> {
+        let mut m = Meta::empty(Kind::File);
+        m.size = n;
+        m.content = Some(digest(Algorithm::Sha256, &n.to_le_bytes()));
+        Entry {
+            path,
+            target: None,
+            meta: m,
+        }
+    }
+
+    const ENTRIES: [(u16, &[u8]); 4] = [(0, b"/a"), (0, b"/a/x"), (1, b"/b"), (1, b"/b/y")];
+
+    /// Preamble and header, then each record framed by a fresh encoder (no front coding),
+    /// so that tests can splice them.
+    fn parts(records: &[(u16, &'static [u8])]) -> (Vec<u8>, Vec<Vec<u8>>) {
+        let mut buf = [0u8; MAX_FRAME];
+        let (_, n) = Encoder::begin(&header(), &mut buf).unwrap();
+        let head = buf[..n].to_vec();
+        let frames = records
+            .iter()
+            .enumerate()
+            .map(|(i, (tree, path))| {
+                let (mut enc, _) = Encoder::begin(&header(), &mut [0u8; 256]).unwrap();
+                let n = enc.record(*tree, &entry(path, i as u64), &mut buf).unwrap();
+                buf[..n].to_vec()
+            })
+            .collect();
+        (head, frames)
+    }
+
+    /// Head, frames, end marker, and a trailer with `count` and the true body digest.
+    fn seal(head: &[u8], frames: &[Vec<u8>], count: u64, sig: Option<&[u8; 64]>) -> Vec<u8> {
+        let mut file = head.to_vec();
+        for f in frames {
+            file.extend_from_slice(f);
+        }
+        file.push(0);
+        let fin = Finished {
+            count,
+            digest: BodyDigest::of(&file),
+        };
+        file.extend_from_slice(&fin.tail(sig)[1..]);
+        file
+    }
+
+    fn good() -> Vec<u8> {
+        let mut file = Vec::new();
+        let mut buf = [0u8; MAX_FRAME];
+        let (mut enc, n) = Encoder::begin(&header(), &mut buf).unwrap();
+        file.extend_from_slice(&buf[..n]);
+        for (i, (tree, path)) in ENTRIES.iter().enumerate() {
+            let n = enc.record(*tree, &entry(path, i as u64), &mut buf).unwrap();
+            file.extend_from_slice(&buf[..n]);
+        }
+        file.extend_from_slice(&enc.finish().tail(None));
+        file
+    }
+
+    #[derive(Debug, PartialEq)]
+    struct Seen {
+        host: std::string::String,
+        records: Vec<(u64, u16, Vec<u8>, u64)>,
+        verified: bool,
+    }
+
+    /// Feeds `file` in chunks of `chunk` bytes; returns what was seen or the error.
+    fn read<S: SignatureCheck>(
+        file: &[u8],
+        chunk: usize,
+        buf: &mut [u8],
+        sig: S,
+    ) -> Result<Seen, ReadError> {
+        let mut r = Reader::new(buf, sig);
+        let mut seen = Seen {
+            host: std::string::String::new(),
+            records: Vec::new(),
+            verified: false,
+        };
+        for piece in file.chunks(chunk.max(1)) {
+            let mut rest = piece;
+            loop {
+                let (used, ev) = r.feed(rest)?;
+                rest = &rest[used..];
+                match ev {
+                    Some(Event::Header(h)) => seen.host = h.decode().unwrap().host.into(),
+                    Some(Event::Record {
+                        offset,
+                        tree,
+                        entry,
+                    }) => seen
+                        .records
+                        .push((offset, tree, entry.path.to_vec(), entry.meta.size)),
+                    Some(Event::Verified(t)) => {
+                        assert_eq!(t.count, seen.records.len() as u64);
+                        seen.verified = true;
+                    }
+                    Some(Event::End) => unreachable!("full reads verify"),
+                    None => break,
+                }
+            }
+        }
+        r.end()?;
+        Ok(seen)
+    }
+
+    #[test]
+    fn whole_slice_without_buffer_and_byte_by_byte_read_the_same() {
+        let file = good();
+        let whole = read(&file, file.len(), &mut [], NoSignature).unwrap();
+        assert!(whole.verified);
+        assert_eq!(whole.host, "h");
+        let paths: Vec<&[u8]> = whole.records.iter().map(|r| &r.2[..]).collect();
+        assert_eq!(paths, [&b"/a"[..], b"/a/x", b"/b", b"/b/y"]);
+        let mut buf = [0u8; MAX_FRAME];
+        for chunk in [1, 2, 3, 7, 64] {
+            assert_eq!(
+                read(&file, chunk, &mut buf, NoSignature),
+                Ok(whole.clone_seen())
+            );
+        }
+    }
+
+    impl Seen {
+        fn clone_seen(&self) -> Seen {
+            Seen {
+                host: self.host.clone(),
+                records: self.records.clone(),
+                verified: self.verified,
+            }
+        }
+    }
+
+    #[test]
+    fn every_truncation_is_refused_at_the_item_it_cuts() {
+        let file = good();
+        let hlen = decode_preamble(&file).unwrap();
+        let body_end = (file.len() - TRAILER_LEN) as u64;
+        for cut in 0..file.len() {
+            let e = read(&file[..cut], 5, &mut [0u8; MAX_FRAME], NoSignature).unwrap_err();
+            let DbError::Truncated { expected } = e.error else {
+                panic!("cut {cut}: {e}");
+            };
+            let want = if cut < PREAMBLE_LEN {
+                (0, "the preamble")
+            } else if cut < PREAMBLE_LEN + hlen {
+                (PREAMBLE_LEN as u64, "the header")
+            } else if (cut as u64) < body_end {
+                (e.offset, "a record or the end marker")
+            } else {
+                (body_end, "the trailer")
+            };
+            assert_eq!((e.offset, expected), want, "cut at {cut}");
+            assert!(e.offset <= cut as u64);
+        }
+        let s = std::format!(
+            "{}",
+            read(&file[..20], 64, &mut [0u8; 64], NoSignature).unwrap_err()
+        );
+        assert!(s.starts_with("at byte 12: truncated"), "{s}");
+    }
+
+    #[test]
+    fn bytes_after_the_trailer_are_refused() {
+        let mut file = good();
+        file.push(b'\n');
+        let e = read(&file, file.len(), &mut [], NoSignature).unwrap_err();
+        assert_eq!(e, fail(file.len() as u64 - 1, DbError::TrailingBytes));
+    }
+
+    #[test]
+    fn records_out_of_order_are_refused_at_their_offset() {
+        let (head, frames) = parts(&[(0, b"/a/y"), (0, b"/a/x")]);
+        let file = seal(&head, &frames, 2, None);
+        let e = read(&file, file.len(), &mut [], NoSignature).unwrap_err();
+        let second = (head.len() + frames[0].len()) as u64;
+        assert_eq!(e, fail(second, DbError::OutOfOrder));
+        // A tree index going back is out of order too.
+        let (head, frames) = parts(&[(1, b"/b"), (0, b"/a")]);
+        let file = seal(&head, &frames, 2, None);
+        let e = read(&file, 3, &mut [0u8; MAX_FRAME], NoSignature).unwrap_err();
+        assert_eq!(e.error, DbError::OutOfOrder);
+    }
+
+    #[test]
+    fn a_wrong_count_is_refused_at_the_end_of_the_body() {
+        let (head, frames) = parts(&ENTRIES);
+        let file = seal(&head, &frames, 5, None);
+        let e = read(&file, file.len(), &mut [], NoSignature).unwrap_err();
+        let body_end = (file.len() - TRAILER_LEN) as u64;
+        assert_eq!(
+            e,
+            fail(
+                body_end,
+                DbError::CountMismatch {
+                    trailer: 5,
+                    records: 4
+                }
+            )
+        );
+        assert!(read(
+            &seal(&head, &frames, 4, None),
+            9,
+            &mut [0u8; MAX_FRAME],
+            NoSignature
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn a_wrong_digest_is_refused() {
+        let mut file = good();
+        let body_end = file.len() - TRAILER_LEN;
+        file[body_end + 16] ^= 1;
+        let e = read(&file, file.len(), &mut [], NoSignature).unwrap_err();
+        assert_eq!(e, fail(body_end as u64, DbError::DigestMismatch));
+        // An edit in the body without a new trailer: the digest catches it.
+        let mut file = good();
+        let at = file.iter().rposition(|b| *b == b'y').unwrap();
+        file[at] = b'z';
+        let e = read(&file, file.len(), &mut [], NoSignature).unwrap_err();
+        assert_eq!(e, fail(body_end as u64, DbError::DigestMismatch));
+    }
+
+    #[test]
+    fn the_signature_hook_sees_the_body_digest_and_can_refuse() {
+        let (head, frames) = parts(&ENTRIES);
+        let sig = [7u8; 64];
+        let file = seal(&head, &frames, 4, Some(&sig));
+        let body_end = file.len() - TRAILER_LEN;
+        let want = BodyDigest::of(&file[..body_end]);
+        let mut calls = 0;
+        let accept = |d: &[u8; 32], s: Option<&[u8; 64]>| {
+            calls += 1;
+            assert_eq!((d, s), (&want, Some(&sig)));
+            Ok(())
+        };
+        assert!(
+            read(&file, 11, &mut [0u8; MAX_FRAME], accept)
+                .unwrap()
+                .verified
+        );
+        assert_eq!(calls, 1);
+        let refuse = |_: &[u8; 32], _: Option<&[u8; 64]>| Err("forged");
+        let e = read(&file, file.len(), &mut [], refuse).unwrap_err();
+        assert_eq!(e, fail(body_end as u64, DbError::Signature("forged")));
+        assert_eq!(
+            std::format!("{e}"),
+            std::format!("at byte {body_end}: forged")
+        );
+        // An unsigned database is the hook's call too.
+        let unsigned = seal(&head, &frames, 4, None);
+        let want_signed = |_: &[u8; 32], s: Option<&[u8; 64]>| s.map(|_| ()).ok_or("not signed");
+        let e = read(&unsigned, 64, &mut [0u8; MAX_FRAME], want_signed).unwrap_err();
+        assert_eq!(e.error, DbError::Signature("not signed"));
+    }
+
+    #[test]
+    fn a_damaged_record_names_its_frame() {
+        let (head, frames) = parts(&ENTRIES);
+        let mut file = seal(&head, &frames, 4, None);
+        let third = head.len() + frames[0].len() + frames[1].len();
+        file[third + 2] = 0x7f; // tree index 127
+        let e = read(&file, 4, &mut [0u8; MAX_FRAME], NoSignature).unwrap_err();
+        assert_eq!(e.offset, third as u64);
+        assert!(matches!(e.error, DbError::Corrupt(_)), "{e}");
+    }
+
+    #[test]
+    fn magic_version_frame_length_and_capacity() {
+        let mut file = good();
+        file[0] = b'X';
+        assert_eq!(
+            read(&file, 3, &mut [], NoSignature).unwrap_err(),
+            fail(0, DbError::BadMagic)
+        );
+        let mut file = good();
+        file[6] = 2;
+        let e = read(&file, 100, &mut [], NoSignature).unwrap_err();
+        assert_eq!(e.error, DbError::Version { found: 2 });
+        let (head, _) = parts(&[]);
+        let mut file = head.clone();
+        file.extend_from_slice(&[0xff, 0xff, 0x7f]);
+        let e = read(&file, file.len(), &mut [], NoSignature).unwrap_err();
+        assert_eq!(
+            e,
+            fail(
+                head.len() as u64,
+                DbError::FrameTooLarge { len: (1 << 21) - 1 }
+            )
+        );
+        // A header split across chunks needs a buffer that holds it.
+        let file = good();
+        let e = read(&file, 16, &mut [0u8; 8], NoSignature).unwrap_err();
+        assert_eq!(e.offset, PREAMBLE_LEN as u64);
+        assert!(
+            matches!(e.error, DbError::Capacity { capacity: 8, .. }),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_records_read_starts_at_a_tree() {
+        let file = good();
+        let seen = read(&file, file.len(), &mut [], NoSignature).unwrap();
+        let (start, _, _, _) = seen.records[2];
+        let h = header();
+        let mut buf = [0u8; MAX_FRAME];
+        let mut r = Reader::records(&mut buf, &h.trees, start).unwrap();
+        let mut rest = &file[start as usize..];
+        let mut got = Vec::new();
+        loop {
+            let (used, ev) = r.feed(rest).unwrap();
+            rest = &rest[used..];
+            match ev {
+                Some(Event::Record { tree, entry, .. }) => got.push((tree, entry.path.to_vec())),
+                Some(Event::End) => break,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(got, [(1, b"/b".to_vec()), (1, b"/b/y".to_vec())]);
+        assert!(r.end().is_ok());
+    }
+}
