@@ -8,7 +8,6 @@ mod escape;
 mod fimrun;
 mod handles;
 mod learn;
-mod logtail;
 mod measure;
 mod output;
 mod signing;

@@ -26,10 +26,10 @@ use regex_automata::{meta, Anchored, Input};
 
 use crate::config::{Config, History, Measure, MeasureSource};
 use crate::escape::escape_with;
-use crate::logtail::{self, FollowError, LineSink};
 use crate::output::Output;
 use homeostat_core::event::{self as finding, KeyCount, Measured, Value, Warning};
-use homeostat_core::feed::Sink;
+use homeostat_core::feed::{LineSink, LineSource, Note, Sink};
+use homeostat_linux::logtail::{self, FollowError, Tail};
 
 /// Positions and last values, in the state directory.
 pub const STATE_FILE: &str = "logscan.state";
@@ -533,6 +533,16 @@ fn event_message(e: Event, had_position: bool) -> Option<String> {
     })
 }
 
+/// What a note of a follow says to the user, and about which file.
+fn note_message(n: Note<'_>) -> (Vec<u8>, String) {
+    match n {
+        Note::Undecompressable { file, at, why } => (
+            file.to_vec(),
+            format!("cannot decompress it past byte {at}: {why}; lines after that are lost"),
+        ),
+    }
+}
+
 /// Runs a command with a timeout; returns its output (at most [`COMMAND_OUTPUT_MAX`]
 /// bytes) and notes, or why it could not be measured.
 fn run_command(argv: &[String], timeout: Duration) -> Result<(Vec<u8>, Vec<String>), String> {
@@ -655,6 +665,7 @@ pub fn run(cfg: &Config, state_dir: &Path, rep: &mut Output) -> Result<Vec<(Stri
     let mut warns: Vec<Vec<(Vec<u8>, String)>> = vec![Vec::new(); n];
     let mut measured = vec![true; n];
     let mut buf = Vec::new();
+    let mut tail = Tail::new(ATTEMPTS - 1);
 
     // Measurements of one log whose positions agree share one read.
     let mut groups: Vec<(PathBuf, Saved, Vec<usize>)> = Vec::new();
@@ -673,9 +684,11 @@ pub fn run(cfg: &Config, state_dir: &Path, rep: &mut Output) -> Result<Vec<(Stri
         let mut outcome = Err((path.clone(), String::new()));
         for attempt in 1..=ATTEMPTS {
             let mut group = Group::new(idx.iter().map(|&i| &cfg.measures[i]));
-            match logtail::follow(path, saved, ATTEMPTS - 1, &mut buf, &mut group) {
+            let mut notes = Vec::new();
+            let mut note = |n: Note<'_>| notes.push(note_message(n));
+            match tail.follow(src, saved, &mut group, &mut note) {
                 Ok(f) => {
-                    outcome = Ok((f, group));
+                    outcome = Ok((f, group, notes));
                     break;
                 }
                 Err(FollowError::Unstable(p)) => {
@@ -702,7 +715,7 @@ pub fn run(cfg: &Config, state_dir: &Path, rep: &mut Output) -> Result<Vec<(Stri
             }
         };
         match outcome {
-            Ok((f, group)) => {
+            Ok((f, group, notes)) => {
                 for (&i, acc) in idx.iter().zip(group.into_accs()) {
                     accs[i] = acc;
                     let w = &mut warns[i];
@@ -710,9 +723,7 @@ pub fn run(cfg: &Config, state_dir: &Path, rep: &mut Output) -> Result<Vec<(Stri
                     if let Some(msg) = event_message(f.event, seen) {
                         w.push((src.to_vec(), msg));
                     }
-                    for (p, msg) in &f.notes {
-                        w.push((p.as_os_str().as_bytes().to_vec(), msg.clone()));
-                    }
+                    w.extend(notes.iter().cloned());
                     if f.cut > 0 {
                         w.push((
                             src.to_vec(),

@@ -4,8 +4,10 @@
 //! - [`hashpool`]: hashing on all cores by a bounded worker pool, results back in order.
 //! - [`xattr`]: a digest of a file's extended attributes.
 //! - [`tree`]: what to walk (root, depth, excludes, xdev).
+//! - [`logtail`]: following a log through rotation ([`homeostat_core::feed::LineSource`]).
 
 pub mod hashpool;
+pub mod logtail;
 pub mod monitor;
 pub mod tree;
 pub mod walk;
