@@ -10,13 +10,10 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use homeostat_core::digest::Hex;
@@ -29,6 +26,7 @@ use crate::escape::escape_with;
 use crate::output::Output;
 use homeostat_core::event::{self as finding, KeyCount, Measured, Value, Warning};
 use homeostat_core::feed::{LineSink, LineSource, Note, Sink};
+use homeostat_linux::command;
 use homeostat_linux::logtail::{self, FollowError, Tail};
 
 /// Positions and last values, in the state directory.
@@ -42,8 +40,6 @@ const MAX_KEYS: usize = 10_000;
 const MAX_KEY_LEN: usize = 256;
 /// A `string` value is cut to this many bytes.
 const MAX_STRING: usize = 1024;
-/// A command's output beyond this is not read.
-const COMMAND_OUTPUT_MAX: usize = 8 << 20;
 /// Reading a log that keeps being truncated under the read is tried this often per scan.
 const ATTEMPTS: usize = 3;
 
@@ -543,89 +539,6 @@ fn note_message(n: Note<'_>) -> (Vec<u8>, String) {
     }
 }
 
-/// Runs a command with a timeout; returns its output (at most [`COMMAND_OUTPUT_MAX`]
-/// bytes) and notes, or why it could not be measured.
-fn run_command(argv: &[String], timeout: Duration) -> Result<(Vec<u8>, Vec<String>), String> {
-    let (prog, args) = argv.split_first().ok_or("empty command")?;
-    let mut child = std::process::Command::new(prog)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("cannot run it: {e}"))?;
-    let pgid = child.id() as libc::pid_t;
-    let kill_group = || {
-        // SAFETY: kill(2) with the process group this function created; no memory.
-        #[allow(unsafe_code)]
-        unsafe {
-            libc::kill(-pgid, libc::SIGKILL);
-        }
-    };
-    let mut stdout = child.stdout.take().ok_or("no output pipe")?;
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let mut chunk = vec![0u8; 64 * 1024];
-        let mut over = false;
-        loop {
-            match stdout.read(&mut chunk) {
-                Ok(0) => break,
-                Ok(n) => {
-                    let room = COMMAND_OUTPUT_MAX - out.len();
-                    over |= n > room;
-                    out.extend_from_slice(&chunk[..n.min(room)]);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => break,
-            }
-        }
-        let _ = tx.send((out, over));
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break Some(s),
-            Ok(None) if Instant::now() >= deadline => {
-                kill_group();
-                let _ = child.wait();
-                break None;
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => return Err(format!("cannot wait for it: {e}")),
-        }
-    };
-    let left = deadline.saturating_duration_since(Instant::now());
-    let got = match rx.recv_timeout(left) {
-        Ok(g) => Some(g),
-        Err(_) => {
-            // Something it started still holds the output open.
-            kill_group();
-            rx.recv_timeout(Duration::from_secs(5)).ok()
-        }
-    };
-    let Some(status) = status else {
-        return Err(format!(
-            "did not finish within {:?}: killed, not measured",
-            timeout
-        ));
-    };
-    let (out, over) = got.ok_or("its output could not be read")?;
-    let mut notes = Vec::new();
-    if !status.success() {
-        notes.push(format!(
-            "exited with {status}; its output is measured anyway"
-        ));
-    }
-    if over {
-        notes.push(format!(
-            "wrote more than {COMMAND_OUTPUT_MAX} bytes: the rest is not measured"
-        ));
-    }
-    Ok((out, notes))
-}
-
 /// The last value to keep for a measurement: this run's, else the one kept before.
 fn last_of(m: &Measure, acc: &Acc, old: Option<&Last>) -> Option<Last> {
     match m.kind {
@@ -747,9 +660,10 @@ pub fn run(cfg: &Config, state_dir: &Path, rep: &mut Output) -> Result<Vec<(Stri
             continue;
         };
         let src = argv.join(" ").into_bytes();
-        match run_command(argv, *timeout) {
-            Ok((out, notes)) => {
+        match command::run(argv, *timeout) {
+            Ok(ran) => {
                 let mut matcher = Matcher::new(m);
+                let out = &ran.output[..];
                 match logtail::read_lines(&mut &out[..], 0, false, true, &mut buf, &mut matcher) {
                     Ok(r) if r.cut > 0 => warns[i].push((
                         src.clone(),
@@ -758,13 +672,13 @@ pub fn run(cfg: &Config, state_dir: &Path, rep: &mut Output) -> Result<Vec<(Stri
                     _ => {}
                 }
                 accs[i] = matcher.acc;
-                for note in notes {
+                for note in ran.notes() {
                     warns[i].push((src.clone(), note));
                 }
             }
-            Err(msg) => {
+            Err(e) => {
                 measured[i] = false;
-                warns[i].push((src.clone(), msg));
+                warns[i].push((src.clone(), e.to_string()));
             }
         }
     }
@@ -957,36 +871,5 @@ extract = 1
             assert_eq!(a.acc.keys, b.acc.keys, "{}", m.name);
             assert!(a.acc.tally.lines > 0);
         }
-    }
-
-    #[test]
-    fn commands_time_out_and_report_failures() {
-        let (out, notes) = run_command(
-            &[
-                "/bin/sh".into(),
-                "-c".into(),
-                "echo a; echo b; exit 3".into(),
-            ],
-            Duration::from_secs(5),
-        )
-        .unwrap();
-        assert_eq!(out, b"a\nb\n");
-        assert_eq!(notes.len(), 1);
-        let t = Instant::now();
-        let e = run_command(
-            &["/bin/sh".into(), "-c".into(), "sleep 30".into()],
-            Duration::from_millis(300),
-        )
-        .unwrap_err();
-        assert!(e.contains("did not finish"), "{e}");
-        assert!(t.elapsed() < Duration::from_secs(10));
-        // A background child that keeps the output open does not hang the scan.
-        let t = Instant::now();
-        let r = run_command(
-            &["/bin/sh".into(), "-c".into(), "echo x; sleep 30 &".into()],
-            Duration::from_millis(500),
-        );
-        assert!(t.elapsed() < Duration::from_secs(10), "{r:?}");
-        assert!(run_command(&["/nonexistent/x".into()], Duration::from_secs(1)).is_err());
     }
 }
