@@ -6,9 +6,8 @@ mod daemon;
 mod database;
 mod escape;
 mod fimrun;
-mod handles;
 mod learn;
-mod measure;
+mod measurements;
 mod output;
 mod signing;
 
@@ -20,7 +19,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
+// `crate::handles` for the config, which expands `use = "ssh"` with it.
 use crate::fimrun::{Failure, Mode};
+use crate::measurements::handles;
 use crate::output::changelog::ChangeLog;
 use crate::output::Output;
 use homeostat_core::event::{Event, Summary};
@@ -231,7 +232,7 @@ fn run(cli: Cli) -> Outcome {
         }
     }
     if scan {
-        let weekly = measure::run(&cfg, &state, &mut rep).map_err(|e| {
+        let weekly = measurements::run(&cfg, &state, &mut rep).map_err(|e| {
             let _ = rep.commit();
             measure_failure(e)
         })?;
@@ -315,10 +316,10 @@ fn epoch_now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-fn measure_failure(e: measure::Error) -> (u8, String) {
+fn measure_failure(e: measurements::Error) -> (u8, String) {
     match e {
-        measure::Error::State(m) => (EXIT_DATABASE, m),
-        measure::Error::Io(m) => (EXIT_IO, m),
+        measurements::Error::State(m) => (EXIT_DATABASE, m),
+        measurements::Error::Io(m) => (EXIT_IO, m),
     }
 }
 
@@ -494,7 +495,7 @@ impl daemon::Rounds for Daemon {
                 self.say(&format!("file check failed: {e}"));
             }
         }
-        let weekly = match measure::run(&self.cfg, &self.state, &mut rep) {
+        let weekly = match measurements::run(&self.cfg, &self.state, &mut rep) {
             Ok(w) => w,
             Err(e) => {
                 self.say(&measure_failure(e).1);
