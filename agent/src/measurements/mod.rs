@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use homeostat_core::event::{self as finding, KeyCount, Measured, Value, Warning};
-use homeostat_core::feed::{LineSource, Note, Sink};
+use homeostat_core::feed::{Followed, LineSource, Note, Sink};
 use homeostat_core::logscan::{Aggregate, Event, Kind, Saved, LINE_MAX};
 use homeostat_linux::command;
 use homeostat_linux::logtail::{self, FollowError, Tail};
@@ -97,24 +97,61 @@ fn value_of<'a>(m: &Measure, acc: &Acc, last: Option<&'a Last>) -> Value<'a> {
     }
 }
 
-/// Runs every measurement once, prints them, and saves positions. Returns the values of
-/// the numeric measurements with `history = "weekly"`, for the learner.
-pub fn run(cfg: &Config, state_dir: &Path, rep: &mut Output) -> Result<Vec<(String, f64)>, Error> {
-    let mut weekly = Vec::new();
-    if cfg.measures.is_empty() {
-        return Ok(weekly);
-    }
-    let _lock = lock(state_dir)?;
-    let state_path = state_dir.join(STATE_FILE);
-    let old = State::load(&state_path)?;
-    let mut new = State::default();
-    let n = cfg.measures.len();
-    let mut accs = vec![Acc::default(); n];
-    let mut warns: Vec<Vec<(Vec<u8>, String)>> = vec![Vec::new(); n];
-    let mut measured = vec![true; n];
-    let mut buf = Vec::new();
-    let mut tail = Tail::new(ATTEMPTS - 1);
+/// Problems to report, each with the file or command it is about.
+type Warnings = Vec<(Vec<u8>, String)>;
 
+/// What a round found for each measurement, by its index in the config.
+struct Found {
+    accs: Vec<Acc>,
+    warns: Vec<Warnings>,
+    /// False for a command that gave nothing to measure (its last value is kept).
+    measured: Vec<bool>,
+}
+
+/// What a measurement reads, as its warnings name it: the log's path or the command line.
+fn source_of(m: &Measure) -> Vec<u8> {
+    match &m.source {
+        MeasureSource::File(p) => p.as_os_str().as_bytes().to_vec(),
+        MeasureSource::Command { argv, .. } => argv.join(" ").into_bytes(),
+    }
+}
+
+/// Follows one log for the measurements `idx` (whose saved positions agree), trying again
+/// when it changed under the read; on failure, the file and why.
+fn follow_log(
+    tail: &mut Tail,
+    cfg: &Config,
+    log: &Path,
+    saved: &Saved,
+    idx: &[usize],
+) -> Result<(Followed, Vec<Acc>, Warnings), (PathBuf, String)> {
+    let mut outcome = Err((log.to_owned(), String::new()));
+    for attempt in 1..=ATTEMPTS {
+        let mut group = Group::new(idx.iter().map(|&i| &cfg.measures[i]));
+        let mut notes = Vec::new();
+        let mut note = |n: Note<'_>| notes.push(note_message(n));
+        match tail.follow(log.as_os_str().as_bytes(), saved, &mut group, &mut note) {
+            Ok(f) => return Ok((f, group.into_accs(), notes)),
+            Err(FollowError::Unstable(p)) => {
+                outcome = Err((
+                    p,
+                    format!("changed while being read (truncated or rewritten) {ATTEMPTS} times in a row: not counted now; read again at the next scan"),
+                ));
+                if attempt < ATTEMPTS {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+            Err(FollowError::Io(p, e)) => {
+                return Err((p, format!("cannot read it: {e}; its position is kept")));
+            }
+        }
+    }
+    outcome
+}
+
+/// Reads every configured log once and records the positions to save in `new`.
+fn read_logs(cfg: &Config, old: &State, new: &mut State, found: &mut Found) {
+    let mut tail = Tail::new(ATTEMPTS - 1);
     // Measurements of one log whose positions agree share one read.
     let mut groups: Vec<(PathBuf, Saved, Vec<usize>)> = Vec::new();
     for (i, m) in cfg.measures.iter().enumerate() {
@@ -129,31 +166,6 @@ pub fn run(cfg: &Config, state_dir: &Path, rep: &mut Output) -> Result<Vec<(Stri
     }
     for (path, saved, idx) in &groups {
         let src = path.as_os_str().as_bytes();
-        let mut outcome = Err((path.clone(), String::new()));
-        for attempt in 1..=ATTEMPTS {
-            let mut group = Group::new(idx.iter().map(|&i| &cfg.measures[i]));
-            let mut notes = Vec::new();
-            let mut note = |n: Note<'_>| notes.push(note_message(n));
-            match tail.follow(src, saved, &mut group, &mut note) {
-                Ok(f) => {
-                    outcome = Ok((f, group, notes));
-                    break;
-                }
-                Err(FollowError::Unstable(p)) => {
-                    outcome = Err((
-                        p,
-                        format!("changed while being read (truncated or rewritten) {ATTEMPTS} times in a row: not counted now; read again at the next scan"),
-                    ));
-                    if attempt < ATTEMPTS {
-                        std::thread::sleep(Duration::from_millis(50));
-                    }
-                }
-                Err(FollowError::Io(p, e)) => {
-                    outcome = Err((p, format!("cannot read it: {e}; its position is kept")));
-                    break;
-                }
-            }
-        }
         let keep = |new: &mut State, s: Saved| {
             if s != Saved::default() {
                 for &i in idx {
@@ -162,11 +174,11 @@ pub fn run(cfg: &Config, state_dir: &Path, rep: &mut Output) -> Result<Vec<(Stri
                 }
             }
         };
-        match outcome {
-            Ok((f, group, notes)) => {
-                for (&i, acc) in idx.iter().zip(group.into_accs()) {
-                    accs[i] = acc;
-                    let w = &mut warns[i];
+        match follow_log(&mut tail, cfg, path, saved, idx) {
+            Ok((f, accs, notes)) => {
+                for (&i, acc) in idx.iter().zip(accs) {
+                    found.accs[i] = acc;
+                    let w = &mut found.warns[i];
                     let seen = saved.cur.is_some_and(|c| !c.is_marker());
                     if let Some(msg) = event_message(f.event, seen) {
                         w.push((src.to_vec(), msg));
@@ -179,54 +191,78 @@ pub fn run(cfg: &Config, state_dir: &Path, rep: &mut Output) -> Result<Vec<(Stri
                         ));
                     }
                 }
-                keep(&mut new, f.saved);
+                keep(new, f.saved);
             }
             Err((p, msg)) => {
                 for &i in idx {
-                    warns[i].push((p.as_os_str().as_bytes().to_vec(), msg.clone()));
+                    found.warns[i].push((p.as_os_str().as_bytes().to_vec(), msg.clone()));
                 }
-                keep(&mut new, *saved);
+                keep(new, *saved);
             }
         }
     }
+}
 
+/// Runs every configured command once and matches its output.
+fn run_commands(cfg: &Config, found: &mut Found) {
+    let mut buf = Vec::new();
     for (i, m) in cfg.measures.iter().enumerate() {
         let MeasureSource::Command { argv, timeout } = &m.source else {
             continue;
         };
-        let src = argv.join(" ").into_bytes();
+        let src = source_of(m);
+        let warns = &mut found.warns[i];
         match command::run(argv, *timeout) {
             Ok(ran) => {
                 let mut matcher = Matcher::new(m);
                 let out = &ran.output[..];
                 match logtail::read_lines(&mut &out[..], 0, false, true, &mut buf, &mut matcher) {
-                    Ok(r) if r.cut > 0 => warns[i].push((
+                    Ok(r) if r.cut > 0 => warns.push((
                         src.clone(),
                         format!("{} output line(s) longer than {LINE_MAX} bytes: matched on their first {LINE_MAX} bytes", r.cut),
                     )),
                     _ => {}
                 }
-                accs[i] = matcher.acc;
+                found.accs[i] = matcher.acc;
                 for note in ran.notes() {
-                    warns[i].push((src.clone(), note));
+                    warns.push((src.clone(), note));
                 }
             }
             Err(e) => {
-                measured[i] = false;
-                warns[i].push((src.clone(), e.to_string()));
+                found.measured[i] = false;
+                warns.push((src, e.to_string()));
             }
         }
     }
+}
+
+/// Runs every measurement once, prints them, and saves positions. Returns the values of
+/// the numeric measurements with `history = "weekly"`, for the learner.
+pub fn run(cfg: &Config, state_dir: &Path, rep: &mut Output) -> Result<Vec<(String, f64)>, Error> {
+    let mut weekly = Vec::new();
+    if cfg.measures.is_empty() {
+        return Ok(weekly);
+    }
+    let _lock = lock(state_dir)?;
+    let state_path = state_dir.join(STATE_FILE);
+    let old = State::load(&state_path)?;
+    let mut new = State::default();
+    let n = cfg.measures.len();
+    let mut found = Found {
+        accs: vec![Acc::default(); n],
+        warns: vec![Vec::new(); n],
+        measured: vec![true; n],
+    };
+    read_logs(cfg, &old, &mut new, &mut found);
+    run_commands(cfg, &mut found);
 
     let out_err = |e: io::Error| Error::Io(format!("cannot write report: {e}"));
     for (i, m) in cfg.measures.iter().enumerate() {
-        let acc = &accs[i];
-        let src = match &m.source {
-            MeasureSource::File(p) => p.as_os_str().as_bytes().to_vec(),
-            MeasureSource::Command { argv, .. } => argv.join(" ").into_bytes(),
-        };
+        let acc = &found.accs[i];
+        let warns = &mut found.warns[i];
+        let src = source_of(m);
         if acc.tally.unparsed > 0 {
-            warns[i].push((
+            warns.push((
                 src.clone(),
                 format!(
                     "{} matching line(s) with no number in capture group 1: left out of the value",
@@ -235,7 +271,7 @@ pub fn run(cfg: &Config, state_dir: &Path, rep: &mut Output) -> Result<Vec<(Stri
             ));
         }
         if acc.keys_overflow > 0 {
-            warns[i].push((
+            warns.push((
                 src.clone(),
                 format!(
                     "more than {MAX_KEYS} distinct keys: {} matching line(s) not counted per key",
@@ -243,7 +279,7 @@ pub fn run(cfg: &Config, state_dir: &Path, rep: &mut Output) -> Result<Vec<(Stri
                 ),
             ));
         }
-        for (s, msg) in &warns[i] {
+        for (s, msg) in warns.iter() {
             let w = Warning {
                 t: rep.now(),
                 source: s,
@@ -253,7 +289,7 @@ pub fn run(cfg: &Config, state_dir: &Path, rep: &mut Output) -> Result<Vec<(Stri
             rep.emit(&finding::Event::Warning(w)).map_err(out_err)?;
         }
         let old_last = old.last.get(&m.name);
-        if !measured[i] {
+        if !found.measured[i] {
             if let Some(l) = old_last {
                 new.last.insert(m.name.clone(), l.clone());
             }
