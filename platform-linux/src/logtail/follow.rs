@@ -12,7 +12,7 @@ use homeostat_core::logscan::rules::{self, Ends, Plan};
 use homeostat_core::logscan::{Anchor, Event, Mtime, Node, Saved, Stat, TailPos, Target, HEAD_MAX};
 
 use super::observe::{observe, Observation};
-use super::read::{gz_at, head_bytes, read_full, read_lines, At, CountingSink};
+use super::read::{gz_at, head_bytes, read_at, read_full, read_lines, At, CountingSink};
 use super::FollowError;
 
 /// The digests the rules ask for.
@@ -22,31 +22,42 @@ impl rules::Probe for Probe<'_> {
     fn digest(&mut self, target: Target, start: u64, len: u16) -> Option<[u8; 32]> {
         let mut buf = vec![0u8; len as usize];
         let n = match target {
-            Target::Current => read_full(
-                &mut At {
-                    file: self.0.current.as_ref()?,
-                    pos: start,
-                    limit: u64::MAX,
-                },
-                &mut buf,
-            ),
+            Target::Current => read_at(self.0.current.as_ref()?, start, u64::MAX, &mut buf),
             Target::Candidate(i) => {
                 let r = self.0.rotated.get(i)?;
                 if r.cand.compressed {
                     gz_at(&r.file, start).and_then(|mut d| read_full(&mut d, &mut buf))
                 } else {
-                    read_full(
-                        &mut At {
-                            file: &r.file,
-                            pos: start,
-                            limit: u64::MAX,
-                        },
-                        &mut buf,
-                    )
+                    read_at(&r.file, start, u64::MAX, &mut buf)
                 }
             }
         };
         (n.ok()? == buf.len()).then(|| sha256(&buf))
+    }
+}
+
+/// Where a read starts, and what it must find for its lines to be the ones the rules chose.
+#[derive(Clone, Copy, Default)]
+struct Start<'a> {
+    /// The offset read from.
+    from: u64,
+    /// The line at `from` was cut: skip to its end.
+    skipping: bool,
+    expect: Expect<'a>,
+}
+
+impl<'a> Start<'a> {
+    /// A read from `from` of the file that `saved` followed (`None`: one read from 0, or
+    /// not followed before); `head` as in [`Expect::head`].
+    fn at(from: u64, saved: Option<TailPos>, head: Option<&'a [u8]>) -> Start<'a> {
+        Start {
+            from,
+            skipping: from != 0 && saved.is_some_and(|p| p.skipping),
+            expect: Expect {
+                from: saved.filter(|p| from != 0 && from == p.offset),
+                head,
+            },
+        }
     }
 }
 
@@ -63,20 +74,22 @@ struct Expect<'a> {
 
 /// Reads an uncompressed file from `from` up to the size it had when observed, checks it
 /// was not truncated or rewritten meanwhile (its head is still the one it had when the
-/// read began, and what `expect` says holds) and returns the position where it ended.
-#[allow(clippy::too_many_arguments)]
+/// read began, and what `start` expects holds) and returns the position where it ended.
 fn read_plain(
     path: &Path,
     file: &File,
     stat: Stat,
-    from: u64,
-    skipping: bool,
-    expect: Expect<'_>,
+    start: Start<'_>,
     buf: &mut Vec<u8>,
     sink: &mut dyn LineSink,
 ) -> Result<(TailPos, u64), FollowError> {
     let io = |e| FollowError::Io(path.to_owned(), e);
     let unstable = || Err(FollowError::Unstable(path.to_owned()));
+    let Start {
+        from,
+        skipping,
+        expect,
+    } = start;
     let head0 = head_bytes(file).map_err(io)?;
     let mut src = At {
         file,
@@ -98,15 +111,7 @@ fn read_plain(
                     .is_some_and(|h| sha256(h) == p.head.digest);
             let mut tail = vec![0u8; p.tail.len as usize];
             let at = p.offset - u64::from(p.tail.len).min(p.offset);
-            let got = read_full(
-                &mut At {
-                    file,
-                    pos: at,
-                    limit: p.offset,
-                },
-                &mut tail,
-            )
-            .map_err(io)?;
+            let got = read_at(file, at, p.offset, &mut tail).map_err(io)?;
             head && (p.tail.len == 0 || (got == tail.len() && sha256(&tail) == p.tail.digest))
         }
     };
@@ -115,15 +120,7 @@ fn read_plain(
     }
     let ts = tail_start(r.end, r.last_line_start.unwrap_or(0));
     let mut tail = vec![0u8; (r.end - ts) as usize];
-    let got = read_full(
-        &mut At {
-            file,
-            pos: ts,
-            limit: r.end,
-        },
-        &mut tail,
-    )
-    .map_err(io)?;
+    let got = read_at(file, ts, r.end, &mut tail).map_err(io)?;
     if got != tail.len() {
         return unstable();
     }
@@ -159,13 +156,10 @@ fn head_done(h: &[u8]) -> bool {
 /// Reads rotated file `i` from `from`. A compressed one is read to its end (a last line
 /// without a newline counts: nothing will follow it) and gives no position; one that
 /// cannot be decompressed is noted and skipped.
-#[allow(clippy::too_many_arguments)]
 fn read_rotated(
     obs: &Observation,
     i: usize,
-    from: u64,
-    skipping: bool,
-    expect: Expect<'_>,
+    start: Start<'_>,
     buf: &mut Vec<u8>,
     sink: &mut dyn LineSink,
     out: &mut Followed,
@@ -173,16 +167,7 @@ fn read_rotated(
 ) -> Result<Option<TailPos>, FollowError> {
     let r = &obs.rotated[i];
     if !r.cand.compressed {
-        let (pos, cut) = read_plain(
-            &r.path,
-            &r.file,
-            r.cand.stat,
-            from,
-            skipping,
-            expect,
-            buf,
-            sink,
-        )?;
+        let (pos, cut) = read_plain(&r.path, &r.file, r.cand.stat, start, buf, sink)?;
         out.cut += cut;
         return Ok(Some(pos));
     }
@@ -190,6 +175,7 @@ fn read_rotated(
         inner: sink,
         bytes: 0,
     };
+    let Start { from, skipping, .. } = start;
     let res = gz_at(&r.file, from)
         .and_then(|mut d| read_lines(&mut d, from, skipping, true, buf, &mut counted));
     match res {
@@ -281,27 +267,18 @@ pub(super) fn follow(
         if round == 0 || out.event == Event::Quiet || (loss(plan.event) && !loss(out.event)) {
             out.event = plan.event;
         }
-        let from_pos = |p: Option<TailPos>, from: u64| p.filter(|p| from != 0 && from == p.offset);
         let mut ends = Ends::default();
         if let Some((i, from)) = plan.prev {
-            let skipping = from != 0 && saved.prev.is_some_and(|p| p.skipping);
-            let expect = Expect {
-                from: from_pos(saved.prev, from),
-                head: None,
-            };
-            ends.prev = read_rotated(&obs, i, from, skipping, expect, buf, sink, &mut out, notes)?;
+            let start = Start::at(from, saved.prev, None);
+            ends.prev = read_rotated(&obs, i, start, buf, sink, &mut out, notes)?;
         }
         if let Some((i, from)) = plan.old {
-            let skipping = from != 0 && saved.cur.is_some_and(|c| c.skipping);
-            let expect = Expect {
-                from: from_pos(saved.cur, from),
-                head: None,
-            };
-            ends.old = read_rotated(&obs, i, from, skipping, expect, buf, sink, &mut out, notes)?;
+            let start = Start::at(from, saved.cur, None);
+            ends.old = read_rotated(&obs, i, start, buf, sink, &mut out, notes)?;
         }
         for i in plan.between() {
-            let expect = Expect::default();
-            ends.between = read_rotated(&obs, i, 0, false, expect, buf, sink, &mut out, notes)?;
+            let start = Start::default();
+            ends.between = read_rotated(&obs, i, start, buf, sink, &mut out, notes)?;
         }
         let mut overtaken = false;
         if let (Some(from), Node::Regular(stat), Some(file)) =
@@ -310,7 +287,8 @@ pub(super) fn follow(
             // Not read past `from`: the position already saved there, or the start of the
             // generation observed (when it was empty, a position that saw an empty file,
             // from the time it had then).
-            let unread = from_pos(saved.cur, from).unwrap_or(TailPos {
+            let start = Start::at(from, saved.cur, Some(&obs.live_head));
+            let unread = start.expect.from.unwrap_or(TailPos {
                 head: anchor(&obs.live_head),
                 head_done: head_done(&obs.live_head),
                 ..TailPos::start(stat.dev, stat.ino, obs.live_mtime)
@@ -321,13 +299,8 @@ pub(super) fn follow(
                 overtaken = from != 0;
                 ends.current = Some(unread);
             } else {
-                let skipping = from != 0 && saved.cur.is_some_and(|c| c.skipping);
-                let expect = Expect {
-                    from: from_pos(saved.cur, from),
-                    head: Some(&obs.live_head),
-                };
                 sink.checkpoint();
-                match read_plain(path, file, stat, from, skipping, expect, buf, sink) {
+                match read_plain(path, file, stat, start, buf, sink) {
                     Ok((pos, cut)) => {
                         out.cut += cut;
                         ends.current = Some(pos);

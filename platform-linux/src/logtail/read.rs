@@ -48,6 +48,12 @@ pub(super) fn read_full(src: &mut impl Read, buf: &mut [u8]) -> io::Result<usize
     Ok(n)
 }
 
+/// Reads `buf.len()` bytes of `file` from `pos`, not past `limit`; returns the bytes read
+/// (fewer only at the end of the file or at `limit`).
+pub(super) fn read_at(file: &File, pos: u64, limit: u64, buf: &mut [u8]) -> io::Result<usize> {
+    read_full(&mut At { file, pos, limit }, buf)
+}
+
 /// A decompressing reader over a whole `.gz` file, positioned at decompressed `from`.
 pub(super) fn gz_at(file: &File, from: u64) -> io::Result<MultiGzDecoder<BufReader<At<'_>>>> {
     let mut d = MultiGzDecoder::new(BufReader::with_capacity(
@@ -161,14 +167,7 @@ pub fn read_lines(
 /// The first line of `file` as it is now (see [`head`]).
 pub(super) fn head_bytes(file: &File) -> io::Result<Vec<u8>> {
     let mut b = vec![0u8; HEAD_MAX];
-    let n = read_full(
-        &mut At {
-            file,
-            pos: 0,
-            limit: u64::MAX,
-        },
-        &mut b,
-    )?;
+    let n = read_at(file, 0, u64::MAX, &mut b)?;
     b.truncate(n);
     let len = head(&b).0.len();
     b.truncate(len);
