@@ -29,10 +29,10 @@ log="$work/auth.log"
 
 # The ssh handle's patterns, from the source, as POSIX EREs.
 mapfile -t patterns < <(
-  sed -n '/^pub const SSH_PATTERNS/,/^];/p' agent/src/handles.rs \
+  sed -n '/^pub const SSH_PATTERNS/,/^];/p' agent/src/measurements/handles.rs \
     | sed -n 's/^ *r"\(.*\)",$/\1/p' | sed 's/(?:/(/g'
 )
-[ "${#patterns[@]}" -gt 0 ] || { echo "no ssh patterns found in agent/src/handles.rs" >&2; exit 2; }
+[ "${#patterns[@]}" -gt 0 ] || { echo "no ssh patterns found in agent/src/measurements/handles.rs" >&2; exit 2; }
 
 echo "== generating $size_arg of auth.log" >&2
 block="$work/block"
@@ -82,7 +82,7 @@ printf '[[measure]]\nuse = "ssh"\nfile = "%s"\n' "$log" > "$cfg"
 cfg_nokeys="$work/nokeys.toml"
 {
   printf '[[measure]]\nname = "ssh_breakin"\nfile = "%s"\nmatch = [\n' "$log"
-  sed -n '/^pub const SSH_PATTERNS/,/^];/p' agent/src/handles.rs | sed -n 's/^ *r"\(.*\)",$/  \x27\1\x27,/p'
+  sed -n '/^pub const SSH_PATTERNS/,/^];/p' agent/src/measurements/handles.rs | sed -n 's/^ *r"\(.*\)",$/  \x27\1\x27,/p'
   printf ']\n'
 } > "$cfg_nokeys"
 grep_args=()

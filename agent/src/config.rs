@@ -449,10 +449,10 @@ fn measure(raw: RawMeasure, block: usize) -> Result<Vec<Measure>> {
         Ok(PathBuf::from(f))
     };
     if let Some(h) = &raw.handle {
-        let list = crate::handles::lookup(h).with_context(|| {
+        let list = crate::measurements::handles::lookup(h).with_context(|| {
             format!(
                 "unknown handle {h:?}: expected one of {}",
-                crate::handles::NAMES
+                crate::measurements::handles::NAMES
             )
         })?;
         if raw.command.is_some()

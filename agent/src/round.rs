@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::exit::{DATABASE as EXIT_DATABASE, IO as EXIT_IO};
 use crate::fimrun::{self, Failure, Mode};
 use crate::learn::live::Session;
-use crate::measure;
+use crate::measurements;
 use crate::output::changelog::ChangeLog;
 use crate::output::Output;
 use crate::signing::Keys;
@@ -93,7 +93,7 @@ impl Agent {
             }
         }
         if sample {
-            let weekly = match measure::run(&self.cfg, &self.state, out) {
+            let weekly = match measurements::run(&self.cfg, &self.state, out) {
                 Ok(w) => w,
                 Err(e) => {
                     fail(measure_failure(e));
@@ -184,9 +184,9 @@ pub fn open_session(cfg: &Config, state: &Path, out: &mut Output) -> Result<Sess
     Ok(session)
 }
 
-fn measure_failure(e: measure::Error) -> StepError {
+fn measure_failure(e: measurements::Error) -> StepError {
     match e {
-        measure::Error::State(m) => (EXIT_DATABASE, m),
-        measure::Error::Io(m) => (EXIT_IO, m),
+        measurements::Error::State(m) => (EXIT_DATABASE, m),
+        measurements::Error::Io(m) => (EXIT_IO, m),
     }
 }

@@ -101,24 +101,77 @@ pub trait SystemSource {
     fn users(&mut self, each: &mut dyn FnMut(&[u8])) -> Result<(), Self::Error>;
 }
 
-/// Where reading a log resumes and what the platform saw while reading it.
-#[derive(Clone, Debug)]
-pub struct Followed {
-    /// The position to save: the next read resumes here.
-    pub saved: Saved,
+/// Where the lines of a followed log go, in the order they were written.
+///
+/// A follow gives complete lines only (a last line without its newline waits for the next
+/// follow, except at the end of a compressed rotated file, where nothing will follow it).
+/// Runs of ordinary lines come as one [`LineSink::region`], so that a matcher can search
+/// them in one pass; a line cut to [`crate::logscan::LINE_MAX`] comes alone through
+/// [`LineSink::line`].
+pub trait LineSink {
+    /// Complete lines, each with its `\n`, none longer than [`crate::logscan::LINE_MAX`].
+    fn region(&mut self, bytes: &[u8]);
+    /// One line without its `\n` (at most [`crate::logscan::LINE_MAX`] bytes: a longer one
+    /// is cut, and counted in [`Followed::cut`]).
+    fn line(&mut self, line: &[u8]);
+    /// Remembers what the lines given so far made, for [`LineSink::rollback`].
+    fn checkpoint(&mut self);
+    /// Forgets the lines given since the last [`LineSink::checkpoint`]: a read of the
+    /// current file that a rotation overtook is taken back and read again where the
+    /// rotation put those lines.
+    fn rollback(&mut self);
 }
 
-/// Follows a log through rotation ([`crate::logscan::rules`] decide; the platform reads).
+/// Something a follow met that did not stop it, about one file of the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Note<'a> {
+    /// A compressed rotated file could not be decompressed past decompressed byte `at`:
+    /// the lines after that are lost (reported, never silent).
+    Undecompressable {
+        /// The rotated file (a path, as bytes).
+        file: &'a [u8],
+        /// Decompressed bytes given before the failure, counted from the file's start.
+        at: u64,
+        /// Why, as the platform words it.
+        why: &'a str,
+    },
+}
+
+/// What one follow of a log gave, besides its lines and notes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Followed {
+    /// The position to save: the next follow resumes here.
+    pub saved: Saved,
+    /// What the rules saw ([`crate::logscan::Event`]): quiet growth, a first read, a
+    /// missing or special log, or a loss. Of several rounds, the first loss wins.
+    pub event: crate::logscan::Event,
+    /// Lines longer than [`crate::logscan::LINE_MAX`] given cut.
+    pub cut: u64,
+}
+
+/// Follows a log through rotation: [`crate::logscan::rules`] decide what to read from
+/// where; the platform observes the log and the rotated files beside it, answers the
+/// rules' digest questions, and reads.
+///
+/// Nothing here allocates: lines go to the caller's [`LineSink`], notes to its closure,
+/// and the position in and out is a fixed-size [`Saved`]. The platform keeps its read
+/// buffer in `self`, so one source serves every log of a scan.
 pub trait LineSource {
-    /// Why a log could not be read.
+    /// Why a log could not be followed this time: then nothing given to the sink may be
+    /// kept, and `from` is still the position to save.
     type Error;
-    /// Reads the lines of `log` written since `from`, each once, in order, bounded to
-    /// [`crate::logscan::LINE_MAX`] bytes, and returns where to resume.
+    /// Reads the lines of the log at path `log` written since `from`, each once and in
+    /// order (the rest of a rotated generation first, then the ones after it, then the
+    /// current file), bounded to [`crate::logscan::LINE_MAX`] bytes, and returns where to
+    /// resume. A missing log, or one that is a FIFO, directory or device, is not an error:
+    /// nothing is read and [`Followed::event`] says why.
     fn follow(
         &mut self,
         log: &[u8],
         from: &Saved,
-        each: &mut dyn FnMut(&[u8]),
+        lines: &mut dyn LineSink,
+        notes: &mut dyn FnMut(Note<'_>),
     ) -> Result<Followed, Self::Error>;
 }
 

@@ -4,8 +4,12 @@
 //! - [`hashpool`]: hashing on all cores by a bounded worker pool, results back in order.
 //! - [`xattr`]: a digest of a file's extended attributes.
 //! - [`tree`]: what to walk (root, depth, excludes, xdev).
+//! - [`logtail`]: following a log through rotation ([`homeostat_core::feed::LineSource`]).
+//! - [`command`]: running a measurement's command with a timeout and an output bound.
 
+pub mod command;
 pub mod hashpool;
+pub mod logtail;
 pub mod monitor;
 pub mod tree;
 pub mod walk;
