@@ -4,6 +4,7 @@
 mod config;
 mod daemon;
 mod database;
+mod duration;
 mod escape;
 mod fimrun;
 mod handles;
