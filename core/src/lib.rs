@@ -9,6 +9,7 @@
 //! - [`stats`]: the learned normal state of each observable per slot of the week.
 //! - [`entropy`]: how evenly a sample's traffic spreads over its sources.
 //! - [`classes`]: class names, persistent classes and class expressions.
+//! - [`text`]: attacker-controlled bytes escaped for printing (`\xNN`).
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(unsafe_code)]
 
@@ -21,3 +22,4 @@ pub mod entropy;
 pub mod fim;
 pub mod logscan;
 pub mod stats;
+pub mod text;

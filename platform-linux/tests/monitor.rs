@@ -76,7 +76,7 @@ fn sample_of_a_fixture_tree() {
     assert_eq!(s.value("otherprocs"), Some(2.0));
     assert_eq!(
         keys(&s, "rootprocs"),
-        pairs(&[("evil\\nname", 1), ("sleep", 1)])
+        pairs(&[("evil\\x5cnname", 1), ("sleep", 1)])
     );
     assert_eq!(
         keys(&s, "otherprocs"),
@@ -93,7 +93,7 @@ fn sample_of_a_fixture_tree() {
             (1, 0, Some("root"), "sleep"),
             (555, 4321, None, "ghost"),
             (777, 1000, Some("alice"), "postgres"),
-            (4242, 0, Some("root"), "evil\\nname"),
+            (4242, 0, Some("root"), "evil\\x5cnname"),
         ]
     );
 

@@ -466,17 +466,10 @@ fn read_into(path: &std::path::Path, buf: &mut Vec<u8>) -> std::io::Result<()> {
     }
 }
 
-/// Bytes as text: printable ASCII kept, every other byte written `\xNN`.
+/// Bytes as text, escaped as the core's [`homeostat_core::text::Escaped`]: printable
+/// ASCII but `\` kept, every other byte written `\xNN`.
 pub(crate) fn printable(b: &[u8]) -> String {
-    let mut s = String::with_capacity(b.len());
-    for &c in b {
-        if (0x20..0x7f).contains(&c) {
-            s.push(char::from(c));
-        } else {
-            s.push_str(&format!("\\x{c:02x}"));
-        }
-    }
-    s
+    homeostat_core::text::Escaped::new(b).to_string()
 }
 
 #[cfg(test)]
@@ -487,6 +480,7 @@ mod tests {
     fn printable_escapes() {
         assert_eq!(printable(b"ab c~"), "ab c~");
         assert_eq!(printable(b"\x00\n\x7f\xff"), "\\x00\\x0a\\x7f\\xff");
+        assert_eq!(printable(b"DOMAIN\\user"), "DOMAIN\\x5cuser");
     }
 
     #[test]
