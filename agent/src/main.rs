@@ -414,8 +414,10 @@ fn eval(state: &Path, expr: &str, now: i64) -> Outcome {
     let extras = learn::peaks::Extras::load(state);
     // Persistent classes outlive the sample that raised them: alive while now <= expiry.
     let mut brain_said = Vec::new();
-    let brain = learn::store::Brain::load(state, 0.6, |m| brain_said.push(m))
-        .map_err(|e| (EXIT_DATABASE, format!("cannot read the learner state: {e}")))?;
+    let brain = learn::store::Brain::load(state, homeostat_core::stats::DEFAULT_FORGET_RATE, |m| {
+        brain_said.push(m)
+    })
+    .map_err(|e| (EXIT_DATABASE, format!("cannot read the learner state: {e}")))?;
     let persistent: Vec<String> = brain
         .learner
         .persistent_names(now)

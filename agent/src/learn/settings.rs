@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use homeostat_core::stats::{DEFAULT_FORGET_RATE, FORGET_RATE_MAX, FORGET_RATE_MIN};
 use serde::Deserialize;
 
 /// How the monitor samples and learns.
@@ -24,7 +25,7 @@ impl Default for MonitorSettings {
     fn default() -> Self {
         MonitorSettings {
             interval: Duration::from_secs(150),
-            forget_rate: 0.6,
+            forget_rate: DEFAULT_FORGET_RATE,
             tcpdump: false,
             files_interval: Duration::from_secs(3600),
             services: Vec::new(),
@@ -56,10 +57,13 @@ impl MonitorSettings {
             s.files_interval = at_least_a_second(i).context("[monitor] files_interval")?;
         }
         if let Some(f) = raw.forget_rate {
-            if !(0.1..=0.9).contains(&f) {
-                bail!("[monitor] forget_rate {f}: expected a number from 0.1 to 0.9");
+            let f32 = f as f32;
+            if !(FORGET_RATE_MIN..=FORGET_RATE_MAX).contains(&f32) {
+                bail!(
+                    "[monitor] forget_rate {f}: expected a number from {FORGET_RATE_MIN} to {FORGET_RATE_MAX}"
+                );
             }
-            s.forget_rate = f as f32;
+            s.forget_rate = f32;
         }
         s.tcpdump = raw.tcpdump.unwrap_or(false);
         for (name, port) in raw.services {

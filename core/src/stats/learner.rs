@@ -25,9 +25,13 @@ pub const MAX_VALUE: f32 = 1.0e15;
 /// The table is "young" (new values weigh `f`, not `1 − f`) while `AGE / 2016 < 2`.
 pub const YOUNG_SAMPLES: u64 = 2 * SLOTS as u64;
 
-/// `f` as cf-monitord accepts it: outside 0.1..=0.9 (or NaN) it is 0.6.
+/// The forget rates cf-monitord accepts: [`FORGET_RATE_MIN`]`..=`[`FORGET_RATE_MAX`].
+pub const FORGET_RATE_MIN: f32 = 0.1;
+pub const FORGET_RATE_MAX: f32 = 0.9;
+
+/// `f` as cf-monitord accepts it: outside 0.1..=0.9 (or NaN) it is [`DEFAULT_FORGET_RATE`].
 pub const fn sane_forget_rate(f: f32) -> f32 {
-    if f >= 0.1 && f <= 0.9 {
+    if f >= FORGET_RATE_MIN && f <= FORGET_RATE_MAX {
         f
     } else {
         DEFAULT_FORGET_RATE
@@ -265,7 +269,8 @@ impl Default for Learner {
 }
 
 impl Learner {
-    /// A learner that knows nothing. `forget_rate` is the config's (0.6 by default).
+    /// A learner that knows nothing. `forget_rate` is the config's
+    /// ([`DEFAULT_FORGET_RATE`] by default).
     pub const fn new(forget_rate: f32) -> Learner {
         Learner {
             forget_rate: sane_forget_rate(forget_rate),
