@@ -12,6 +12,8 @@
 //!
 //! Linux only: the harness uses Linux xattr calls; elsewhere the crate is empty.
 #![cfg(target_os = "linux")]
+// Test-side libc shims (geteuid, utimensat, mkfifo, xattrs), each with a SAFETY note.
+#![allow(unsafe_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{CString, OsStr, OsString};
