@@ -280,7 +280,7 @@ struct RawMeasure {
     history: Option<String>,
     aggregate: Option<String>,
     extract: Option<i64>,
-    timeout: Option<RawDuration>,
+    timeout: Option<toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -288,13 +288,6 @@ struct RawMeasure {
 enum RawStrings {
     One(String),
     Many(Vec<String>),
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum RawDuration {
-    Seconds(i64),
-    Text(String),
 }
 
 /// Compiles `patterns` into one matcher: byte-oriented (as `LC_ALL=C grep`: `.` and
@@ -511,11 +504,7 @@ fn measure(raw: RawMeasure, block: usize) -> Result<Vec<Measure>> {
     let timeout = match raw.timeout {
         None => DEFAULT_COMMAND_TIMEOUT,
         Some(_) if raw.command.is_none() => bail!("`timeout` applies to a `command` only"),
-        Some(RawDuration::Seconds(n)) if n > 0 => Duration::from_secs(n as u64),
-        Some(RawDuration::Seconds(n)) => {
-            bail!("timeout {n}: expected a positive number of seconds")
-        }
-        Some(RawDuration::Text(t)) => duration(&t)?,
+        Some(t) => crate::duration::from_toml(&t).context("timeout")?,
     };
     let source = match (&raw.file, raw.command) {
         (Some(f), None) => MeasureSource::File(file(f)?),
@@ -585,22 +574,6 @@ fn check_name(name: &str) -> Result<()> {
         bail!("name {name:?}: expected 1 to 64 of A-Z a-z 0-9 _ - .");
     }
     Ok(())
-}
-
-/// `"10s"`, `"500ms"`, `"2m"`, or a number of seconds.
-fn duration(t: &str) -> Result<Duration> {
-    let t = t.trim();
-    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: u64 =
-        num.parse().ok().filter(|n| *n > 0).with_context(|| {
-            format!("timeout {t:?}: expected a positive number with s, ms or m")
-        })?;
-    Ok(match unit.trim() {
-        "" | "s" => Duration::from_secs(n),
-        "ms" => Duration::from_millis(n),
-        "m" => Duration::from_secs(n * 60),
-        u => bail!("timeout {t:?}: unknown unit {u:?}: expected s, ms or m"),
-    })
 }
 
 #[cfg(test)]
@@ -736,8 +709,9 @@ use = "ftp"
             ("name = \"a\"\nfile = \"/x\"\nmatch = \"y\"\naggregate = \"sum\"\n", "aggregate"),
             ("name = \"a\"\nfile = \"/x\"\nmatch = \"(y)\"\nkind = \"string\"\nhistory = \"weekly\"\n", "weekly"),
             ("name = \"a\"\nfile = \"/x\"\nmatch = \"y\"\ntimeout = 3\n", "timeout"),
+            ("name = \"a\"\ncommand = \"ls\"\nmatch = \"y\"\ntimeout = \"10\"\n", "timeout: duration \"10\": a unit is needed"),
             ("name = \"a\"\ncommand = [\"ls\"]\nmatch = \"y\"\n", "absolute"),
-            ("name = \"a\"\ncommand = \"ls\"\nmatch = \"y\"\ntimeout = \"3h\"\n", "unit"),
+            ("name = \"a\"\ncommand = \"ls\"\nmatch = \"y\"\ntimeout = \"3y\"\n", "unknown unit \"y\": expected ms, s, m, h or d"),
             ("use = \"telnet\"\n", "unknown handle"),
             ("use = \"ssh\"\nmatch = \"x\"\n", "takes only"),
             ("use = \"ftp\"\nname = \"x\"\n", "no `name`"),

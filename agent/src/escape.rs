@@ -1,21 +1,15 @@
-//! Making attacker-controlled bytes (file names, link targets) safe to print.
-//!
-//! Every byte outside printable ASCII, and `\` itself, becomes `\xNN`, so a name can
-//! carry no newline, terminal escape or invalid UTF-8 into a report, and the original
-//! bytes can be recovered exactly.
+//! Making attacker-controlled bytes (file names, link targets) safe to print: the core's
+//! [`homeostat_core::text::Escaped`] (every byte outside printable ASCII, and `\` itself,
+//! becomes `\xNN`), as owned strings, and JSON string literals.
 
 use std::fmt::Write;
 
+use homeostat_core::text::{escaped_len, Escaped};
+
 /// Escapes `bytes`; bytes in `extra` are escaped too (`,` for file_changes.log).
 pub fn escape_with(bytes: &[u8], extra: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len());
-    for &b in bytes {
-        if (0x20..0x7f).contains(&b) && b != b'\\' && !extra.contains(&b) {
-            s.push(b as char);
-        } else {
-            let _ = write!(s, "\\x{b:02x}");
-        }
-    }
+    let mut s = String::with_capacity(escaped_len(bytes, extra));
+    let _ = write!(s, "{}", Escaped::with_extra(bytes, extra));
     s
 }
 

@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod daemon;
 mod database;
+mod duration;
 mod escape;
 mod exit;
 mod fimrun;

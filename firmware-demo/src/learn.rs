@@ -7,7 +7,9 @@ use core::mem::size_of;
 
 use homeostat_core::classes::ClassSet;
 use homeostat_core::digest::{Algorithm, Hasher};
-use homeostat_core::stats::{persist, table, Kind, Learner, ObsId, Outcome, Report, Sample};
+use homeostat_core::stats::{
+    persist, table, Kind, Learner, ObsId, Outcome, Report, Sample, DEFAULT_FORGET_RATE,
+};
 use static_cell::{ConstStaticCell, StaticCell};
 
 use crate::net::Seen;
@@ -116,7 +118,7 @@ pub fn run(v: &mut Verdict, flood: &Seen, rule: &str, classes: &mut ClassSet<32>
         INTERVAL
     );
     let table = TABLE.take();
-    let learner = LEARNER.init_with(|| Learner::new(0.6));
+    let learner = LEARNER.init_with(|| Learner::new(DEFAULT_FORGET_RATE));
     let report = REPORT.init_with(Report::new);
     let sample = SAMPLE.init_with(Sample::new);
     say!(

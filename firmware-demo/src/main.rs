@@ -87,6 +87,7 @@ fn main() -> ! {
 /// (deepest stack use, room for the stack) in bytes. cortex-m-rt painted everything
 /// between the statics and the top of RAM with `STACK_PAINT_VALUE` at reset; the lowest
 /// word that lost its paint marks the deepest the stack has been.
+#[allow(unsafe_code)] // reads the painted stack region by address
 fn stack_peak() -> (usize, usize) {
     extern "C" {
         static _stack_end: u32;
@@ -109,6 +110,7 @@ fn stack_peak() -> (usize, usize) {
 }
 
 /// Ends the QEMU run with `code` as its exit status.
+#[allow(unsafe_code)] // the semihosting call
 pub fn exit(code: u32) -> ! {
     // SYS_EXIT_EXTENDED (0x20) with ADP_Stopped_ApplicationExit passes any status;
     // `debug::exit` only knows 0 and 1, and stays as the fallback.
@@ -122,6 +124,9 @@ pub fn exit(code: u32) -> ! {
     }
 }
 
+// cortex-m-rt requires the HardFault handler to be an `unsafe fn`; its body does nothing
+// unsafe.
+#[allow(unsafe_code)]
 #[exception]
 unsafe fn HardFault(ef: &ExceptionFrame) -> ! {
     say!("HARDFAULT at pc={:#010x}", ef.pc());

@@ -43,12 +43,13 @@ fn unsupported(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ENOTSUP) | Some(libc::ENODATA))
 }
 
-// SAFETY (both shims): the buffers passed are valid for the lengths given, and the C
+// The two shims below: the buffers passed are valid for the lengths given, and the C
 // strings are NUL-terminated; the kernel writes at most `len` bytes.
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 fn list(path: &CString) -> io::Result<Vec<u8>> {
     loop {
+        // SAFETY: `path` is NUL-terminated; a null buffer of length 0 only asks the size.
         let n = unsafe { libc::llistxattr(path.as_ptr(), std::ptr::null_mut(), 0) };
         if n < 0 {
             let e = io::Error::last_os_error();
@@ -62,6 +63,7 @@ fn list(path: &CString) -> io::Result<Vec<u8>> {
             return Ok(Vec::new());
         }
         let mut buf = vec![0u8; n as usize];
+        // SAFETY: `buf` is valid for `buf.len()` bytes, the most the kernel writes.
         let m = unsafe { libc::llistxattr(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
         if m >= 0 {
             buf.truncate(m as usize);
@@ -78,6 +80,8 @@ fn list(path: &CString) -> io::Result<Vec<u8>> {
 #[allow(unsafe_code)]
 fn get(path: &CString, name: &CString) -> io::Result<Vec<u8>> {
     loop {
+        // SAFETY: both C strings are NUL-terminated; a null buffer of length 0 only asks
+        // the size.
         let n = unsafe { libc::lgetxattr(path.as_ptr(), name.as_ptr(), std::ptr::null_mut(), 0) };
         if n < 0 {
             let e = io::Error::last_os_error();
@@ -88,6 +92,7 @@ fn get(path: &CString, name: &CString) -> io::Result<Vec<u8>> {
             };
         }
         let mut buf = vec![0u8; n as usize];
+        // SAFETY: `buf` is valid for `buf.len()` bytes, the most the kernel writes.
         let m = unsafe {
             libc::lgetxattr(
                 path.as_ptr(),

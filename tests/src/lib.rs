@@ -20,8 +20,12 @@ pub mod content;
 pub mod expect;
 pub mod filelog;
 pub mod fixture;
+// Test-side libc shims (utimensat, mkfifo, chown, xattrs), each with a SAFETY note.
+#[allow(unsafe_code)]
 pub mod fs;
 pub mod json;
+// geteuid, with a SAFETY note.
+#[allow(unsafe_code)]
 pub mod run;
 pub mod scenario;
 pub mod snapshot;

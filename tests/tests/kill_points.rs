@@ -430,6 +430,7 @@ fn blocked_writing_stdout(pid: u32) -> Option<bool> {
 }
 
 /// Bytes waiting in the pipe and its capacity.
+#[allow(unsafe_code)] // one libc call each, with its SAFETY note
 fn pipe_fill(fd: i32) -> (usize, usize) {
     let mut n: libc::c_int = 0;
     // SAFETY: FIONREAD writes one int; F_GETPIPE_SZ takes no argument.
@@ -444,6 +445,7 @@ fn pipe_fill(fd: i32) -> (usize, usize) {
 }
 
 /// The capacity a new pipe gets on this system (64 KiB unless tuned).
+#[allow(unsafe_code)] // one libc call each, with its SAFETY note
 fn default_pipe_size() -> usize {
     let mut fds = [0; 2];
     // SAFETY: pipe writes two fds into the array; both are closed below.
@@ -458,6 +460,7 @@ fn default_pipe_size() -> usize {
 }
 
 /// Has the child exited (left a zombie)? Does not reap it.
+#[allow(unsafe_code)] // one libc call each, with its SAFETY note
 fn exited(child: &Child) -> bool {
     // SAFETY: a zeroed siginfo_t is a valid out-parameter; WNOWAIT leaves the child alone.
     unsafe {

@@ -15,6 +15,7 @@ use homeostat_tests::tempfile::TempDir;
 
 /// A TCP connection from `src`:0 (bound first, so the kernel cannot pick 127.0.0.1) to
 /// 127.0.0.1:`port`.
+#[allow(unsafe_code)]
 fn connect_from(src: [u8; 4], port: u16) -> TcpStream {
     // SAFETY: plain socket calls on a descriptor owned by the returned TcpStream (created
     // right after `socket`, so it is closed on every path); the sockaddr_in values live

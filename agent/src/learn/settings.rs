@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use homeostat_core::stats::{DEFAULT_FORGET_RATE, FORGET_RATE_MAX, FORGET_RATE_MIN};
 use serde::Deserialize;
 
 /// How the monitor samples and learns.
@@ -24,7 +25,7 @@ impl Default for MonitorSettings {
     fn default() -> Self {
         MonitorSettings {
             interval: Duration::from_secs(150),
-            forget_rate: 0.6,
+            forget_rate: DEFAULT_FORGET_RATE,
             tcpdump: false,
             files_interval: Duration::from_secs(3600),
             services: Vec::new(),
@@ -50,16 +51,19 @@ impl MonitorSettings {
         let Some(v) = value else { return Ok(s) };
         let raw: Raw = v.clone().try_into().context("[monitor]")?;
         if let Some(i) = &raw.interval {
-            s.interval = duration(i).context("[monitor] interval")?;
+            s.interval = at_least_a_second(i).context("[monitor] interval")?;
         }
         if let Some(i) = &raw.files_interval {
-            s.files_interval = duration(i).context("[monitor] files_interval")?;
+            s.files_interval = at_least_a_second(i).context("[monitor] files_interval")?;
         }
         if let Some(f) = raw.forget_rate {
-            if !(0.1..=0.9).contains(&f) {
-                bail!("[monitor] forget_rate {f}: expected a number from 0.1 to 0.9");
+            let f32 = f as f32;
+            if !(FORGET_RATE_MIN..=FORGET_RATE_MAX).contains(&f32) {
+                bail!(
+                    "[monitor] forget_rate {f}: expected a number from {FORGET_RATE_MIN} to {FORGET_RATE_MAX}"
+                );
             }
-            s.forget_rate = f as f32;
+            s.forget_rate = f32;
         }
         s.tcpdump = raw.tcpdump.unwrap_or(false);
         for (name, port) in raw.services {
@@ -75,30 +79,13 @@ impl MonitorSettings {
     }
 }
 
-/// `"150s"`, `"5m"`, `"1h"`, or a number of seconds.
-pub fn duration(v: &toml::Value) -> Result<Duration> {
-    let secs = match v {
-        toml::Value::Integer(n) if *n > 0 => *n as u64,
-        toml::Value::String(s) => {
-            let s = s.trim();
-            let (num, mult) = match s.as_bytes().last() {
-                Some(b's') => (&s[..s.len() - 1], 1),
-                Some(b'm') => (&s[..s.len() - 1], 60),
-                Some(b'h') => (&s[..s.len() - 1], 3600),
-                _ => (s, 1),
-            };
-            let n: u64 = num
-                .trim()
-                .parse()
-                .with_context(|| format!("{s:?}: expected e.g. \"150s\", \"5m\", \"1h\""))?;
-            n * mult
-        }
-        _ => bail!("expected a duration like \"150s\""),
-    };
-    if secs == 0 {
-        bail!("a duration of 0");
+/// A monitor interval: any duration of [`crate::duration`], down to one second.
+fn at_least_a_second(v: &toml::Value) -> Result<Duration> {
+    let d = crate::duration::from_toml(v)?;
+    if d < Duration::from_secs(1) {
+        bail!("duration {v}: expected at least 1s");
     }
-    Ok(Duration::from_secs(secs))
+    Ok(d)
 }
 
 #[cfg(test)]
@@ -116,6 +103,9 @@ mod tests {
         assert_eq!(s.services, vec![("app".to_string(), 8080)]);
         for bad in [
             "interval = \"x\"",
+            "interval = \"150\"",
+            "interval = \"500ms\"",
+            "files_interval = 0",
             "forget_rate = 2.0",
             "services = { a = 0 }",
             "bogus = 1",

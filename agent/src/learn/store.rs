@@ -107,18 +107,18 @@ fn damaged_path(dir: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use homeostat_core::stats::{ObsId, Report, Sample};
+    use homeostat_core::stats::{ObsId, Report, Sample, DEFAULT_FORGET_RATE};
 
     #[test]
     fn save_load_is_bit_exact_and_damage_restarts() {
         let dir = std::env::temp_dir().join(format!("homeostat-store-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
-        let mut b = Brain::fresh(0.6);
+        let mut b = Brain::fresh(DEFAULT_FORGET_RATE);
         let (mut s, mut r) = (Sample::new(), Report::new());
         s.set(ObsId::USERS, 3.0);
         b.learner.sample(&mut b.table, 1_700_000_000, &s, &mut r);
         b.save(&dir).unwrap();
-        let c = Brain::load(&dir, 0.6, |m| panic!("{m}")).unwrap();
+        let c = Brain::load(&dir, DEFAULT_FORGET_RATE, |m| panic!("{m}")).unwrap();
         assert_eq!(*c.learner, *b.learner);
         assert!(c.table[..] == b.table[..]);
         let p = dir.join(STATE_FILE);
@@ -126,7 +126,7 @@ mod tests {
         bytes[100] ^= 1;
         fs::write(&p, &bytes).unwrap();
         let mut said = Vec::new();
-        let d = Brain::load(&dir, 0.6, |m| said.push(m)).unwrap();
+        let d = Brain::load(&dir, DEFAULT_FORGET_RATE, |m| said.push(m)).unwrap();
         assert_eq!(d.learner.age(), 0);
         assert_eq!(said.len(), 1, "{said:?}");
         assert!(dir.join("learner.state.damaged").exists() && !p.exists());

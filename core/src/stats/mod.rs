@@ -24,12 +24,12 @@
 //! ```
 //!
 //! ```
-//! use homeostat_core::stats::{table, Learner, ObsId, Report, Sample};
+//! use homeostat_core::stats::{table, Learner, ObsId, Report, Sample, DEFAULT_FORGET_RATE};
 //! # fn heap_table() -> Box<table::Table> {
 //! #     vec![[table::Pair::ZERO; 128]; 2016].into_boxed_slice().try_into().unwrap()
 //! # }
 //! let mut table = heap_table(); // table::boxed() with the `alloc` feature
-//! let mut learner = Learner::new(0.6);
+//! let mut learner = Learner::new(DEFAULT_FORGET_RATE);
 //! let (mut sample, mut report) = (Sample::new(), Report::new());
 //! sample.set(ObsId::USERS, 3.0);
 //! learner.sample(&mut table, 1_704_067_200, &sample, &mut report);
@@ -51,7 +51,10 @@ pub mod persist;
 pub mod table;
 
 pub use classify::{Band, Classes, Dir, Kind, Kinds, Verdict};
-pub use learner::{Learner, Outcome, Report, Sample, DEFAULT_FORGET_RATE, PERSISTENCE};
+pub use learner::{
+    Learner, Outcome, Report, Sample, DEFAULT_FORGET_RATE, FORGET_RATE_MAX, FORGET_RATE_MIN,
+    PERSISTENCE,
+};
 pub use observables::{ObsId, Registry, RegistryError, OBSERVABLES};
 pub use persist::{decode, encode, encode_with, PersistError, ENCODED_LEN};
 pub use table::{Pair, Table, SLOTS};

@@ -106,7 +106,8 @@ pub struct Sample {
     /// The process snapshot (pid order), for the peak view.
     pub processes: Vec<ProcessEntry>,
     /// Feeds that could not be read: `(feed, reason)`; feeds are `users`, `processes`,
-    /// `diskfree`, `loadavg`, `sockets`, `packets`.
+    /// `diskfree`, `loadavg`, `sockets`, `packets`. A feed the configuration turned off
+    /// (`packets` without `tcpdump`) is not read and not listed: that is no problem.
     pub unavailable: Vec<(String, String)>,
     /// Things worth knowing that did not stop a feed: `(feed, note)` (no utmp file, so
     /// `users` is 0; malformed lines skipped; a missing `tcp6` when IPv6 is off).
@@ -147,6 +148,8 @@ pub struct Monitor {
     config: MonitorConfig,
     services: Vec<(String, u16)>,
     sniffer: Option<packets::Sniffer>,
+    /// The tcpdump program: `tcpdump` on `PATH` (tests name one that is missing).
+    tcpdump: &'static str,
     /// Why the last attempt to start tcpdump failed.
     sniffer_error: Option<String>,
     /// The sniffer was started since the previous sample: its counts cover no interval.
@@ -161,6 +164,10 @@ impl Monitor {
     /// covers an interval). A tcpdump that cannot start is not an error: the packet feed
     /// is then reported unavailable, and started again at the next sample.
     pub fn new(config: MonitorConfig) -> Result<Monitor, MonitorError> {
+        Monitor::with_tcpdump(config, "tcpdump")
+    }
+
+    fn with_tcpdump(config: MonitorConfig, tcpdump: &'static str) -> Result<Monitor, MonitorError> {
         let mut services: Vec<(String, u16)> =
             SERVICES.iter().map(|(n, p)| (n.to_string(), *p)).collect();
         for (name, port) in &config.services {
@@ -189,6 +196,7 @@ impl Monitor {
             config,
             services,
             sniffer: None,
+            tcpdump,
             sniffer_error: None,
             sniffer_fresh: false,
             buf: Vec::new(),
@@ -207,14 +215,19 @@ impl Monitor {
         if !cfg!(target_os = "linux") || !self.config.tcpdump || self.sniffer.is_some() {
             return;
         }
-        match packets::Sniffer::tcpdump() {
+        match packets::Sniffer::tcpdump_at(self.tcpdump) {
             Ok(s) => {
                 self.sniffer = Some(s);
                 self.sniffer_error = None;
                 self.sniffer_fresh = true;
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                self.sniffer_error = Some("tcpdump not found on PATH".to_string());
+                let on = if self.tcpdump.contains('/') {
+                    ""
+                } else {
+                    " on PATH"
+                };
+                self.sniffer_error = Some(format!("{} not found{on}", self.tcpdump));
             }
             Err(e) => self.sniffer_error = Some(format!("tcpdump could not be started: {e}")),
         }
@@ -234,7 +247,9 @@ impl Monitor {
             "sockets",
             "packets",
         ] {
-            s.unavailable(feed, "this build has no Linux feeds (not a Linux target)");
+            if feed != "packets" || self.config.tcpdump {
+                s.unavailable(feed, "this build has no Linux feeds (not a Linux target)");
+            }
         }
         s
     }
@@ -383,8 +398,7 @@ impl Monitor {
     #[cfg(target_os = "linux")]
     fn sample_packets(&mut self, s: &mut Sample) {
         if !self.config.tcpdump {
-            s.unavailable("packets", "tcpdump is not enabled in the configuration");
-            return;
+            return; // turned off, so nothing is missing
         }
         self.start_sniffer();
         let Some(sniffer) = self.sniffer.as_mut() else {
@@ -466,17 +480,10 @@ fn read_into(path: &std::path::Path, buf: &mut Vec<u8>) -> std::io::Result<()> {
     }
 }
 
-/// Bytes as text: printable ASCII kept, every other byte written `\xNN`.
+/// Bytes as text, escaped as the core's [`homeostat_core::text::Escaped`]: printable
+/// ASCII but `\` kept, every other byte written `\xNN`.
 pub(crate) fn printable(b: &[u8]) -> String {
-    let mut s = String::with_capacity(b.len());
-    for &c in b {
-        if (0x20..0x7f).contains(&c) {
-            s.push(char::from(c));
-        } else {
-            s.push_str(&format!("\\x{c:02x}"));
-        }
-    }
-    s
+    homeostat_core::text::Escaped::new(b).to_string()
 }
 
 #[cfg(test)]
@@ -487,6 +494,48 @@ mod tests {
     fn printable_escapes() {
         assert_eq!(printable(b"ab c~"), "ab c~");
         assert_eq!(printable(b"\x00\n\x7f\xff"), "\\x00\\x0a\\x7f\\xff");
+        assert_eq!(printable(b"DOMAIN\\user"), "DOMAIN\\x5cuser");
+    }
+
+    /// Hermetic: every feed reads from a directory that does not exist.
+    #[cfg(target_os = "linux")]
+    fn nowhere(tcpdump: bool) -> MonitorConfig {
+        let none = std::path::PathBuf::from("/nonexistent/homeostat-test");
+        MonitorConfig {
+            tcpdump,
+            proc_root: none.clone(),
+            utmp: none.join("utmp"),
+            passwd: none.join("passwd"),
+            disk: none,
+            ..Default::default()
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_feed_turned_off_is_not_unavailable_one_on_that_fails_is() {
+        let missing = "/nonexistent/homeostat-test/tcpdump";
+        let mut off = Monitor::with_tcpdump(nowhere(false), missing).unwrap();
+        let s = off.sample();
+        assert!(
+            !s.unavailable.iter().any(|(f, _)| f == "packets"),
+            "{:?}",
+            s.unavailable
+        );
+        assert!(!s.notes.iter().any(|(f, _)| f == "packets"));
+        assert_eq!(s.value("tcpsyn_in"), None);
+        // The other feeds of this configuration fail, and say so.
+        assert!(s.unavailable.iter().any(|(f, _)| f == "processes"));
+
+        let mut on = Monitor::with_tcpdump(nowhere(true), missing).unwrap();
+        let s = on.sample();
+        assert!(
+            s.unavailable
+                .contains(&("packets".to_string(), format!("{missing} not found"))),
+            "{:?}",
+            s.unavailable
+        );
+        assert_eq!(s.value("tcpsyn_in"), None);
     }
 
     #[test]

@@ -241,7 +241,12 @@ pub struct Sniffer {
 impl Sniffer {
     /// `tcpdump -tnNlp`, found on `PATH`.
     pub fn tcpdump() -> io::Result<Sniffer> {
-        Sniffer::spawn("tcpdump", &["-tnNlp"])
+        Sniffer::tcpdump_at("tcpdump")
+    }
+
+    /// `program -tnNlp`: tcpdump by another name or path.
+    pub fn tcpdump_at(program: &str) -> io::Result<Sniffer> {
+        Sniffer::spawn(program, &["-tnNlp"])
     }
 
     /// Any program that prints tcpdump lines (tests use a shell script).

@@ -218,7 +218,8 @@ mod tests {
         // Real uid 1000, effective 0: a setuid-root program counts as root's.
         let s = parse_status(&fixture("proc-status-setuid.txt")).unwrap();
         assert_eq!(s.euid, 0);
-        assert_eq!(s.name, "evil\\nname");
+        // The kernel writes the newline in the name as `\n`; its `\` is escaped in turn.
+        assert_eq!(s.name, "evil\\x5cnname");
     }
 
     #[test]

@@ -61,10 +61,11 @@ pub(crate) mod live {
     pub fn statvfs(path: &Path) -> io::Result<(u64, u64, u64)> {
         let c = CString::new(path.as_os_str().as_bytes())
             .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: `statvfs` is plain data (integers), for which all zeros is a value.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
         // SAFETY: `c` is NUL-terminated and outlives the call; `st` is a plain-data out
         // parameter that the kernel fills completely when the call returns 0, and is
         // read only in that case.
-        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
         let r = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
         if r != 0 {
             return Err(io::Error::last_os_error());
