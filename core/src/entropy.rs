@@ -215,6 +215,17 @@ pub fn class_name(svc: &str, dir: Direction, level: Level) -> Result<ClassName, 
     crate::classes::class_name(&out)
 }
 
+/// `entropy_<observable>_<level>` for the observable of a service or packet counter: its
+/// name is `<svc>_<in|out>`, so this is [`class_name`] of that service and direction, made
+/// from the name the registry renders for an id.
+pub fn observable_class_name(observable: &str, level: Level) -> Result<ClassName, NameError> {
+    let mut out = ClassName::new();
+    for part in ["entropy_", observable, "_", level.name()] {
+        out.push_str(part).map_err(|_| NameError::TooLong)?;
+    }
+    crate::classes::class_name(&out)
+}
+
 impl fmt::Display for Key {
     /// An address of 4 or 16 bytes prints as one; other keys as hex.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -302,5 +313,8 @@ mod tests {
         let n = class_name("smtp", Direction::Out, Level::Medium).unwrap();
         assert_eq!(n.as_str(), "entropy_smtp_out_medium");
         assert!(class_name("bad svc", Direction::In, Level::Low).is_err());
+        let n = observable_class_name("www_in", Level::Low).unwrap();
+        assert_eq!(n, class_name("www", Direction::In, Level::Low).unwrap());
+        assert!(observable_class_name("bad svc_in", Level::Low).is_err());
     }
 }

@@ -6,6 +6,7 @@
 //! has them all. Sources push what they find through a caller-supplied closure, so no
 //! trait needs an allocator, and time is always the caller's ([`Clock`]).
 
+use core::fmt;
 use core::net::IpAddr;
 
 use crate::event::{Epoch, Event};
@@ -37,29 +38,44 @@ pub trait FileSource {
     fn walk(&mut self, tree: usize, each: &mut dyn FnMut(Found<'_>)) -> Result<(), Self::Error>;
 }
 
+/// Where a source says what it skipped or assumed without failing (a line it could not
+/// parse, a process it could not read, a missing file that means "none"): a sentence for
+/// a person, formatted only if someone shows it. Called any number of times, in the order
+/// things happened.
+pub type Notes<'a> = dyn FnMut(&dyn fmt::Display) + 'a;
+
 /// One running process.
 #[derive(Clone, Copy, Debug)]
 pub struct Process<'a> {
     /// Process id.
     pub pid: u32,
-    /// Parent's process id.
-    pub ppid: u32,
-    /// Real user id.
+    /// Effective user id: the owner, as `ps` shows it (a setuid-root program run by alice
+    /// is root's, as cf-monitord counted it).
     pub uid: u32,
-    /// The command line, arguments separated by single spaces (`[comm]` when empty).
+    /// The owner's user name, raw bytes, when the platform's user database has one.
+    pub user: Option<&'a [u8]>,
+    /// The command name the kernel keeps for the process (Linux `comm`, the `Name:` of
+    /// `/proc/PID/status`; FreeBSD `ki_comm`), raw bytes: a short name, not the command
+    /// line.
     pub command: &'a [u8],
 }
 
 /// Lists the processes.
 pub trait ProcessSource {
-    /// Why the list could not be read.
+    /// Why there is no process list at all.
     type Error;
-    /// Calls `each` once per process, in pid order.
-    fn processes(&mut self, each: &mut dyn FnMut(&Process<'_>)) -> Result<(), Self::Error>;
+    /// Calls `each` once per process, in no particular order (a caller that wants pid
+    /// order sorts). A process that exits while it is being read is left out silently;
+    /// one that cannot be read is left out and said through `notes`.
+    fn processes(
+        &mut self,
+        each: &mut dyn FnMut(&Process<'_>),
+        notes: &mut Notes<'_>,
+    ) -> Result<(), Self::Error>;
 }
 
 /// Transport of a socket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Transport {
     /// TCP.
@@ -68,37 +84,99 @@ pub enum Transport {
     Udp,
 }
 
-/// One socket of the host.
-#[derive(Clone, Copy, Debug)]
+/// Address family of a socket, as the system lists it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Family {
+    /// IPv4 (`AF_INET`).
+    V4,
+    /// IPv6 (`AF_INET6`); a dual-stack socket's IPv4 peers appear as IPv4-mapped
+    /// addresses (`::ffff:a.b.c.d`).
+    V6,
+}
+
+/// One socket of the host, in any state (listening, connected, closing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Socket {
     /// TCP or UDP.
     pub transport: Transport,
+    /// The socket's family: the table it was listed in (`tcp6`, `udp4`…), whatever form
+    /// its addresses take.
+    pub family: Family,
     /// Local address and port.
     pub local: (IpAddr, u16),
     /// Remote address and port (unspecified and 0 when not connected).
     pub remote: (IpAddr, u16),
-    /// Listening: TCP in LISTEN, or UDP bound with no peer.
+    /// Listening: TCP in LISTEN, or UDP bound to a port and not connected (UDP has no
+    /// LISTEN state).
     pub listening: bool,
+}
+
+impl Socket {
+    /// No peer: a listener or an unconnected (bound) UDP socket.
+    pub fn unconnected(&self) -> bool {
+        self.remote.1 == 0 && self.remote.0.is_unspecified()
+    }
 }
 
 /// Lists the sockets.
 pub trait SocketSource {
-    /// Why the list could not be read.
+    /// Why there is no socket list at all.
     type Error;
-    /// Calls `each` once per socket.
-    fn sockets(&mut self, each: &mut dyn FnMut(&Socket)) -> Result<(), Self::Error>;
+    /// Calls `each` once per socket, TCP and UDP, IPv4 and IPv6, in no particular order.
+    /// A part of the list that cannot be read (one table of several, a malformed line) is
+    /// said through `notes`; `Err` only when nothing could be read.
+    fn sockets(
+        &mut self,
+        each: &mut dyn FnMut(&Socket),
+        notes: &mut Notes<'_>,
+    ) -> Result<(), Self::Error>;
 }
 
-/// The machine-wide figures.
+/// Space on a file system, in blocks of one size (the unit cancels out).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct DiskSpace {
+    /// Size of the file system (`f_blocks`).
+    pub blocks: u64,
+    /// Free blocks, the reserve for root included (`f_bfree`).
+    pub free: u64,
+    /// Free blocks an ordinary user may fill (`f_bavail`).
+    pub available: u64,
+}
+
+impl DiskSpace {
+    /// CFEngine's `diskfree`: available / (available + used) × 100, truncated, with used
+    /// = blocks − free, so the root reserve counts as neither. `None` when the file system
+    /// reports no blocks at all. Never overflows or panics on nonsense figures.
+    pub fn percent_free(&self) -> Option<u8> {
+        let used = u128::from(self.blocks.saturating_sub(self.free));
+        let avail = u128::from(self.available);
+        let total = avail + used;
+        if total == 0 {
+            return None;
+        }
+        u8::try_from(avail * 100 / total).ok()
+    }
+}
+
+/// The machine-wide figures. Each is read on its own: one that fails leaves the others.
 pub trait SystemSource {
     /// Why a figure could not be read.
     type Error;
     /// The one-minute load average.
     fn load(&mut self) -> Result<f32, Self::Error>;
-    /// Free space of the file system holding `path`, in percent of what users may fill.
-    fn disk_free_percent(&mut self, path: &[u8]) -> Result<u8, Self::Error>;
-    /// Calls `each` with the user name of every login session.
-    fn users(&mut self, each: &mut dyn FnMut(&[u8])) -> Result<(), Self::Error>;
+    /// Space on the file system the platform watches (configured when the source is
+    /// made: `/` on a host, the data partition on a board).
+    fn disk(&mut self) -> Result<DiskSpace, Self::Error>;
+    /// Calls `each` with the user name (raw bytes, never empty) of every login session,
+    /// once per session, in no particular order. No session database at all is no
+    /// session (said through `notes`), not an error.
+    fn users(
+        &mut self,
+        each: &mut dyn FnMut(&[u8]),
+        notes: &mut Notes<'_>,
+    ) -> Result<(), Self::Error>;
 }
 
 /// Where the lines of a followed log go, in the order they were written.
@@ -204,5 +282,42 @@ impl<S: Sink + ?Sized> Sink for &mut S {
     }
     fn commit(&mut self) -> Result<(), Self::Error> {
         (**self).commit()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diskfree_as_cfengine() {
+        let d = |available, blocks, free| DiskSpace {
+            blocks,
+            free,
+            available,
+        };
+        // 50 available, 100 used (reserved blocks are neither): 33.3 % → 33.
+        assert_eq!(d(50, 160, 60).percent_free(), Some(33));
+        assert_eq!(d(0, 100, 0).percent_free(), Some(0));
+        assert_eq!(d(100, 100, 100).percent_free(), Some(100));
+        assert_eq!(d(0, 0, 0).percent_free(), None);
+        assert_eq!(d(u64::MAX, u64::MAX, 0).percent_free(), Some(50));
+        assert_eq!(d(10, 5, 50).percent_free(), Some(100));
+        assert_eq!(d(9999, 10000, 9999).percent_free(), Some(99));
+    }
+
+    #[test]
+    fn unconnected_sockets() {
+        let any = IpAddr::from([0, 0, 0, 0]);
+        let s = |remote: (IpAddr, u16)| Socket {
+            transport: Transport::Udp,
+            family: Family::V4,
+            local: (any, 53),
+            remote,
+            listening: false,
+        };
+        assert!(s((any, 0)).unconnected());
+        assert!(!s((any, 53)).unconnected());
+        assert!(!s((IpAddr::from([10, 0, 0, 1]), 0)).unconnected());
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
+use homeostat_core::stats::Registry;
 use homeostat_linux::monitor::{net, Monitor, MonitorConfig};
 
 /// A `/proc/net/tcp` file with `n` sockets: listeners, established connections and
@@ -49,7 +50,8 @@ fn full_sample(c: &mut Criterion) {
             return;
         }
     };
-    let s = m.sample();
+    let mut reg = Registry::new();
+    let s = m.sample(&mut reg);
     let mut sockets = 0;
     for f in ["tcp", "tcp6", "udp", "udp6"] {
         if let Ok(b) = std::fs::read(format!("/proc/net/{f}")) {
@@ -61,7 +63,7 @@ fn full_sample(c: &mut Criterion) {
     const N: u64 = 200;
     let cpu = thread_cpu_ns().and_then(|t0| {
         for _ in 0..N {
-            black_box(m.sample());
+            black_box(m.sample(&mut reg));
         }
         Some((thread_cpu_ns()? - t0) / N)
     });
@@ -76,7 +78,9 @@ fn full_sample(c: &mut Criterion) {
             ns as f64 / 1e6
         )),
     );
-    c.bench_function("monitor_sample_full", |b| b.iter(|| black_box(m.sample())));
+    c.bench_function("monitor_sample_full", |b| {
+        b.iter(|| black_box(m.sample(&mut reg)))
+    });
 }
 
 fn parse_tcp_1000(c: &mut Criterion) {
@@ -149,11 +153,12 @@ fn reference_sample(c: &mut Criterion) {
             return;
         }
     };
-    let s = m.sample();
+    let mut reg = Registry::new();
+    let s = m.sample(&mut reg);
     const N: u64 = 100;
     let cpu = thread_cpu_ns().and_then(|t0| {
         for _ in 0..N {
-            black_box(m.sample());
+            black_box(m.sample(&mut reg));
         }
         Some((thread_cpu_ns()? - t0) / N)
     });
@@ -167,7 +172,7 @@ fn reference_sample(c: &mut Criterion) {
         )),
     );
     c.bench_function("monitor_sample_300_procs_1000_sockets", |b| {
-        b.iter(|| black_box(m.sample()))
+        b.iter(|| black_box(m.sample(&mut reg)))
     });
 }
 

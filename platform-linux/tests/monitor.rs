@@ -6,15 +6,64 @@
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::PathBuf;
 
+use homeostat_core::entropy::Direction;
+use homeostat_core::feed::{
+    DiskSpace, Family, Notes, Process, ProcessSource, Socket, SocketSource, SystemSource, Transport,
+};
+use homeostat_core::stats::{ObsId, Registry};
 use homeostat_linux::monitor::{
-    local, net, packets, procs, system, utmp, ListeningPort, Monitor, MonitorConfig, Sample,
+    local, net, packets, procs, system, utmp, Counted, ListeningPort, Monitor, MonitorConfig,
+    Sample,
 };
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-fn keys(s: &Sample, name: &str) -> Vec<(String, u32)> {
+/// A sample and the registry that named its ids: the tests speak names.
+struct Named {
+    s: Sample,
+    reg: Registry,
+}
+
+impl std::ops::Deref for Named {
+    type Target = Sample;
+    fn deref(&self) -> &Sample {
+        &self.s
+    }
+}
+
+impl Named {
+    fn value(&self, name: &str) -> Option<f64> {
+        self.s.value(self.reg.lookup(name)?)
+    }
+
+    fn keys_of(&self, name: &str) -> Option<&[(String, u32)]> {
+        self.s.keys_of(self.reg.lookup(name)?)
+    }
+
+    /// The names of `values`, in order.
+    fn names(&self) -> Vec<&str> {
+        let name = |id| self.reg.name(id).expect("every id has a name");
+        self.s.values.iter().map(|(id, _)| name(*id)).collect()
+    }
+}
+
+fn sample<P, K, Y>(m: &mut Monitor<P, K, Y>) -> Named
+where
+    P: ProcessSource,
+    P::Error: std::fmt::Display,
+    K: SocketSource,
+    K::Error: std::fmt::Display,
+    Y: SystemSource,
+    Y::Error: std::fmt::Display,
+{
+    let mut reg = Registry::new();
+    let s = m.sample(&mut reg);
+    Named { s, reg }
+}
+
+fn keys(s: &Named, name: &str) -> Vec<(String, u32)> {
     s.keys_of(name)
         .unwrap_or_else(|| panic!("no keys for {name}"))
         .to_vec()
@@ -36,9 +85,9 @@ fn sample_of_a_fixture_tree() {
         disk: PathBuf::from("/"),
     })
     .unwrap();
-    let s = m.sample();
+    let s = sample(&mut m);
 
-    let names: Vec<&str> = s.values.iter().map(|(n, _)| n.as_str()).collect();
+    let names = s.names();
     assert_eq!(
         &names[..7],
         &[
@@ -158,9 +207,10 @@ fn missing_files_are_reported_not_fatal() {
         ..Default::default()
     })
     .unwrap();
-    let s = m.sample();
+    let s = sample(&mut m);
     // No utmp means no one logged in: 0, with a note.
-    assert_eq!(s.values, vec![("users".to_string(), 0.0)]);
+    assert_eq!(s.names(), vec!["users"]);
+    assert_eq!(s.value("users"), Some(0.0));
     assert!(
         s.notes
             .iter()
@@ -193,7 +243,7 @@ fn service_monitor(port: u16) -> Monitor {
 
 /// `clients` connections, from the addresses given, to a fresh listener; returns the
 /// sample, the port and the expected per-address counts.
-fn live_scenario(clients: &[Ipv4Addr]) -> (Sample, u16, Vec<(String, u32)>) {
+fn live_scenario(clients: &[Ipv4Addr]) -> (Named, u16, Vec<(String, u32)>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let to = listener.local_addr().unwrap();
     let port = to.port();
@@ -209,7 +259,7 @@ fn live_scenario(clients: &[Ipv4Addr]) -> (Sample, u16, Vec<(String, u32)>) {
         let (a, _) = listener.accept().unwrap();
         held.push((c, a));
     }
-    let s = m.sample();
+    let s = sample(&mut m);
     let mut expect: Vec<(String, u32)> = Vec::new();
     for from in clients {
         match expect.iter_mut().find(|(k, _)| *k == from.to_string()) {
@@ -261,7 +311,7 @@ fn live_udp_bound_socket_listens_and_connected_one_does_not() {
     let connected = UdpSocket::bind("127.0.0.1:0").unwrap();
     connected.connect(bound.local_addr().unwrap()).unwrap();
     let cport = connected.local_addr().unwrap().port();
-    let s = service_monitor(port).sample();
+    let s = sample(&mut service_monitor(port));
     let l = ListeningPort {
         proto: "udp4",
         port,
@@ -291,7 +341,7 @@ fn live_tcp6_listener() {
         return;
     };
     let port = l6.local_addr().unwrap().port();
-    let s = service_monitor(port).sample();
+    let s = sample(&mut service_monitor(port));
     let l = ListeningPort {
         proto: "tcp6",
         port,
@@ -303,7 +353,7 @@ fn live_tcp6_listener() {
 #[test]
 fn live_full_sample() {
     let mut m = Monitor::new(MonitorConfig::default()).unwrap();
-    let s = m.sample();
+    let s = sample(&mut m);
     for name in [
         "users",
         "rootprocs",
@@ -343,7 +393,7 @@ fn live_tcpdump_counts_or_says_why_not() {
         ..Default::default()
     })
     .unwrap();
-    let first = m.sample();
+    let first = sample(&mut m);
     let why: Vec<&str> = first
         .unavailable
         .iter()
@@ -359,7 +409,7 @@ fn live_tcpdump_counts_or_says_why_not() {
         .and_then(|u| u.send_to(b"homeostat", "203.0.113.1:9"))
         .is_ok();
     std::thread::sleep(std::time::Duration::from_millis(800));
-    let second = m.sample();
+    let second = sample(&mut m);
     let down = second.unavailable.iter().find(|(f, _)| f == "packets");
     match down {
         Some((_, why)) => {
@@ -486,4 +536,214 @@ fn mutated_fixtures_never_panic() {
         }
         let _ = system::percent_free(rng.next(), rng.next(), rng.next());
     }
+}
+
+/// Sources made up in the test: the monitor reads nothing of this machine through them.
+/// `(pid, uid, user, command)` of each process.
+type FakeProcess = (u32, u32, Option<&'static str>, &'static [u8]);
+struct FakeProcs(Result<Vec<FakeProcess>, &'static str>);
+struct FakeSockets(Result<Vec<Socket>, &'static str>);
+struct FakeSystem {
+    load: Result<f32, &'static str>,
+    disk: Result<DiskSpace, &'static str>,
+    users: Result<&'static [&'static [u8]], &'static str>,
+}
+
+impl ProcessSource for FakeProcs {
+    type Error = &'static str;
+    fn processes(
+        &mut self,
+        each: &mut dyn FnMut(&Process<'_>),
+        notes: &mut Notes<'_>,
+    ) -> Result<(), &'static str> {
+        notes(&"listed by a test");
+        for (pid, uid, user, command) in self.0.clone()? {
+            each(&Process {
+                pid,
+                uid,
+                user: user.map(str::as_bytes),
+                command,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl SocketSource for FakeSockets {
+    type Error = &'static str;
+    fn sockets(
+        &mut self,
+        each: &mut dyn FnMut(&Socket),
+        _: &mut Notes<'_>,
+    ) -> Result<(), &'static str> {
+        self.0.clone()?.iter().for_each(each);
+        Ok(())
+    }
+}
+
+impl SystemSource for FakeSystem {
+    type Error = &'static str;
+    fn load(&mut self) -> Result<f32, &'static str> {
+        self.load
+    }
+    fn disk(&mut self) -> Result<DiskSpace, &'static str> {
+        self.disk
+    }
+    fn users(
+        &mut self,
+        each: &mut dyn FnMut(&[u8]),
+        _: &mut Notes<'_>,
+    ) -> Result<(), &'static str> {
+        self.users?.iter().for_each(|u| each(u));
+        Ok(())
+    }
+}
+
+fn tcp(local: (&str, u16), remote: (&str, u16), listening: bool) -> Socket {
+    let ip = |a: &str| a.parse::<std::net::IpAddr>().unwrap();
+    Socket {
+        transport: Transport::Tcp,
+        family: if local.0.contains(':') {
+            Family::V6
+        } else {
+            Family::V4
+        },
+        local: (ip(local.0), local.1),
+        remote: (ip(remote.0), remote.1),
+        listening,
+    }
+}
+
+#[test]
+fn fake_sources_give_ids_and_typed_services() {
+    let procs = FakeProcs(Ok(vec![
+        (7, 0, Some("root"), b"sshd"),
+        (3, 1000, None, b"bash\x1b"),
+        (5, 0, Some("root"), b"sshd"),
+    ]));
+    let sockets = FakeSockets(Ok(vec![
+        tcp(("0.0.0.0", 22), ("0.0.0.0", 0), true),
+        tcp(("192.0.2.2", 22), ("198.51.100.7", 40000), false),
+        tcp(("::", 22), ("::ffff:198.51.100.7", 40001), false),
+        tcp(("192.0.2.2", 40002), ("203.0.113.53", 53), false),
+        tcp(("::1", 9999), ("::", 0), true),
+    ]));
+    let system = FakeSystem {
+        load: Ok(0.25),
+        disk: Ok(DiskSpace {
+            blocks: 160,
+            free: 60,
+            available: 50,
+        }),
+        users: Ok(&[b"bob", b"alice", b"bob"]),
+    };
+    let config = MonitorConfig {
+        services: vec![("alt".into(), 9999)],
+        ..Default::default()
+    };
+    let mut m = Monitor::with_sources(config, procs, sockets, system).unwrap();
+    let mut reg = Registry::new();
+    let s = m.sample(&mut reg);
+
+    // Built-ins have their fixed ids, the registry untouched for them; `domain` and the
+    // configured service get slots after the built-ins, in service order.
+    assert_eq!(s.value(ObsId::USERS), Some(2.0));
+    assert_eq!(s.value(ObsId::ROOTPROCS), Some(2.0));
+    assert_eq!(s.value(ObsId::OTHERPROCS), Some(1.0));
+    assert_eq!(s.value(ObsId::DISKFREE), Some(33.0));
+    assert_eq!(s.value(ObsId::LOADAVG), Some(0.25));
+    let ssh_in = ObsId::service(9, Direction::In).unwrap();
+    assert_eq!(reg.name(ssh_in), Some("ssh_in"));
+    assert_eq!(s.value(ssh_in), Some(3.0));
+    assert_eq!(
+        s.keys_of(ssh_in),
+        Some(&[("198.51.100.7".to_string(), 2)][..])
+    );
+    let names: Vec<&str> = reg.iter().skip(43).map(|(_, n)| n).collect();
+    assert_eq!(names, ["domain_in", "domain_out", "alt_in", "alt_out"]);
+    let domain_out = reg.lookup("domain_out").unwrap();
+    assert_eq!(s.value(domain_out), Some(1.0));
+    let k = s.keys.iter().find(|k| k.id == domain_out).unwrap();
+    assert_eq!(
+        k.counted,
+        Counted::Service {
+            index: 12,
+            dir: Direction::Out
+        }
+    );
+    assert_eq!(k.counted.flow(), Some(Direction::Out));
+    let users = s.keys.iter().find(|k| k.id == ObsId::USERS).unwrap();
+    assert_eq!(
+        (users.counted, users.counted.flow()),
+        (Counted::Sessions, None)
+    );
+    assert_eq!(users.counts, vec![("alice".into(), 1), ("bob".into(), 2)]);
+    assert_eq!(
+        s.keys_of(ObsId::OTHERPROCS),
+        Some(&[("bash\\x1b".to_string(), 1)][..])
+    );
+    let pids: Vec<u32> = s.processes.iter().map(|p| p.pid).collect();
+    assert_eq!(pids, [3, 5, 7]);
+    let l: Vec<(&str, u16, &str)> = s
+        .listening
+        .iter()
+        .map(|p| (p.proto, p.port, p.addr.as_str()))
+        .collect();
+    assert_eq!(l, [("tcp4", 22, "0.0.0.0"), ("tcp6", 9999, "::1")]);
+    assert_eq!(s.notes, [("processes".into(), "listed by a test".into())]);
+    assert_eq!(s.values.len(), 5 + 2 * 14);
+
+    // A second sample on the same registry: the same ids.
+    let again = m.sample(&mut reg);
+    assert_eq!(again.values, s.values);
+    assert_eq!(reg.registered(), 4);
+}
+
+#[test]
+fn fake_sources_failing_and_a_full_registry() {
+    let mut m = Monitor::with_sources(
+        MonitorConfig {
+            disk: PathBuf::from("/data"),
+            ..Default::default()
+        },
+        FakeProcs(Err("no process table")),
+        FakeSockets(Ok(vec![])),
+        FakeSystem {
+            load: Err("no load"),
+            disk: Ok(DiskSpace::default()),
+            users: Err("no sessions"),
+        },
+    )
+    .unwrap();
+    let mut reg = Registry::new();
+    for i in 0..homeostat_core::stats::observables::DYNAMIC - 1 {
+        reg.register(&format!("m{i}")).unwrap();
+    }
+    let s = m.sample(&mut reg);
+    // One slot was left: domain_in has it, domain_out is unavailable; built-ins need none.
+    assert_eq!(
+        reg.name(reg.lookup("domain_in").unwrap()),
+        Some("domain_in")
+    );
+    assert_eq!(
+        s.value(ObsId::service(0, Direction::In).unwrap()),
+        Some(0.0)
+    );
+    let why: Vec<(&str, &str)> = s
+        .unavailable
+        .iter()
+        .map(|(f, w)| (f.as_str(), w.as_str()))
+        .collect();
+    assert_eq!(
+        why,
+        [
+            ("users", "no sessions"),
+            ("processes", "no process table"),
+            ("diskfree", "/data: the file system reports no blocks"),
+            ("loadavg", "no load"),
+            ("packets", "tcpdump is not enabled in the configuration"),
+            ("domain_out", "no observable slot: Full"),
+        ]
+    );
+    assert_eq!(s.values.len(), 2 * 13 - 1);
 }

@@ -6,11 +6,11 @@ use std::io;
 use std::net::IpAddr;
 
 use homeostat_core::digest::{digest, Algorithm};
-use homeostat_core::entropy::{class_name, Counter, Direction, Key};
+use homeostat_core::entropy::{observable_class_name, Counter, Key, Level};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use homeostat_core::stats::{Report, Sample, DEFAULT_FORGET_RATE};
+use homeostat_core::stats::{ObsId, Report, Sample, DEFAULT_FORGET_RATE};
 use homeostat_linux::monitor::{self, Monitor, MonitorConfig};
 
 use super::peaks::Extras;
@@ -27,15 +27,6 @@ const ENTROPY_KEYS: usize = 1024;
 pub struct Taken {
     /// Feeds that could not be read: `(feed, reason)`.
     pub unavailable: Vec<(String, String)>,
-}
-
-/// `<svc>` and direction of a socket or packet observable (`www_in` → `www`, in).
-fn service_of(name: &str) -> Option<(&str, Direction)> {
-    if let Some(s) = name.strip_suffix("_in") {
-        Some((s, Direction::In))
-    } else {
-        name.strip_suffix("_out").map(|s| (s, Direction::Out))
-    }
 }
 
 fn key_of(text: &str) -> Key {
@@ -100,11 +91,11 @@ impl Session {
         extra: &[(String, f64)],
         out: &mut impl Sink<Error = io::Error>,
     ) -> anyhow::Result<Taken> {
-        let m = self
-            .monitor
-            .as_mut()
-            .map(Monitor::sample)
-            .unwrap_or_default();
+        let registry = self.brain.learner.registry_mut();
+        let m = match self.monitor.as_mut() {
+            Some(monitor) => monitor.sample(registry),
+            None => monitor::Sample::default(),
+        };
         feed(&m, extra, &mut self.brain, &mut self.extras, t, out)
     }
 
@@ -134,7 +125,12 @@ pub fn feed(
 ) -> anyhow::Result<Taken> {
     let mut sample = Sample::new();
     let mut unavailable = m.unavailable.clone();
-    for (name, value) in m.values.iter().chain(extra) {
+    // The platform's observables come with their ids; only weekly log measurements are
+    // named here, and get a slot by name.
+    for (id, value) in &m.values {
+        sample.set(*id, *value as f32);
+    }
+    for (name, value) in extra {
         match brain.learner.registry_mut().register(name) {
             Ok(id) => sample.set(id, *value as f32),
             Err(e) => unavailable.push((name.clone(), format!("no observable slot: {e:?}"))),
@@ -145,25 +141,28 @@ pub fn feed(
         .learner
         .sample(&mut brain.table, t, &sample, &mut report);
 
-    let mut entropies: Vec<(String, f32)> = Vec::new();
+    let mut entropies: Vec<(ObsId, f32)> = Vec::new();
     let mut extra_classes = BTreeSet::new();
-    for (name, keys) in &m.keys {
-        let value = m.value(name).unwrap_or(0.0);
-        let e = match service_of(name) {
-            Some((svc, dir)) => entropy(keys).inspect(|e| {
-                if let Ok(c) = class_name(svc, dir, homeostat_core::entropy::Level::of(*e)) {
+    let registry = brain.learner.registry();
+    for k in &m.keys {
+        let name = registry.name(k.id).unwrap_or("unnamed");
+        let value = m.value(k.id).unwrap_or(0.0);
+        // Sockets and packets of a service in one direction: the entropy of their sources.
+        let e = match k.counted.flow() {
+            Some(_) => entropy(&k.counts).inspect(|e| {
+                if let Ok(c) = observable_class_name(name, Level::of(*e)) {
                     extra_classes.insert(c.as_str().to_string());
                 }
             }),
             None => None,
         };
         if let Some(e) = e {
-            entropies.push((name.clone(), e));
+            entropies.push((k.id, e));
         }
-        extras.offer(name, t, value, e, keys);
+        extras.offer(name, t, value, e, &k.counts);
     }
-    let mut classes = render::sample(out, &brain.learner, &report, |n| {
-        entropies.iter().find(|(k, _)| k == n).map(|(_, e)| *e)
+    let mut classes = render::sample(out, &brain.learner, &report, |id| {
+        entropies.iter().find(|(k, _)| *k == id).map(|(_, e)| *e)
     })?;
     classes.extend(extra_classes);
 
@@ -196,6 +195,103 @@ pub fn feed(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use homeostat_core::entropy::Direction;
+    use homeostat_linux::monitor::{Counted, Keys};
+
+    /// What a sample's events said: `(id, name, entropy)` per observable, and the classes.
+    #[derive(Default)]
+    struct Seen {
+        samples: Vec<(ObsId, String, Option<f32>)>,
+        classes: Vec<String>,
+    }
+
+    impl Sink for Seen {
+        type Error = io::Error;
+        fn event(&mut self, e: &Event<'_>) -> io::Result<()> {
+            match e {
+                Event::Sample(s) => self.samples.push((s.id, s.name.to_string(), s.entropy)),
+                Event::Classes(c) => self.classes = c.names.iter().map(|n| n.to_string()).collect(),
+                _ => {}
+            }
+            Ok(())
+        }
+        fn commit(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn counts(v: &[(&str, u32)]) -> Vec<(String, u32)> {
+        v.iter().map(|(k, n)| (k.to_string(), *n)).collect()
+    }
+
+    #[test]
+    fn ids_from_the_platform_to_the_events() {
+        let mut brain = Brain::fresh(DEFAULT_FORGET_RATE);
+        // As the monitor does for a service beyond the built-ins, at its first sample.
+        let domain_in = brain.learner.registry_mut().register("domain_in").unwrap();
+        let www_in = ObsId::service(7, Direction::In).unwrap();
+        let m = monitor::Sample {
+            values: vec![(ObsId::USERS, 2.0), (www_in, 4.0), (domain_in, 3.0)],
+            keys: vec![
+                Keys {
+                    id: ObsId::USERS,
+                    counted: Counted::Sessions,
+                    counts: counts(&[("alice", 1), ("bob", 1)]),
+                },
+                Keys {
+                    id: www_in,
+                    counted: Counted::Service {
+                        index: 7,
+                        dir: Direction::In,
+                    },
+                    counts: counts(&[("192.0.2.1", 1), ("192.0.2.2", 1), ("192.0.2.3", 2)]),
+                },
+                Keys {
+                    id: domain_in,
+                    counted: Counted::Service {
+                        index: 12,
+                        dir: Direction::In,
+                    },
+                    counts: counts(&[("192.0.2.9", 3)]),
+                },
+            ],
+            ..Default::default()
+        };
+        let (mut extras, mut seen) = (Extras::default(), Seen::default());
+        let extra = [("ssh_failed".to_string(), 1.0)];
+        let t = 1_704_067_200;
+        let taken = feed(&m, &extra, &mut brain, &mut extras, t, &mut seen).unwrap();
+        assert!(taken.unavailable.is_empty());
+
+        let failed = brain.learner.registry().lookup("ssh_failed").unwrap();
+        let got: Vec<(usize, &str, bool)> = seen
+            .samples
+            .iter()
+            .map(|(id, n, e)| (id.index(), n.as_str(), e.is_some()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (0, "users", false),
+                (19, "www_in", true),
+                (domain_in.index(), "domain_in", true),
+                (failed.index(), "ssh_failed", false),
+            ]
+        );
+        assert_eq!(seen.samples[2].2, Some(0.0));
+        for class in ["entropy_www_in_high", "entropy_domain_in_low"] {
+            assert!(
+                seen.classes.iter().any(|c| c == class),
+                "{class}: {:?}",
+                seen.classes
+            );
+        }
+        assert!(!seen.classes.iter().any(|c| c.starts_with("entropy_users")));
+        // The peak view keeps names: the file stays what it was.
+        let peaks: Vec<&str> = extras.peaks.keys().map(String::as_str).collect();
+        assert_eq!(peaks, ["domain_in", "users", "www_in"]);
+        assert_eq!(extras.peaks["www_in"].value, 4.0);
+    }
 
     #[test]
     fn entropy_low_for_one_source_high_for_many() {

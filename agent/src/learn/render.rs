@@ -5,16 +5,17 @@ use std::io;
 
 use homeostat_core::event::{ClassList, Event, Sampled};
 use homeostat_core::feed::Sink;
-use homeostat_core::stats::{Learner, Report};
+use homeostat_core::stats::{Learner, ObsId, Report};
 
 /// Emits one sample's outcomes; returns the classes of the run (this sample's and the
 /// persistent ones alive at its epoch), which the caller emits with [`classes`] after
 /// adding its own. `entropy` gives an observable's source entropy, if measured.
+/// Names appear only here, rendered by the learner's registry.
 pub fn sample(
     out: &mut (impl Sink<Error = io::Error> + ?Sized),
     learner: &Learner,
     report: &Report,
-    entropy: impl Fn(&str) -> Option<f32>,
+    entropy: impl Fn(ObsId) -> Option<f32>,
 ) -> io::Result<BTreeSet<String>> {
     let t = report.t();
     let mut all = BTreeSet::new();
@@ -26,7 +27,7 @@ pub fn sample(
             id,
             name,
             outcome: o,
-            entropy: entropy(name),
+            entropy: entropy(id),
         }))?;
     }
     all.extend(learner.persistent_names(t).map(|c| c.as_str().to_string()));

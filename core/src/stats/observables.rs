@@ -6,6 +6,8 @@
 
 use core::fmt;
 
+use crate::entropy::Direction;
+
 /// Observables a table holds.
 pub const OBSERVABLES: usize = 128;
 
@@ -125,13 +127,49 @@ impl ObsId {
         BUILTIN.iter().position(|b| *b == name).and_then(ObsId::new)
     }
 
-    /// `<svc>_in` or `<svc>_out` of a built-in service ([`SERVICES`]) or packet counter
-    /// ([`PACKETS`]).
-    pub fn service(svc: &str, dir: crate::entropy::Direction) -> Option<ObsId> {
-        let id = BUILTIN.iter().position(|b| {
-            b.strip_prefix(svc).and_then(|rest| rest.strip_prefix('_')) == Some(dir.name())
-        });
-        id.and_then(ObsId::new)
+    /// `<svc>_in` or `<svc>_out` of service `index` of [`SERVICES`]: a feed that counts a
+    /// built-in service gets its id without a name. `None` past the list.
+    pub const fn service(index: usize, dir: Direction) -> Option<ObsId> {
+        if index < SERVICES.len() {
+            ObsId::new(FIRST_FLOW + 2 * index + dir_offset(dir))
+        } else {
+            None
+        }
+    }
+
+    /// `<kind>_in` or `<kind>_out` of packet counter `index` of [`PACKETS`]. `None` past
+    /// the list.
+    pub const fn packet(index: usize, dir: Direction) -> Option<ObsId> {
+        if index < PACKETS.len() {
+            ObsId::new(FIRST_FLOW + 2 * (SERVICES.len() + index) + dir_offset(dir))
+        } else {
+            None
+        }
+    }
+
+    /// What a built-in service or packet observable counts: `(index, direction)`, the
+    /// index into [`SERVICES`] followed by [`PACKETS`] (so `SERVICES.len() + i` is packet
+    /// counter `i`). `None` for every other id.
+    pub const fn flow(self) -> Option<(usize, Direction)> {
+        let i = self.index();
+        if i < FIRST_FLOW || i >= BUILTIN_COUNT {
+            return None;
+        }
+        let dir = match (i - FIRST_FLOW) % 2 {
+            0 => Direction::In,
+            _ => Direction::Out,
+        };
+        Some(((i - FIRST_FLOW) / 2, dir))
+    }
+}
+
+/// The id of `netbiosns_in`, the first service observable.
+const FIRST_FLOW: usize = 5;
+
+const fn dir_offset(dir: Direction) -> usize {
+    match dir {
+        Direction::In => 0,
+        Direction::Out => 1,
     }
 }
 
@@ -237,7 +275,6 @@ pub fn check_name(name: &str) -> Result<(), RegistryError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entropy::Direction;
 
     #[test]
     fn builtin_ids_are_the_seed_list() {
@@ -245,17 +282,20 @@ mod tests {
         assert_eq!(ObsId::builtin("loadavg"), Some(ObsId::LOADAVG));
         assert_eq!(ObsId::builtin("netbiosns_in").map(ObsId::index), Some(5));
         assert_eq!(
-            ObsId::service("wwws", Direction::Out).map(ObsId::index),
+            ObsId::service(11, Direction::Out).map(ObsId::index),
             Some(28)
         );
+        assert_eq!(ObsId::service(7, Direction::In), ObsId::builtin("www_in"));
+        assert_eq!(ObsId::service(12, Direction::In), None);
+        assert_eq!(ObsId::packet(0, Direction::In).map(ObsId::index), Some(29));
         assert_eq!(
-            ObsId::service("www", Direction::In).map(ObsId::index),
-            Some(19)
+            ObsId::packet(6, Direction::Out),
+            ObsId::builtin("tcpmisc_out")
         );
-        assert_eq!(
-            ObsId::service("icmp", Direction::In).map(ObsId::index),
-            Some(29)
-        );
+        assert_eq!(ObsId::packet(7, Direction::Out), None);
+        assert_eq!(ObsId::USERS.flow(), None);
+        assert_eq!(ObsId::LOADAVG.flow(), None);
+        assert_eq!(ObsId::new(BUILTIN_COUNT).and_then(ObsId::flow), None);
         assert_eq!(
             ObsId::builtin("tcpmisc_out").map(ObsId::index),
             Some(BUILTIN_COUNT - 1)
@@ -269,14 +309,15 @@ mod tests {
             );
         }
         for (i, s) in SERVICES.iter().chain(PACKETS.iter()).enumerate() {
-            assert_eq!(
-                ObsId::service(s, Direction::In).map(ObsId::index),
-                Some(5 + 2 * i)
-            );
-            assert_eq!(
-                ObsId::service(s, Direction::Out).map(ObsId::index),
-                Some(6 + 2 * i)
-            );
+            for dir in [Direction::In, Direction::Out] {
+                let id = match i.checked_sub(SERVICES.len()) {
+                    None => ObsId::service(i, dir),
+                    Some(p) => ObsId::packet(p, dir),
+                };
+                let name = std::format!("{s}_{}", dir.name());
+                assert_eq!(id, ObsId::builtin(&name), "{name}");
+                assert_eq!(id.and_then(ObsId::flow), Some((i, dir)), "{name}");
+            }
         }
     }
 

@@ -11,6 +11,12 @@
 //! | sockets | `/proc/net/{tcp,tcp6,udp,udp6}` ([`net`]) | `<svc>_in`, `<svc>_out` |
 //! | packets | a `tcpdump` child ([`packets`]) | `icmp dns udp tcpsyn tcpack tcpfin tcpmisc` × `_in`/`_out` |
 //!
+//! Users, processes, disk, load and sockets come through the core's source traits
+//! ([`ProcessSource`], [`SocketSource`], [`SystemSource`]; here [`procs::Processes`],
+//! [`net::Sockets`], [`system::System`]), so [`Monitor::with_sources`] samples made-up
+//! sources as well. Observables are ids ([`ObsId`]): the built-ins fixed, further
+//! services given a slot by the learner's registry; names are the registry's to render.
+//!
 //! Every parser is a pure function over bytes, tested on captured and hostile fixtures in
 //! `tests/fixtures/`; only the thin readers touch the live system. A feed that fails is
 //! left out of `values` and named in `unavailable`; nothing here panics on input.
@@ -24,6 +30,10 @@ pub mod utmp;
 
 use std::fmt;
 use std::path::PathBuf;
+
+use homeostat_core::entropy::Direction;
+use homeostat_core::feed::{ProcessSource, SocketSource, SystemSource};
+use homeostat_core::stats::{ObsId, Registry};
 
 pub use net::ListeningPort;
 pub use procs::ProcessEntry;
@@ -90,24 +100,76 @@ pub enum MonitorError {
     BadService { name: String, reason: &'static str },
 }
 
+/// Why a Linux feed could not be read, for a person: what, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unreadable(pub String);
+
+impl Unreadable {
+    /// Every feed of a build for another system.
+    pub fn not_linux() -> Unreadable {
+        Unreadable(NOT_LINUX.to_string())
+    }
+}
+
+const NOT_LINUX: &str = "this build has no Linux feeds (not a Linux target)";
+
+/// What the keys of an observable count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counted {
+    /// Login sessions per user name (`users`).
+    Sessions,
+    /// Processes per command name (`rootprocs`, `otherprocs`).
+    Commands,
+    /// Sockets per remote address: service `index` of [`Monitor::services`], `dir`.
+    Service { index: usize, dir: Direction },
+    /// Packets per remote address: kind `index` of [`packets::KINDS`], `dir`.
+    Packets { index: usize, dir: Direction },
+}
+
+impl Counted {
+    /// The direction of a socket or packet count (the ones whose keys have a source
+    /// entropy); `None` for sessions and commands.
+    pub fn flow(self) -> Option<Direction> {
+        match self {
+            Counted::Service { dir, .. } | Counted::Packets { dir, .. } => Some(dir),
+            Counted::Sessions | Counted::Commands => None,
+        }
+    }
+}
+
+/// The counts behind one observable's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keys {
+    /// The observable.
+    pub id: ObsId,
+    /// What is counted.
+    pub counted: Counted,
+    /// Key → count, sorted by key: user names, commands, or remote addresses.
+    pub counts: Vec<(String, u32)>,
+}
+
 /// One sample of every feed.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Sample {
-    /// Observable name → value, in a fixed order: `users rootprocs otherprocs diskfree
+    /// Observable → value, in a fixed order: `users rootprocs otherprocs diskfree
     /// loadavg`, `<svc>_in <svc>_out` for each service, then `<kind>_in <kind>_out` for
-    /// each packet kind. Observables of an unavailable feed are absent.
-    pub values: Vec<(String, f64)>,
-    /// Observable name → counts behind it: per user name for `users`, per command for
-    /// `rootprocs`/`otherprocs`, per remote address for `<svc>_in`/`<svc>_out` and the
-    /// packet observables. Sorted by key.
-    pub keys: Vec<(String, Vec<(String, u32)>)>,
+    /// each packet kind. Observables of an unavailable feed are absent. The built-ins have
+    /// their fixed ids; other services have the ids the registry gave their names.
+    pub values: Vec<(ObsId, f64)>,
+    /// The counts behind `users` (per user name), `rootprocs`/`otherprocs` (per command),
+    /// `<svc>_in`/`<svc>_out` and the packet observables (per remote address), in the
+    /// order of `values`.
+    pub keys: Vec<Keys>,
     /// Listening ports, sorted by protocol, port and address.
     pub listening: Vec<ListeningPort>,
     /// The process snapshot (pid order), for the peak view.
     pub processes: Vec<ProcessEntry>,
     /// Feeds that could not be read: `(feed, reason)`; feeds are `users`, `processes`,
-    /// `diskfree`, `loadavg`, `sockets`, `packets`. A feed the configuration turned off
-    /// (`packets` without `tcpdump`) is not read and not listed: that is no problem.
+    /// `diskfree`, `loadavg`, `sockets`, `packets`, then any service observable the
+    /// registry had no slot for (`(name, "no observable slot: …")`). A feed the
+    /// configuration turned off (`packets` without `tcpdump`) is not read and not listed:
+    /// that is no problem.
     pub unavailable: Vec<(String, String)>,
     /// Things worth knowing that did not stop a feed: `(feed, note)` (no utmp file, so
     /// `users` is 0; malformed lines skipped; a missing `tcp6` when IPv6 is off).
@@ -116,16 +178,16 @@ pub struct Sample {
 
 impl Sample {
     /// The value of one observable.
-    pub fn value(&self, name: &str) -> Option<f64> {
-        self.values.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+    pub fn value(&self, id: ObsId) -> Option<f64> {
+        self.values.iter().find(|(i, _)| *i == id).map(|(_, v)| *v)
     }
 
     /// The keys of one observable.
-    pub fn keys_of(&self, name: &str) -> Option<&[(String, u32)]> {
+    pub fn keys_of(&self, id: ObsId) -> Option<&[(String, u32)]> {
         self.keys
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, k)| k.as_slice())
+            .find(|k| k.id == id)
+            .map(|k| k.counts.as_slice())
     }
 
     fn unavailable(&mut self, feed: &str, why: impl fmt::Display) {
@@ -137,16 +199,36 @@ impl Sample {
         self.notes.push((feed.to_string(), what.to_string()));
     }
 
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-    fn value_of(&mut self, name: impl Into<String>, v: f64) {
-        self.values.push((name.into(), v));
+    fn value_of(&mut self, id: ObsId, v: f64) {
+        self.values.push((id, v));
+    }
+
+    fn keys_for(&mut self, id: ObsId, counted: Counted, counts: Vec<(String, u32)>) {
+        self.keys.push(Keys {
+            id,
+            counted,
+            counts,
+        });
     }
 }
 
-/// The Linux feeds, with the tcpdump child when configured.
-pub struct Monitor {
+/// Where a source's notes go: `(feed, note)` in `notes`.
+fn noter<'a>(
+    notes: &'a mut Vec<(String, String)>,
+    feed: &'static str,
+) -> impl FnMut(&dyn fmt::Display) + 'a {
+    move |n| notes.push((feed.to_string(), n.to_string()))
+}
+
+/// The monitor's feeds: processes, sockets and the system figures through the core's
+/// source traits (the Linux readers by default; a test gives its own), and the tcpdump
+/// child when configured.
+pub struct Monitor<P = procs::Processes, K = net::Sockets, Y = system::System> {
     config: MonitorConfig,
     services: Vec<(String, u16)>,
+    procs: P,
+    sockets: K,
+    system: Y,
     sniffer: Option<packets::Sniffer>,
     /// The tcpdump program: `tcpdump` on `PATH` (tests name one that is missing).
     tcpdump: &'static str,
@@ -154,9 +236,6 @@ pub struct Monitor {
     sniffer_error: Option<String>,
     /// The sniffer was started since the previous sample: its counts cover no interval.
     sniffer_fresh: bool,
-    /// Kept between samples for reading /proc files.
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-    buf: Vec<u8>,
 }
 
 impl Monitor {
@@ -164,10 +243,40 @@ impl Monitor {
     /// covers an interval). A tcpdump that cannot start is not an error: the packet feed
     /// is then reported unavailable, and started again at the next sample.
     pub fn new(config: MonitorConfig) -> Result<Monitor, MonitorError> {
-        Monitor::with_tcpdump(config, "tcpdump")
+        let procs = procs::Processes::new(&config.proc_root, &config.passwd);
+        let sockets = net::Sockets::new(&config.proc_root);
+        let system = system::System::new(&config.proc_root, &config.disk, &config.utmp);
+        Monitor::with_sources(config, procs, sockets, system)
+    }
+}
+
+impl<P, K, Y> Monitor<P, K, Y>
+where
+    P: ProcessSource,
+    P::Error: fmt::Display,
+    K: SocketSource,
+    K::Error: fmt::Display,
+    Y: SystemSource,
+    Y::Error: fmt::Display,
+{
+    /// [`Monitor::new`] with these sources instead of the Linux readers; of `config`'s
+    /// paths only `proc_root` is still read (`net/fib_trie`, `net/if_inet6` for tcpdump).
+    pub fn with_sources(
+        config: MonitorConfig,
+        procs: P,
+        sockets: K,
+        system: Y,
+    ) -> Result<Monitor<P, K, Y>, MonitorError> {
+        Monitor::build(config, procs, sockets, system, "tcpdump")
     }
 
-    fn with_tcpdump(config: MonitorConfig, tcpdump: &'static str) -> Result<Monitor, MonitorError> {
+    fn build(
+        config: MonitorConfig,
+        procs: P,
+        sockets: K,
+        system: Y,
+        tcpdump: &'static str,
+    ) -> Result<Monitor<P, K, Y>, MonitorError> {
         let mut services: Vec<(String, u16)> =
             SERVICES.iter().map(|(n, p)| (n.to_string(), *p)).collect();
         for (name, port) in &config.services {
@@ -195,11 +304,13 @@ impl Monitor {
         let mut m = Monitor {
             config,
             services,
+            procs,
+            sockets,
+            system,
             sniffer: None,
             tcpdump,
             sniffer_error: None,
             sniffer_fresh: false,
-            buf: Vec::new(),
         };
         m.start_sniffer();
         Ok(m)
@@ -208,6 +319,24 @@ impl Monitor {
     /// Every service measured, built-in first: `(name, port)`.
     pub fn services(&self) -> &[(String, u16)] {
         &self.services
+    }
+
+    /// The id of `<svc>_in`/`<svc>_out` of service `index`: fixed for the core's built-in
+    /// services (the first ones), else the slot `registry` gives the name (the same slot
+    /// at every sample: slots never move).
+    fn service_id(
+        &self,
+        index: usize,
+        dir: Direction,
+        registry: &mut Registry,
+    ) -> Result<ObsId, (String, String)> {
+        if let Some(id) = ObsId::service(index, dir) {
+            return Ok(id);
+        }
+        let name = format!("{}_{}", self.services[index].0, dir.name());
+        registry
+            .register(&name)
+            .map_err(|e| (name, format!("no observable slot: {e:?}")))
     }
 
     fn start_sniffer(&mut self) {
@@ -233,166 +362,138 @@ impl Monitor {
         }
     }
 
-    /// Measure everything once.
-    pub fn sample(&mut self) -> Sample {
+    /// Measure everything once. Services beyond the core's built-in list get their
+    /// observables' ids from `registry` (registered at their first sample).
+    pub fn sample(&mut self, registry: &mut Registry) -> Sample {
         let mut s = Sample::default();
+        self.sample_users(&mut s);
+        self.sample_processes(&mut s);
+        self.sample_disk(&mut s);
+        self.sample_load(&mut s);
+        let no_slot = self.sample_sockets(&mut s, registry);
         #[cfg(target_os = "linux")]
-        self.sample_linux(&mut s);
+        self.sample_packets(&mut s);
         #[cfg(not(target_os = "linux"))]
-        for feed in [
-            "users",
-            "processes",
-            "diskfree",
-            "loadavg",
-            "sockets",
-            "packets",
-        ] {
-            if feed != "packets" || self.config.tcpdump {
-                s.unavailable(feed, "this build has no Linux feeds (not a Linux target)");
-            }
+        if self.config.tcpdump {
+            s.unavailable("packets", NOT_LINUX);
         }
+        s.unavailable.extend(no_slot);
         s
     }
 
-    #[cfg(target_os = "linux")]
-    fn sample_linux(&mut self, s: &mut Sample) {
-        let cfg = &self.config;
-        // users
-        match std::fs::read(&cfg.utmp) {
-            Ok(bytes) => {
-                let l = utmp::parse_utmp(&bytes);
-                if l.trailing != 0 {
-                    let why = format!(
-                        "{}: {} bytes after the last record ignored",
-                        cfg.utmp.display(),
-                        l.trailing
-                    );
-                    s.note("users", why);
-                }
-                s.value_of("users", l.users.len() as f64);
-                s.keys.push(("users".into(), l.users));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                s.note(
-                    "users",
-                    format!(
-                        "{}: no such file, so no one is logged in: users = 0",
-                        cfg.utmp.display()
-                    ),
-                );
-                s.value_of("users", 0.0);
-                s.keys.push(("users".into(), Vec::new()));
-            }
-            Err(e) => s.unavailable("users", format!("{}: {e}", cfg.utmp.display())),
-        }
-
-        // processes
-        let passwd = match std::fs::read(&cfg.passwd) {
-            Ok(b) => procs::parse_passwd(&b),
-            Err(e) => {
-                s.note(
-                    "processes",
-                    format!("{}: {e}; no user names", cfg.passwd.display()),
-                );
-                Default::default()
+    fn sample_users(&mut self, s: &mut Sample) {
+        let mut users: Vec<(String, u32)> = Vec::new();
+        let count = &mut |name: &[u8]| {
+            let name = printable(name);
+            match users.binary_search_by(|(n, _)| n.as_str().cmp(&name)) {
+                Ok(i) => users[i].1 += 1,
+                Err(i) => users.insert(i, (name, 1)),
             }
         };
-        match procs::live::read_processes(&cfg.proc_root, &passwd) {
-            Ok((list, failed)) => {
-                if failed > 0 {
-                    s.note("processes", format!("{failed} processes could not be read"));
-                }
-                let root = list.iter().filter(|p| p.uid == 0).count();
-                s.value_of("rootprocs", root as f64);
-                s.value_of("otherprocs", (list.len() - root) as f64);
-                let rk = procs::command_counts(list.iter().filter(|p| p.uid == 0));
-                let ok = procs::command_counts(list.iter().filter(|p| p.uid != 0));
-                s.keys.push(("rootprocs".into(), rk));
-                s.keys.push(("otherprocs".into(), ok));
-                s.processes = list;
+        let listed = self.system.users(count, &mut noter(&mut s.notes, "users"));
+        match listed {
+            Ok(()) => {
+                s.value_of(ObsId::USERS, users.len() as f64);
+                s.keys_for(ObsId::USERS, Counted::Sessions, users);
             }
-            Err(e) => s.unavailable("processes", format!("{}: {e}", cfg.proc_root.display())),
+            Err(e) => s.unavailable("users", e),
         }
-
-        // diskfree
-        match system::live::statvfs(&cfg.disk) {
-            Ok((bavail, blocks, bfree)) => match system::percent_free(bavail, blocks, bfree) {
-                Some(p) => s.value_of("diskfree", p as f64),
-                None => s.unavailable(
-                    "diskfree",
-                    format!("{}: the file system reports no blocks", cfg.disk.display()),
-                ),
-            },
-            Err(e) => s.unavailable("diskfree", format!("statvfs {}: {e}", cfg.disk.display())),
-        }
-
-        // loadavg
-        let path = cfg.proc_root.join("loadavg");
-        match std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display())) {
-            Ok(b) => match system::parse_loadavg(&b) {
-                Ok(v) => s.value_of("loadavg", v),
-                Err(e) => s.unavailable("loadavg", e),
-            },
-            Err(e) => s.unavailable("loadavg", e),
-        }
-
-        self.sample_sockets(s);
-        self.sample_packets(s);
     }
 
-    #[cfg(target_os = "linux")]
-    fn sample_sockets(&mut self, s: &mut Sample) {
-        let mut sockets = Vec::new();
-        let mut listening = Vec::new();
-        let mut read_any = false;
-        let mut one = Vec::new();
-        for (file, proto) in [
-            ("tcp", "tcp4"),
-            ("tcp6", "tcp6"),
-            ("udp", "udp4"),
-            ("udp6", "udp6"),
-        ] {
-            let path = self.config.proc_root.join("net").join(file);
-            if let Err(e) = read_into(&path, &mut self.buf) {
-                s.note("sockets", format!("{}: {e}", path.display()));
-                continue;
+    fn sample_processes(&mut self, s: &mut Sample) {
+        let mut list = Vec::new();
+        let add = &mut |p: &homeostat_core::feed::Process<'_>| {
+            list.push(ProcessEntry {
+                pid: p.pid,
+                uid: p.uid,
+                user: p.user.map(printable),
+                command: printable(p.command),
+            })
+        };
+        let listed = self
+            .procs
+            .processes(add, &mut noter(&mut s.notes, "processes"));
+        match listed {
+            Ok(()) => {
+                list.sort_unstable_by_key(|p| p.pid);
+                let root = list.iter().filter(|p| p.uid == 0).count();
+                s.value_of(ObsId::ROOTPROCS, root as f64);
+                s.value_of(ObsId::OTHERPROCS, (list.len() - root) as f64);
+                let rk = procs::command_counts(list.iter().filter(|p| p.uid == 0));
+                let ok = procs::command_counts(list.iter().filter(|p| p.uid != 0));
+                s.keys_for(ObsId::ROOTPROCS, Counted::Commands, rk);
+                s.keys_for(ObsId::OTHERPROCS, Counted::Commands, ok);
+                s.processes = list;
             }
-            read_any = true;
-            one.clear();
-            let errors = net::parse_proc_net(&self.buf, &mut one);
-            if let Some(first) = errors.first() {
-                let n = errors.len();
-                s.note(
-                    "sockets",
-                    format!(
-                        "{}: {n} malformed lines skipped (first: {first})",
-                        path.display()
-                    ),
-                );
-            }
-            net::listening(&one, proto, &mut listening);
-            sockets.append(&mut one);
+            Err(e) => s.unavailable("processes", e),
         }
-        if !read_any {
-            s.unavailable(
-                "sockets",
-                format!(
-                    "none of {}/net/{{tcp,tcp6,udp,udp6}} could be read",
-                    self.config.proc_root.display()
+    }
+
+    fn sample_disk(&mut self, s: &mut Sample) {
+        match self.system.disk() {
+            Ok(space) => match space.percent_free() {
+                Some(p) => s.value_of(ObsId::DISKFREE, f64::from(p)),
+                None => s.unavailable(
+                    "diskfree",
+                    format!(
+                        "{}: the file system reports no blocks",
+                        self.config.disk.display()
+                    ),
                 ),
-            );
-            return;
+            },
+            Err(e) => s.unavailable("diskfree", e),
+        }
+    }
+
+    fn sample_load(&mut self, s: &mut Sample) {
+        match self.system.load() {
+            Ok(v) => s.value_of(ObsId::LOADAVG, f64::from(v)),
+            Err(e) => s.unavailable("loadavg", e),
+        }
+    }
+
+    /// Returns the service observables that got no id, as `unavailable` entries.
+    fn sample_sockets(&mut self, s: &mut Sample, registry: &mut Registry) -> Vec<(String, String)> {
+        let ports: Vec<u16> = self.services.iter().map(|(_, p)| *p).collect();
+        let mut tally = net::Tally::new(&ports);
+        let mut listening = Vec::new();
+        let each = &mut |sock: &homeostat_core::feed::Socket| {
+            tally.add(sock.local.1, sock.remote);
+            if sock.listening {
+                listening.push(ListeningPort {
+                    proto: net::proto_name(sock.transport, sock.family),
+                    port: sock.local.1,
+                    addr: sock.local.0.to_string(),
+                });
+            }
+        };
+        let listed = self
+            .sockets
+            .sockets(each, &mut noter(&mut s.notes, "sockets"));
+        if let Err(e) = listed {
+            s.unavailable("sockets", e);
+            return Vec::new();
         }
         listening.sort();
         listening.dedup();
         s.listening = listening;
-        let ports: Vec<u16> = self.services.iter().map(|(_, p)| *p).collect();
-        for ((name, _), t) in self.services.iter().zip(net::tally(&sockets, &ports)) {
-            s.value_of(format!("{name}_in"), f64::from(t.inbound));
-            s.value_of(format!("{name}_out"), f64::from(t.outbound));
-            s.keys.push((format!("{name}_in"), t.in_keys));
-            s.keys.push((format!("{name}_out"), t.out_keys));
+        let mut no_slot = Vec::new();
+        for (index, t) in tally.finish().into_iter().enumerate() {
+            let counts = [
+                (Direction::In, t.inbound, t.in_keys),
+                (Direction::Out, t.outbound, t.out_keys),
+            ];
+            for (dir, n, keys) in counts {
+                match self.service_id(index, dir, registry) {
+                    Ok(id) => {
+                        s.value_of(id, f64::from(n));
+                        s.keys_for(id, Counted::Service { index, dir }, keys);
+                    }
+                    Err(e) => no_slot.push(e),
+                }
+            }
         }
+        no_slot
     }
 
     #[cfg(target_os = "linux")]
@@ -435,14 +536,21 @@ impl Monitor {
                         format!("{} tcpdump lines not understood", c.malformed),
                     );
                 }
-                let kinds = packets::KINDS.iter().zip(c.counts).zip(c.keys);
-                for ((kind, [n_in, n_out]), [kin, kout]) in kinds {
-                    s.value_of(format!("{kind}_in"), n_in as f64);
-                    s.value_of(format!("{kind}_out"), n_out as f64);
-                    s.keys
-                        .push((format!("{kind}_in"), kin.into_iter().collect()));
-                    s.keys
-                        .push((format!("{kind}_out"), kout.into_iter().collect()));
+                let kinds = c.counts.into_iter().zip(c.keys).enumerate();
+                for (index, ([n_in, n_out], [kin, kout])) in kinds {
+                    let flows = [(Direction::In, n_in, kin), (Direction::Out, n_out, kout)];
+                    for (dir, n, keys) in flows {
+                        // KINDS is the core's PACKETS, in order (a test holds them equal).
+                        let Some(id) = ObsId::packet(index, dir) else {
+                            continue;
+                        };
+                        s.value_of(id, n as f64);
+                        s.keys_for(
+                            id,
+                            Counted::Packets { index, dir },
+                            keys.into_iter().collect(),
+                        );
+                    }
                 }
             }
         }
@@ -499,43 +607,50 @@ mod tests {
 
     /// Hermetic: every feed reads from a directory that does not exist.
     #[cfg(target_os = "linux")]
-    fn nowhere(tcpdump: bool) -> MonitorConfig {
+    fn nowhere(tcpdump: bool) -> Monitor {
         let none = std::path::PathBuf::from("/nonexistent/homeostat-test");
-        MonitorConfig {
+        let config = MonitorConfig {
             tcpdump,
             proc_root: none.clone(),
             utmp: none.join("utmp"),
             passwd: none.join("passwd"),
             disk: none,
             ..Default::default()
-        }
+        };
+        let procs = procs::Processes::new(&config.proc_root, &config.passwd);
+        let sockets = net::Sockets::new(&config.proc_root);
+        let system = system::System::new(&config.proc_root, &config.disk, &config.utmp);
+        Monitor::build(config, procs, sockets, system, MISSING_TCPDUMP).unwrap()
     }
+
+    #[cfg(target_os = "linux")]
+    const MISSING_TCPDUMP: &str = "/nonexistent/homeostat-test/tcpdump";
 
     #[cfg(target_os = "linux")]
     #[test]
     fn a_feed_turned_off_is_not_unavailable_one_on_that_fails_is() {
-        let missing = "/nonexistent/homeostat-test/tcpdump";
-        let mut off = Monitor::with_tcpdump(nowhere(false), missing).unwrap();
-        let s = off.sample();
+        let tcpsyn_in = ObsId::builtin("tcpsyn_in").unwrap();
+        let s = nowhere(false).sample(&mut Registry::new());
         assert!(
             !s.unavailable.iter().any(|(f, _)| f == "packets"),
             "{:?}",
             s.unavailable
         );
         assert!(!s.notes.iter().any(|(f, _)| f == "packets"));
-        assert_eq!(s.value("tcpsyn_in"), None);
+        assert_eq!(s.value(tcpsyn_in), None);
         // The other feeds of this configuration fail, and say so.
         assert!(s.unavailable.iter().any(|(f, _)| f == "processes"));
 
-        let mut on = Monitor::with_tcpdump(nowhere(true), missing).unwrap();
-        let s = on.sample();
+        let s = nowhere(true).sample(&mut Registry::new());
         assert!(
-            s.unavailable
-                .contains(&("packets".to_string(), format!("{missing} not found"))),
+            s.unavailable.contains(&(
+                "packets".to_string(),
+                format!("{MISSING_TCPDUMP} not found")
+            )),
             "{:?}",
             s.unavailable
         );
-        assert_eq!(s.value("tcpsyn_in"), None);
+        assert_eq!(s.value(tcpsyn_in), None);
     }
 
     #[test]
@@ -565,5 +680,18 @@ mod tests {
         let m = Monitor::new(with("mysql", 3306)).unwrap();
         assert_eq!(m.services().len(), SERVICES.len() + 1);
         assert_eq!(m.services().last(), Some(&("mysql".to_string(), 3306)));
+    }
+
+    #[test]
+    fn builtin_lists_are_the_cores() {
+        use homeostat_core::stats::observables;
+        let names: Vec<&str> = SERVICES.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names[..observables::SERVICES.len()], observables::SERVICES);
+        assert_eq!(packets::KINDS, observables::PACKETS);
+        for (i, (name, _)) in SERVICES.iter().enumerate() {
+            let id = ObsId::service(i, Direction::Out);
+            let want = ObsId::builtin(&format!("{name}_out"));
+            assert_eq!(id, want, "{name}");
+        }
     }
 }

@@ -9,6 +9,11 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+
+use homeostat_core::feed::{self, Family, Notes, SocketSource, Transport};
+
+use super::Unreadable;
 
 /// TCP state LISTEN.
 pub const TCP_LISTEN: u8 = 0x0A;
@@ -161,28 +166,59 @@ pub struct ServiceTally {
 
 /// Tally every socket against every port of `ports` (one tally per port, same order).
 pub fn tally(sockets: &[Socket], ports: &[u16]) -> Vec<ServiceTally> {
-    let mut out: Vec<ServiceTally> = vec![ServiceTally::default(); ports.len()];
-    // Count by address first; an address becomes text once, not once per socket.
-    let mut by_addr: Vec<[HashMap<IpAddr, u32>; 2]> = vec![Default::default(); ports.len()];
+    let mut t = Tally::new(ports);
     for s in sockets {
-        for ((t, m), port) in out.iter_mut().zip(by_addr.iter_mut()).zip(ports) {
-            if s.local_port == *port {
+        t.add(s.local_port, (s.remote, s.remote_port));
+    }
+    t.finish()
+}
+
+/// [`tally`] one socket at a time, as a [`SocketSource`] lists them.
+#[derive(Debug, Clone)]
+pub struct Tally<'p> {
+    ports: &'p [u16],
+    out: Vec<ServiceTally>,
+    /// Counted by address first; an address becomes text once, not once per socket.
+    by_addr: Vec<[HashMap<IpAddr, u32>; 2]>,
+}
+
+impl<'p> Tally<'p> {
+    /// Nothing counted yet, for each port of `ports`.
+    pub fn new(ports: &'p [u16]) -> Tally<'p> {
+        Tally {
+            ports,
+            out: vec![ServiceTally::default(); ports.len()],
+            by_addr: vec![Default::default(); ports.len()],
+        }
+    }
+
+    /// Counts one socket by its local port and its remote end.
+    pub fn add(&mut self, local_port: u16, remote: (IpAddr, u16)) {
+        let unconnected = remote.1 == 0 && remote.0.is_unspecified();
+        let each = self.out.iter_mut().zip(self.by_addr.iter_mut());
+        for ((t, m), port) in each.zip(self.ports) {
+            if local_port == *port {
                 t.inbound += 1;
-                if !s.unconnected() {
-                    *m[0].entry(s.remote.to_canonical()).or_insert(0) += 1;
+                if !unconnected {
+                    *m[0].entry(remote.0.to_canonical()).or_insert(0) += 1;
                 }
             }
-            if s.remote_port == *port {
+            if remote.1 == *port {
                 t.outbound += 1;
-                *m[1].entry(s.remote.to_canonical()).or_insert(0) += 1;
+                *m[1].entry(remote.0.to_canonical()).or_insert(0) += 1;
             }
         }
     }
-    for (t, [m_in, m_out]) in out.iter_mut().zip(by_addr) {
-        t.in_keys = texts(m_in);
-        t.out_keys = texts(m_out);
+
+    /// One tally per port, in the order of `ports`.
+    pub fn finish(self) -> Vec<ServiceTally> {
+        let mut out = self.out;
+        for (t, [m_in, m_out]) in out.iter_mut().zip(self.by_addr) {
+            t.in_keys = texts(m_in);
+            t.out_keys = texts(m_out);
+        }
+        out
     }
-    out
 }
 
 fn texts(m: HashMap<IpAddr, u32>) -> Vec<(String, u32)> {
@@ -206,17 +242,117 @@ pub struct ListeningPort {
 pub fn listening(sockets: &[Socket], proto: &'static str, out: &mut Vec<ListeningPort>) {
     let udp = proto.starts_with("udp");
     for s in sockets {
-        let listens = if udp {
-            s.local_port != 0 && s.unconnected()
-        } else {
-            s.state == TCP_LISTEN
-        };
-        if listens {
+        if listens(s, udp) {
             out.push(ListeningPort {
                 proto,
                 port: s.local_port,
                 addr: s.local.to_string(),
             });
+        }
+    }
+}
+
+fn listens(s: &Socket, udp: bool) -> bool {
+    if udp {
+        s.local_port != 0 && s.unconnected()
+    } else {
+        s.state == TCP_LISTEN
+    }
+}
+
+/// `tcp4`, `tcp6`, `udp4` or `udp6`: a listening port's protocol.
+pub fn proto_name(transport: Transport, family: Family) -> &'static str {
+    match (transport, family) {
+        (Transport::Tcp, Family::V4) => "tcp4",
+        (Transport::Tcp, Family::V6) => "tcp6",
+        (Transport::Udp, Family::V4) => "udp4",
+        (Transport::Udp, Family::V6) => "udp6",
+    }
+}
+
+/// The Linux [`SocketSource`]: `/proc/net/{tcp,tcp6,udp,udp6}`, each socket of a file with
+/// that file's transport and family.
+#[derive(Debug, Clone)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // read only on Linux
+pub struct Sockets {
+    net: PathBuf,
+    /// Kept between listings: the file being read, and its parsed sockets.
+    buf: Vec<u8>,
+    one: Vec<Socket>,
+}
+
+/// The tables read, in order.
+pub const TABLES: [(&str, Transport, Family); 4] = [
+    ("tcp", Transport::Tcp, Family::V4),
+    ("tcp6", Transport::Tcp, Family::V6),
+    ("udp", Transport::Udp, Family::V4),
+    ("udp6", Transport::Udp, Family::V6),
+];
+
+impl Sockets {
+    /// The sockets of procfs at `proc_root` (`/proc`).
+    pub fn new(proc_root: &Path) -> Sockets {
+        Sockets {
+            net: proc_root.join("net"),
+            buf: Vec::new(),
+            one: Vec::new(),
+        }
+    }
+}
+
+impl SocketSource for Sockets {
+    type Error = Unreadable;
+
+    /// A table that cannot be read (no `tcp6` when IPv6 is off) and malformed lines are
+    /// notes; `Err` when no table could be read.
+    fn sockets(
+        &mut self,
+        each: &mut dyn FnMut(&feed::Socket),
+        notes: &mut Notes<'_>,
+    ) -> Result<(), Unreadable> {
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = (each, notes);
+            Err(Unreadable::not_linux())
+        }
+        #[cfg(target_os = "linux")]
+        {
+            let mut read_any = false;
+            for (file, transport, family) in TABLES {
+                let path = self.net.join(file);
+                if let Err(e) = super::read_into(&path, &mut self.buf) {
+                    notes(&format_args!("{}: {e}", path.display()));
+                    continue;
+                }
+                read_any = true;
+                self.one.clear();
+                let errors = parse_proc_net(&self.buf, &mut self.one);
+                if let Some(first) = errors.first() {
+                    let n = errors.len();
+                    notes(&format_args!(
+                        "{}: {n} malformed lines skipped (first: {first})",
+                        path.display()
+                    ));
+                }
+                let udp = transport == Transport::Udp;
+                for s in &self.one {
+                    each(&feed::Socket {
+                        transport,
+                        family,
+                        local: (s.local, s.local_port),
+                        remote: (s.remote, s.remote_port),
+                        listening: listens(s, udp),
+                    });
+                }
+            }
+            if read_any {
+                Ok(())
+            } else {
+                Err(Unreadable(format!(
+                    "none of {}/{{tcp,tcp6,udp,udp6}} could be read",
+                    self.net.display()
+                )))
+            }
         }
     }
 }

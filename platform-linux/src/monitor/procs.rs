@@ -4,8 +4,11 @@
 //! A process is owned by its *effective* uid, as in the `user` column of `ps`, which is
 //! what cf-monitord counted: a setuid-root program run by alice is a root process.
 
+use crate::monitor::Unreadable;
+use homeostat_core::feed::{Notes, Process, ProcessSource};
 use std::collections::HashMap;
 use std::fmt;
+use std::path::PathBuf;
 
 use super::printable;
 
@@ -53,10 +56,19 @@ impl std::error::Error for StatusError {}
 
 /// Parse `/proc/<pid>/status`. Stops at the `Uid:` line (which follows `Name:`).
 pub fn parse_status(bytes: &[u8]) -> Result<Status, StatusError> {
-    let mut name: Option<String> = None;
+    parse_status_raw(bytes).map(|(name, euid)| Status {
+        name: printable(name),
+        euid,
+    })
+}
+
+/// [`parse_status`] without the copy: the `Name:` bytes as the file has them (trimmed)
+/// and the effective uid.
+pub fn parse_status_raw(bytes: &[u8]) -> Result<(&[u8], u32), StatusError> {
+    let mut name: Option<&[u8]> = None;
     for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
         if let Some(v) = line.strip_prefix(b"Name:") {
-            name = Some(printable(trim(v)));
+            name = Some(trim(v));
         } else if let Some(v) = line.strip_prefix(b"Uid:") {
             // real, effective, saved, fs; a lone value is taken as both.
             let mut ids = v
@@ -69,7 +81,7 @@ pub fn parse_status(bytes: &[u8]) -> Result<Status, StatusError> {
             };
             let euid = real.and(eff).ok_or(StatusError::BadUid(i + 1))?;
             let name = name.ok_or(StatusError::NoName)?;
-            return Ok(Status { name, euid });
+            return Ok((name, euid));
         }
     }
     Err(if name.is_none() {
@@ -82,6 +94,14 @@ pub fn parse_status(bytes: &[u8]) -> Result<Status, StatusError> {
 /// Parse `/etc/passwd` into uid → name. Lines that are comments, blank, or lack a name
 /// or a numeric uid are skipped; the first name of a uid wins (as `getpwuid` does).
 pub fn parse_passwd(bytes: &[u8]) -> HashMap<u32, String> {
+    parse_passwd_raw(bytes)
+        .into_iter()
+        .map(|(uid, name)| (uid, printable(name)))
+        .collect()
+}
+
+/// [`parse_passwd`] with the names as the file has them.
+pub fn parse_passwd_raw(bytes: &[u8]) -> HashMap<u32, &[u8]> {
     let mut map = HashMap::new();
     for line in bytes.split(|b| *b == b'\n') {
         if line.first() == Some(&b'#') {
@@ -95,10 +115,64 @@ pub fn parse_passwd(bytes: &[u8]) -> HashMap<u32, String> {
             continue;
         }
         if let Some(uid) = parse_u32(uid) {
-            map.entry(uid).or_insert_with(|| printable(name));
+            map.entry(uid).or_insert(name);
         }
     }
     map
+}
+
+/// The Linux [`ProcessSource`]: every `/proc/<pid>/status`, owners named from the user
+/// database (read again at each listing, so a new account is named at once).
+#[derive(Debug, Clone)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // read only on Linux
+pub struct Processes {
+    proc_root: PathBuf,
+    passwd: PathBuf,
+}
+
+impl Processes {
+    /// Processes under `proc_root` (`/proc`), names from `passwd` (`/etc/passwd`).
+    pub fn new(proc_root: impl Into<PathBuf>, passwd: impl Into<PathBuf>) -> Processes {
+        Processes {
+            proc_root: proc_root.into(),
+            passwd: passwd.into(),
+        }
+    }
+}
+
+impl ProcessSource for Processes {
+    type Error = Unreadable;
+
+    /// An unreadable user database is a note (processes keep no names); processes that
+    /// could not be read are counted in one note at the end.
+    fn processes(
+        &mut self,
+        each: &mut dyn FnMut(&Process<'_>),
+        notes: &mut Notes<'_>,
+    ) -> Result<(), Unreadable> {
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = (each, notes);
+            Err(Unreadable::not_linux())
+        }
+        #[cfg(target_os = "linux")]
+        {
+            let bytes = std::fs::read(&self.passwd).unwrap_or_else(|e| {
+                notes(&format_args!(
+                    "{}: {e}; no user names",
+                    self.passwd.display()
+                ));
+                Vec::new()
+            });
+            let users = parse_passwd_raw(&bytes);
+            let failed = live::each_process(&self.proc_root, &users, each)
+                .map_err(|e| Unreadable(format!("{}: {e}", self.proc_root.display())))?;
+            if failed > 0 {
+                notes(&format_args!("{failed} processes could not be read"));
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Per-command counts of a set of processes, sorted by command.
@@ -144,13 +218,16 @@ pub(crate) mod live {
     use std::io::{self, Read};
     use std::path::Path;
 
-    /// Every process under `proc_root` whose status can be read. A process that exits
-    /// between the listing and the read is skipped silently; other failures are counted.
-    pub fn read_processes(
+    use homeostat_core::feed::Process;
+
+    /// Calls `each` for every process under `proc_root` whose status can be read, in
+    /// directory order; returns how many could not be read. A process that exits between
+    /// the listing and the read is skipped silently.
+    pub fn each_process(
         proc_root: &Path,
-        users: &HashMap<u32, String>,
-    ) -> io::Result<(Vec<ProcessEntry>, usize)> {
-        let mut out = Vec::new();
+        users: &HashMap<u32, &[u8]>,
+        each: &mut dyn FnMut(&Process<'_>),
+    ) -> io::Result<usize> {
         let mut failed = 0;
         let mut buf = Vec::with_capacity(2048);
         let mut path = proc_root.to_path_buf();
@@ -170,12 +247,12 @@ pub(crate) mod live {
             path.pop();
             path.pop();
             match read {
-                Ok(_) => match parse_status(&buf) {
-                    Ok(st) => out.push(ProcessEntry {
+                Ok(_) => match parse_status_raw(&buf) {
+                    Ok((command, uid)) => each(&Process {
                         pid,
-                        uid: st.euid,
-                        user: users.get(&st.euid).cloned(),
-                        command: st.name,
+                        uid,
+                        user: users.get(&uid).copied(),
+                        command,
                     }),
                     Err(_) => failed += 1,
                 },
@@ -185,8 +262,7 @@ pub(crate) mod live {
                 Err(_) => failed += 1,
             }
         }
-        out.sort_unstable_by_key(|p| p.pid);
-        Ok((out, failed))
+        Ok(failed)
     }
 }
 
@@ -283,9 +359,18 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn live_proc_has_this_process() {
-        let (procs, _) =
-            live::read_processes(std::path::Path::new("/proc"), &HashMap::new()).unwrap();
         let me = std::process::id();
-        assert!(procs.iter().any(|p| p.pid == me));
+        let (mut found, mut said) = (false, Vec::new());
+        Processes::new("/proc", "/etc/passwd")
+            .processes(&mut |p| found |= p.pid == me, &mut |n| {
+                said.push(n.to_string())
+            })
+            .unwrap();
+        assert!(found, "{said:?}");
+        let e = Processes::new("/no/such/proc", "/no/such/passwd")
+            .processes(&mut |_| {}, &mut |n| said.push(n.to_string()))
+            .unwrap_err();
+        assert!(e.0.starts_with("/no/such/proc: "), "{e}");
+        assert!(said.last().is_some_and(|n| n.ends_with("; no user names")));
     }
 }

@@ -1,19 +1,22 @@
-//! Free disk space on `/` (statvfs) and the 1-minute load average (`/proc/loadavg`).
+//! Free disk space on `/` (statvfs) and the 1-minute load average (`/proc/loadavg`); with
+//! the utmp sessions ([`super::utmp`]) they are the Linux [`SystemSource`], [`System`].
 
+use crate::monitor::utmp::Utmp;
+use crate::monitor::Unreadable;
+use homeostat_core::feed::{DiskSpace, Notes, SystemSource};
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 /// CFEngine's `diskfree`: avail / (avail + used) × 100, truncated to an integer, with
 /// avail = `f_bavail` and used = `f_blocks − f_bfree` (all in the same block unit, so the
 /// unit cancels). `None` when the file system reports no blocks at all.
 pub fn percent_free(bavail: u64, blocks: u64, bfree: u64) -> Option<u64> {
-    let used = u128::from(blocks.saturating_sub(bfree));
-    let avail = u128::from(bavail);
-    let total = avail + used;
-    if total == 0 {
-        return None;
-    }
-    // Integer division truncates exactly as C's (int) of the double does for 0..100.
-    u64::try_from(avail * 100 / total).ok()
+    let space = DiskSpace {
+        blocks,
+        free: bfree,
+        available: bavail,
+    };
+    space.percent_free().map(u64::from)
 }
 
 /// Why `/proc/loadavg` could not be read.
@@ -46,6 +49,69 @@ pub fn parse_loadavg(bytes: &[u8]) -> Result<f64, LoadavgError> {
             super::printable(first)
         ))
     })
+}
+
+/// The Linux [`SystemSource`]: `/proc/loadavg`, `statvfs` of one file system, and the
+/// sessions of the utmp file ([`Utmp`]).
+#[derive(Debug, Clone)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // read only on Linux
+pub struct System {
+    loadavg: PathBuf,
+    disk: PathBuf,
+    utmp: Utmp,
+}
+
+impl System {
+    /// The load from `proc_root` (`/proc`), the free space of the file system holding
+    /// `disk` (`/`), the users of the utmp file `utmp` (`/var/run/utmp`).
+    pub fn new(proc_root: &Path, disk: impl Into<PathBuf>, utmp: impl Into<PathBuf>) -> System {
+        System {
+            loadavg: proc_root.join("loadavg"),
+            disk: disk.into(),
+            utmp: Utmp::new(utmp),
+        }
+    }
+}
+
+impl SystemSource for System {
+    type Error = Unreadable;
+
+    fn load(&mut self) -> Result<f32, Unreadable> {
+        if !cfg!(target_os = "linux") {
+            return Err(Unreadable::not_linux());
+        }
+        let bytes = std::fs::read(&self.loadavg)
+            .map_err(|e| Unreadable(format!("{}: {e}", self.loadavg.display())))?;
+        // The load as the kernel prints it, rounded once, to the core's f32.
+        parse_loadavg(&bytes)
+            .map(|v| v as f32)
+            .map_err(|e| Unreadable(e.to_string()))
+    }
+
+    fn disk(&mut self) -> Result<DiskSpace, Unreadable> {
+        #[cfg(not(target_os = "linux"))]
+        {
+            Err(Unreadable::not_linux())
+        }
+        #[cfg(target_os = "linux")]
+        {
+            let (available, blocks, free) = live::statvfs(&self.disk)
+                .map_err(|e| Unreadable(format!("statvfs {}: {e}", self.disk.display())))?;
+            Ok(DiskSpace {
+                blocks,
+                free,
+                available,
+            })
+        }
+    }
+
+    fn users(
+        &mut self,
+        each: &mut dyn FnMut(&[u8]),
+        notes: &mut Notes<'_>,
+    ) -> Result<(), Unreadable> {
+        self.utmp.sessions(each, notes)
+    }
 }
 
 /// The live statvfs shim.
@@ -116,6 +182,40 @@ mod tests {
         assert_eq!(
             parse_loadavg(b"x").unwrap_err().to_string(),
             "/proc/loadavg: first field \"x\" is not a load"
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn live_system_source() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut s = System::new(Path::new("/proc"), "/", fixtures.join("utmp-sessions.bin"));
+        assert!(s.load().unwrap() >= 0.0);
+        assert!(s.disk().unwrap().percent_free().is_some());
+        let (mut names, mut said) = (Vec::new(), Vec::new());
+        s.users(&mut |n| names.push(n.to_vec()), &mut |n| {
+            said.push(n.to_string())
+        })
+        .unwrap();
+        assert_eq!(names.len(), 4, "alice twice, bob, root");
+        assert!(said.is_empty(), "{said:?}");
+        let mut s = System::new(Path::new("/no/proc"), "/no/such/dir", "/no/utmp");
+        assert_eq!(
+            s.load().unwrap_err().to_string(),
+            "/no/proc/loadavg: No such file or directory (os error 2)"
+        );
+        assert!(s
+            .disk()
+            .unwrap_err()
+            .0
+            .starts_with("statvfs /no/such/dir: "));
+        s.users(&mut |_| panic!("no sessions"), &mut |n| {
+            said.push(n.to_string())
+        })
+        .unwrap();
+        assert_eq!(
+            said,
+            vec!["/no/utmp: no such file, so no one is logged in: users = 0"]
         );
     }
 

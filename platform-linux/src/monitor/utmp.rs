@@ -41,6 +41,23 @@ pub struct Logins {
 /// user name, are skipped; a trailing partial record is counted in `trailing`.
 pub fn parse_utmp(bytes: &[u8]) -> Logins {
     let mut users: Vec<(String, u32)> = Vec::new();
+    let (records, trailing) = sessions(bytes, &mut |name| {
+        let name = printable(name);
+        match users.binary_search_by(|(n, _)| n.as_str().cmp(&name)) {
+            Ok(i) => users[i].1 += 1,
+            Err(i) => users.insert(i, (name, 1)),
+        }
+    });
+    Logins {
+        users,
+        records,
+        trailing,
+    }
+}
+
+/// Calls `each` with the user name (raw, never empty) of every `USER_PROCESS` record, in
+/// file order; returns the complete records read and the bytes after the last one.
+pub fn sessions(bytes: &[u8], each: &mut dyn FnMut(&[u8])) -> (usize, usize) {
     let chunks = bytes.chunks_exact(RECORD);
     let trailing = chunks.remainder().len();
     let mut records = 0;
@@ -51,19 +68,60 @@ pub fn parse_utmp(bytes: &[u8]) -> Logins {
             continue;
         }
         let name = field(&rec[OFF_USER..OFF_USER + NAME_LEN]);
-        if name.is_empty() {
-            continue;
-        }
-        let name = printable(name);
-        match users.binary_search_by(|(n, _)| n.as_str().cmp(&name)) {
-            Ok(i) => users[i].1 += 1,
-            Err(i) => users.insert(i, (name, 1)),
+        if !name.is_empty() {
+            each(name);
         }
     }
-    Logins {
-        users,
-        records,
-        trailing,
+    (records, trailing)
+}
+
+/// The login sessions of a utmp file: the users half of the Linux
+/// [`homeostat_core::feed::SystemSource`] ([`super::system::System`]).
+#[derive(Debug, Clone)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // read only on Linux
+pub struct Utmp {
+    path: std::path::PathBuf,
+}
+
+impl Utmp {
+    /// Sessions of the utmp file at `path` (`/var/run/utmp`).
+    pub fn new(path: impl Into<std::path::PathBuf>) -> Utmp {
+        Utmp { path: path.into() }
+    }
+
+    /// Calls `each` with the user name of every session. No file means no one is logged
+    /// in (a note, not an error); a torn last record is a note.
+    pub fn sessions(
+        &self,
+        each: &mut dyn FnMut(&[u8]),
+        notes: &mut homeostat_core::feed::Notes<'_>,
+    ) -> Result<(), super::Unreadable> {
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = (each, notes);
+            Err(super::Unreadable::not_linux())
+        }
+        #[cfg(target_os = "linux")]
+        match std::fs::read(&self.path) {
+            Ok(bytes) => {
+                let (_, trailing) = sessions(&bytes, each);
+                if trailing != 0 {
+                    notes(&format_args!(
+                        "{}: {trailing} bytes after the last record ignored",
+                        self.path.display()
+                    ));
+                }
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                notes(&format_args!(
+                    "{}: no such file, so no one is logged in: users = 0",
+                    self.path.display()
+                ));
+                Ok(())
+            }
+            Err(e) => Err(super::Unreadable(format!("{}: {e}", self.path.display()))),
+        }
     }
 }
 
