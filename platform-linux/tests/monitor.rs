@@ -226,6 +226,37 @@ fn missing_files_are_reported_not_fatal() {
 
 /// A client socket bound to `from` before connecting to `to` (Linux accepts any 127/8
 /// address as local).
+/// A port of 127.0.0.1 that no socket of the host uses now, below the ephemeral range,
+/// bound by `bind` (TCP or UDP).
+///
+/// The monitor counts every socket whose local (remote) port is the service port, on any
+/// address and in any state, as cf-monitord does. A port the kernel hands out could also
+/// be another process's ephemeral port or a TIME_WAIT left behind and add a socket that is
+/// not the test's; ports below the ephemeral range are never handed out, so one that is
+/// free now stays the test's alone.
+fn quiet_port<S>(bind: impl Fn(u16) -> std::io::Result<S>) -> S {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap();
+    let low: u16 = range.split_whitespace().next().unwrap().parse().unwrap();
+    let mut used = std::collections::BTreeSet::new();
+    for f in ["tcp", "tcp6", "udp", "udp6"] {
+        let text = std::fs::read_to_string(format!("/proc/net/{f}")).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            for addr in line.split_whitespace().skip(1).take(2) {
+                let port = addr.rsplit(':').next().unwrap_or("0");
+                used.insert(u16::from_str_radix(port, 16).unwrap_or(0));
+            }
+        }
+    }
+    // Start where the process id says; a port taken meanwhile fails to bind: try the next.
+    let span = low.saturating_sub(10_000).max(1);
+    let start = 10_000 + (std::process::id() % u32::from(span)) as u16;
+    (start..low)
+        .chain(10_000..start)
+        .filter(|p| !used.contains(p))
+        .find_map(|p| bind(p).ok())
+        .expect("a free port below the ephemeral range")
+}
+
 fn connect_from(from: Ipv4Addr, to: SocketAddr) -> TcpStream {
     let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     sock.bind(&SocketAddr::from((from, 0)).into()).unwrap();
@@ -244,7 +275,7 @@ fn service_monitor(port: u16) -> Monitor {
 /// `clients` connections, from the addresses given, to a fresh listener; returns the
 /// sample, the port and the expected per-address counts.
 fn live_scenario(clients: &[Ipv4Addr]) -> (Named, u16, Vec<(String, u32)>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let listener = quiet_port(|p| TcpListener::bind(("127.0.0.1", p)));
     let to = listener.local_addr().unwrap();
     let port = to.port();
     let mut m = service_monitor(port);
@@ -306,7 +337,7 @@ fn live_many_client_addresses_give_many_keys() {
 
 #[test]
 fn live_udp_bound_socket_listens_and_connected_one_does_not() {
-    let bound = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let bound = quiet_port(|p| UdpSocket::bind(("127.0.0.1", p)));
     let port = bound.local_addr().unwrap().port();
     let connected = UdpSocket::bind("127.0.0.1:0").unwrap();
     connected.connect(bound.local_addr().unwrap()).unwrap();
