@@ -79,7 +79,7 @@ pub fn run(agent: Agent, config_path: Option<PathBuf>, json: bool) -> Result<(),
 
 /// A line for the daemon's log (stderr).
 fn say(msg: &str) {
-    eprintln!("homeostat: {}", crate::escape::sanitize(msg));
+    eprintln!("homeostat: {}", crate::output::escape::sanitize(msg));
 }
 
 /// The agent, run on the daemon's schedule.
@@ -122,7 +122,7 @@ impl Rounds for Daemon {
                 // Feeds are rebuilt from the new [monitor]; the learned state is kept.
                 if let Some(s) = self.agent.session.as_mut() {
                     if let Some(m) = self.agent.cfg.monitor.as_ref() {
-                        match crate::learn::live::feeds(m) {
+                        match crate::monitor::live::feeds(m) {
                             Ok(mon) => s.monitor = Some(mon),
                             Err(e) => say(&format!("[monitor]: {e}; keeping the previous feeds")),
                         }

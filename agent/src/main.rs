@@ -4,16 +4,13 @@
 mod cli;
 mod config;
 mod daemon;
-mod database;
-mod duration;
-mod escape;
 mod exit;
-mod fimrun;
-mod learn;
+mod files;
 mod measurements;
+mod monitor;
 mod output;
+mod platform;
 mod round;
-mod signing;
 mod state_dir;
 
 use std::ffi::OsString;
@@ -28,7 +25,7 @@ use homeostat_core::feed::Sink;
 use crate::cli::{Cli, Command};
 use crate::config::Config;
 use crate::exit::{Outcome, CONFIG as EXIT_CONFIG, IO as EXIT_IO};
-use crate::fimrun::Mode;
+use crate::files::Mode;
 use crate::output::Output;
 use crate::round::{Agent, Files};
 
@@ -37,7 +34,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err((code, msg)) => {
-            eprintln!("homeostat: {}", escape::sanitize(&msg));
+            eprintln!("homeostat: {}", output::escape::sanitize(&msg));
             ExitCode::from(code)
         }
     }
@@ -51,7 +48,7 @@ fn run(cli: Cli) -> Outcome {
         }
     }
     if let Command::Keygen { out } = &cli.command {
-        let public = signing::keygen(out).map_err(|e| (EXIT_IO, format!("{e:#}")))?;
+        let public = files::signing::keygen(out).map_err(|e| (EXIT_IO, format!("{e:#}")))?;
         println!("public key: {public}");
         println!(
             "add to the config:\n[database]\nkey = {:?}\npublic_key = \"{public}\"",
@@ -60,7 +57,7 @@ fn run(cli: Cli) -> Outcome {
         return Ok(0);
     }
     let cfg = Config::load(cli.config.as_deref()).map_err(|e| (EXIT_CONFIG, format!("{e:#}")))?;
-    let keys = signing::Keys::load(cfg.db_key.as_deref(), cfg.db_public_key.as_deref())
+    let keys = files::signing::Keys::load(cfg.db_key.as_deref(), cfg.db_public_key.as_deref())
         .map_err(|e| (EXIT_CONFIG, format!("{e:#}")))?;
     if let Command::Config { .. } = cli.command {
         let text = cli
@@ -84,11 +81,11 @@ fn run(cli: Cli) -> Outcome {
     let mut out = Output::new(cli.json, now);
     let update = |no_update: bool| cfg.update && !no_update;
     let (files, sample, name) = match cli.command {
-        Command::Replay { file } => return learn::replay::command(&cfg, &state, &file, &mut out),
+        Command::Replay { file } => return monitor::replay::command(&cfg, &state, &file, &mut out),
         Command::State { observables, vars } => {
-            return learn::show::command(&cfg, &state, &observables, vars, &mut out)
+            return monitor::show::command(&cfg, &state, &observables, vars, &mut out)
         }
-        Command::Eval { expr } => return learn::eval::command(&state, &expr, now),
+        Command::Eval { expr } => return monitor::eval::command(&state, &expr, now),
         Command::Run => {
             let agent = Agent::new(cfg, keys, state);
             return daemon::run(agent, cli.config, cli.json).map(|()| 0);

@@ -13,12 +13,12 @@ use homeostat_core::event::Event;
 
 use crate::config::Config;
 use crate::exit::{DATABASE as EXIT_DATABASE, IO as EXIT_IO};
-use crate::fimrun::{self, Failure, Mode};
-use crate::learn::live::Session;
+use crate::files::signing::Keys;
+use crate::files::{self, Failure, Mode};
 use crate::measurements;
+use crate::monitor::live::Session;
 use crate::output::changelog::ChangeLog;
 use crate::output::Output;
-use crate::signing::Keys;
 
 /// Why a step of a round failed: an exit status (17 database or state, 18 I/O) and a message.
 pub type StepError = (u8, String);
@@ -132,12 +132,12 @@ impl Agent {
             out.add(Box::new(sink));
         }
         let db = self.db();
-        fimrun::run(&self.keys, &self.cfg, &db, &self.host, out.now(), mode, out).map_err(|e| {
-            match e {
+        files::run(&self.keys, &self.cfg, &db, &self.host, out.now(), mode, out).map_err(
+            |e| match e {
                 Failure::Database(e) => (EXIT_DATABASE, e.to_string()),
                 Failure::Io(e) => (EXIT_IO, e),
-            }
-        })
+            },
+        )
     }
 
     /// One monitor sample: when `[monitor]` is configured or a log measurement has weekly

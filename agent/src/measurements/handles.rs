@@ -140,7 +140,7 @@ mod tests {
     use regex_automata::meta::Regex;
 
     fn re(patterns: &[&str]) -> Regex {
-        crate::config::compile(patterns).unwrap()
+        crate::config::measure::compile(patterns).unwrap()
     }
 
     fn group(r: &Regex, line: &str) -> Option<String> {

@@ -17,11 +17,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::platform::command;
+use crate::platform::logtail::{self, FollowError, Tail};
 use homeostat_core::event::{self as finding, KeyCount, Measured, Value, Warning};
 use homeostat_core::feed::{Followed, LineSource, Note, Sink};
 use homeostat_core::logscan::{Aggregate, Event, Kind, Saved, LINE_MAX};
-use homeostat_linux::command;
-use homeostat_linux::logtail::{self, FollowError, Tail};
 
 use crate::config::{Config, History, Measure, MeasureSource};
 use crate::output::Output;

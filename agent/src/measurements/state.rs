@@ -17,7 +17,7 @@ use homeostat_core::digest::Hex;
 use homeostat_core::logscan::{Saved, TailPos};
 
 use super::Error;
-use crate::escape::escape_with;
+use crate::output::escape::escape_with;
 
 /// Positions and last values, in the state directory.
 pub const STATE_FILE: &str = "logscan.state";

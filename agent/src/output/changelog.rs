@@ -10,7 +10,7 @@ use homeostat_core::feed::Sink;
 use homeostat_core::fim::Attr;
 
 use super::timefmt::utc_ns;
-use crate::escape::escape_with;
+use crate::output::escape::escape_with;
 
 /// The log, open for appending.
 pub struct ChangeLog {

@@ -13,7 +13,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::ser::Formatter;
 
-use crate::escape::{escape, sanitize};
+use crate::output::escape::{escape, sanitize};
 
 /// One line of the stream.
 #[derive(Serialize)]

@@ -3,11 +3,13 @@
 //! - [`text`]: the seed's words on a terminal (warnings on stderr).
 //! - [`json`]: JSON lines through serde, one schema (`docs/json.md`).
 //! - [`changelog`]: CFEngine's `file_changes.log`.
+//! - [`escape`]: attacker bytes made printable (`\xNN`), for every transport.
 //!
 //! A new transport (syslog, metrics) is one new type implementing
 //! [`homeostat_core::feed::Sink`], added with [`Output::add`].
 
 pub mod changelog;
+pub mod escape;
 pub mod json;
 pub mod progress;
 pub mod text;

@@ -11,7 +11,7 @@ use homeostat_core::feed::Sink;
 use homeostat_core::fim::Attr;
 
 use super::timefmt::{utc, utc_ns};
-use crate::escape::{escape, sanitize};
+use crate::output::escape::{escape, sanitize};
 
 /// Text on a stream (standard output, or a buffer in tests).
 pub struct Text<W: Write> {

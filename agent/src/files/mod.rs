@@ -2,18 +2,21 @@
 //! core's merge-join (`homeostat_core::fim::join`), which makes every decision, and
 //! renders and writes what it decides.
 
+pub mod database;
+pub mod signing;
+
 use std::path::Path;
 
+use crate::platform::{scan, Scanned, Unseen};
 use homeostat_core::fim::db::{Header, TreeInfo, MAX_TREES};
 use homeostat_core::fim::join::{self, Baseline, Decision, Examined, Finding, Join, Keep, Live};
 use homeostat_core::fim::{Attrs, Entry};
-use homeostat_linux::{scan, Scanned, Unseen};
 
+use self::database::{DbFileError, DbWriter, Section, Verified};
+use self::signing::Keys;
 use crate::config::{Config, Tree};
-use crate::database::{self, DbFileError, DbWriter, Section, Verified};
 use crate::output::progress::Progress;
 use crate::output::Output;
-use crate::signing::Keys;
 use homeostat_core::event::{self, Change, Event, FileChange, SetId, Side};
 use homeostat_core::feed::Sink;
 

@@ -81,7 +81,7 @@ impl MonitorSettings {
 
 /// A monitor interval: any duration of [`crate::duration`], down to one second.
 fn at_least_a_second(v: &toml::Value) -> Result<Duration> {
-    let d = crate::duration::from_toml(v)?;
+    let d = crate::config::duration::from_toml(v)?;
     if d < Duration::from_secs(1) {
         bail!("duration {v}: expected at least 1s");
     }

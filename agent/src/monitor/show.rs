@@ -6,7 +6,7 @@ use homeostat_core::stats::{table, ObsId};
 
 use super::peaks::{Extras, Peak};
 use super::store::Brain;
-use crate::escape::{escape, json_str};
+use crate::output::escape::{escape, json_str};
 use crate::output::timefmt::utc;
 
 /// Prints the state of the named observables (all that have been measured when none).

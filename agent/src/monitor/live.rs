@@ -9,14 +9,14 @@ use homeostat_core::digest::{digest, Algorithm};
 use homeostat_core::entropy::{observable_class_name, Counter, Key, Level};
 use std::path::{Path, PathBuf};
 
+use crate::platform::monitor::{self, Monitor, MonitorConfig};
 use anyhow::Context;
 use homeostat_core::stats::{ObsId, Report, Sample, DEFAULT_FORGET_RATE};
-use homeostat_linux::monitor::{self, Monitor, MonitorConfig};
 
+use super::events;
 use super::peaks::Extras;
-use super::render;
-use super::settings::MonitorSettings;
 use super::store::Brain;
+use crate::config::monitor::MonitorSettings;
 use homeostat_core::event::{Event, Listening, Ports};
 use homeostat_core::feed::Sink;
 
@@ -161,7 +161,7 @@ pub fn feed(
         }
         extras.offer(name, t, value, e, &k.counts);
     }
-    let mut classes = render::sample(out, &brain.learner, &report, |id| {
+    let mut classes = events::sample(out, &brain.learner, &report, |id| {
         entropies.iter().find(|(k, _)| *k == id).map(|(_, e)| *e)
     })?;
     classes.extend(extra_classes);
@@ -186,7 +186,7 @@ pub fn feed(
             listening: &listening,
         }))?;
     }
-    render::classes(out, t, &classes)?;
+    events::classes(out, t, &classes)?;
     extras.last_t = t;
     extras.last_classes = classes.into_iter().collect();
     Ok(Taken { unavailable })
@@ -195,8 +195,8 @@ pub fn feed(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::monitor::{Counted, Keys};
     use homeostat_core::entropy::Direction;
-    use homeostat_linux::monitor::{Counted, Keys};
 
     /// What a sample's events said: `(id, name, entropy)` per observable, and the classes.
     #[derive(Default)]

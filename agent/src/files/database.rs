@@ -8,7 +8,7 @@ use homeostat_core::fim::db::{self, DbError, Encoder, Header, TreeInfo, MAX_FRAM
 use homeostat_core::fim::reader::{Event, ReadError, Reader};
 use homeostat_core::fim::Entry;
 
-use crate::signing::Keys;
+use crate::files::signing::Keys;
 
 /// A database that cannot be used, with where and why.
 #[derive(Debug, thiserror::Error)]

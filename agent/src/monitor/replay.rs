@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use homeostat_core::feed::Sink;
 use homeostat_core::stats::{ObsId, Report, Sample};
 
-use super::render;
+use super::events;
 use super::store::Brain;
 
 /// One parsed line.
@@ -91,8 +91,8 @@ pub fn run(
         brain
             .learner
             .sample(&mut brain.table, t, sample, &mut report);
-        let all = render::sample(out, &brain.learner, &report, |_| None)?;
-        render::classes(out, t, &all)?;
+        let all = events::sample(out, &brain.learner, &report, |_| None)?;
+        events::classes(out, t, &all)?;
         last = Some((t, all));
         sample.clear();
         samples += 1;

@@ -1,0 +1,15 @@
+//! The learned normal state on a host: where it is kept, how samples reach it (live,
+//! or replayed from history), and the commands that show it.
+//!
+//! - [`live`]: one sample of the platform's feeds through the learner.
+//! - [`events`]: a sample's outcomes as events for the round's sinks.
+//! - [`store`], [`peaks`]: the state on disk (learner, peak snapshots, last classes).
+//! - [`replay`], [`show`], [`eval`]: `homeostat replay`, `state` and `eval`.
+
+pub mod eval;
+pub mod events;
+pub mod live;
+pub mod peaks;
+pub mod replay;
+pub mod show;
+pub mod store;
