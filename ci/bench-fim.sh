@@ -246,6 +246,29 @@ show_tail() { # show_tail FILE: the end of a failed step's output
   echo "----" >&2
 }
 
+# timed_pass TREE NAME PHASE RUN OUTFILE -- CMD...: warms TREE's cache, times CMD (see
+# timed; the label is NAME-PHASE, spaces as dashes) and adds its wall time, CPU time and
+# peak RSS to the calling bench_*'s init (iw ic ir) or check (cw cc cr) samples.
+timed_pass() {
+  local tree=$1 name=$2 phase=$3 run=$4 out=$5; shift 5
+  warm_cache "$tree"
+  log "$name run $run/$RUNS: $phase"
+  timed "${name// /-}-$phase" "$out" "$@"
+  case $phase in
+    init) iw+=("$T_WALL"); ic+=("$T_CPU"); ir+=("$T_RSS") ;;
+    check) cw+=("$T_WALL"); cc+=("$T_CPU"); cr+=("$T_RSS") ;;
+    *) die "timed_pass: phase $phase" ;;
+  esac
+}
+
+# medians PREFIX: sets PREFIX_IW PREFIX_CW PREFIX_IC PREFIX_CC PREFIX_IR PREFIX_CR to the
+# medians of the calling bench_*'s samples.
+medians() {
+  printf -v "$1_IW" '%s' "$(median "${iw[@]}")"; printf -v "$1_CW" '%s' "$(median "${cw[@]}")"
+  printf -v "$1_IC" '%s' "$(median "${ic[@]}")"; printf -v "$1_CC" '%s' "$(median "${cc[@]}")"
+  printf -v "$1_IR" '%s' "$(median "${ir[@]}")"; printf -v "$1_CR" '%s' "$(median "${cr[@]}")"
+}
+
 # ------------------------------------------------------------------ homeostat
 hs_config() { # hs_config TREE CFG
   cat > "$2" <<EOF
@@ -289,10 +312,7 @@ bench_homeostat() {
     local st=$SCRATCH/state-$tag
     rm -rf "$st"; mkdir -p "$st"
     if [[ $time_init == 1 ]]; then
-      warm_cache "$tree"
-      log "homeostat $tag run $r/$RUNS: init"
-      timed "homeostat-$tag-init" "$SCRATCH/homeostat-$tag-init.out" -- "$HS" --config "$cfg" --state-dir "$st" init
-      iw+=("$T_WALL"); ic+=("$T_CPU"); ir+=("$T_RSS")
+      timed_pass "$tree" "homeostat $tag" init "$r" "$SCRATCH/homeostat-$tag-init.out" -- "$HS" --config "$cfg" --state-dir "$st" init
     else
       log "homeostat $tag run $r/$RUNS: init (not timed)"
       T_RC=0; "$HS" --config "$cfg" --state-dir "$st" init > "$SCRATCH/homeostat-$tag-init.out" 2>&1 || T_RC=$?
@@ -301,10 +321,7 @@ bench_homeostat() {
       show_tail "$SCRATCH/homeostat-$tag-init.out"
       die "homeostat init exited $T_RC on $tree"
     fi
-    warm_cache "$tree"
-    log "homeostat $tag run $r/$RUNS: check"
-    timed "homeostat-$tag-check" "$SCRATCH/homeostat-$tag-check.out" -- "$HS" --config "$cfg" --state-dir "$st" check
-    cw+=("$T_WALL"); cc+=("$T_CPU"); cr+=("$T_RSS")
+    timed_pass "$tree" "homeostat $tag" check "$r" "$SCRATCH/homeostat-$tag-check.out" -- "$HS" --config "$cfg" --state-dir "$st" check
     if [[ $T_RC != 0 ]]; then
       show_tail "$SCRATCH/homeostat-$tag-check.out"
       die "homeostat check exited $T_RC on the unchanged tree $tree (expected 0)"
@@ -312,9 +329,7 @@ bench_homeostat() {
     log "  homeostat: init $([[ $time_init == 1 ]] && echo "$(fmt "${iw[-1]}") s" || echo untimed), check $(fmt "${cw[-1]}") s, peak RSS check $(fmt "${cr[-1]}") MiB"
     rm -rf "$st"
   done
-  HS_IW=$(median "${iw[@]}"); HS_CW=$(median "${cw[@]}")
-  HS_IC=$(median "${ic[@]}"); HS_CC=$(median "${cc[@]}")
-  HS_IR=$(median "${ir[@]}"); HS_CR=$(median "${cr[@]}")
+  medians HS
 }
 
 # ------------------------------------------------------------------ openssl (peers.sh recipe)
@@ -335,14 +350,9 @@ EOF
   OSSL_VERDICT=clean
   for ((r = 1; r <= RUNS; r++)); do
     rm -f "$S"/list.*
-    warm_cache "$tree"
-    log "openssl run $r/$RUNS: init"
-    timed openssl-init "$S/init.out" -- bash -c "$script" _ "$tree" "$PAR" "$S" "$S/list.init"
-    iw+=("$T_WALL"); ic+=("$T_CPU"); ir+=("$T_RSS"); local irc=$T_RC
-    warm_cache "$tree"
-    log "openssl run $r/$RUNS: check"
-    timed openssl-check "$S/check.out" -- bash -c "$script" _ "$tree" "$PAR" "$S" "$S/list.check"
-    cw+=("$T_WALL"); cc+=("$T_CPU"); cr+=("$T_RSS")
+    timed_pass "$tree" openssl init "$r" "$S/init.out" -- bash -c "$script" _ "$tree" "$PAR" "$S" "$S/list.init"
+    local irc=$T_RC
+    timed_pass "$tree" openssl check "$r" "$S/check.out" -- bash -c "$script" _ "$tree" "$PAR" "$S" "$S/list.check"
     if [[ $irc != 0 || $T_RC != 0 ]] || ! cmp -s <(sort "$S/list.init") <(sort "$S/list.check"); then
       OSSL_VERDICT="rc=$irc/$T_RC or lists differ"
       show_tail "$S/check.out"
@@ -350,9 +360,7 @@ EOF
     fi
     log "  openssl: init $(fmt "${iw[-1]}") s, check $(fmt "${cw[-1]}") s"
   done
-  OS_IW=$(median "${iw[@]}"); OS_CW=$(median "${cw[@]}")
-  OS_IC=$(median "${ic[@]}"); OS_CC=$(median "${cc[@]}")
-  OS_IR=$(median "${ir[@]}"); OS_CR=$(median "${cr[@]}")
+  medians OS
 }
 
 # ------------------------------------------------------------------ AIDE (peers.sh recipe, aide-w2)
@@ -382,17 +390,11 @@ EOF
   AIDE_VERDICT=clean
   for ((r = 1; r <= RUNS; r++)); do
     rm -f "$S/aide.db" "$S/aide.db.new" "$S/report.txt"
-    warm_cache "$tree"
-    log "aide run $r/$RUNS: init"
-    timed aide-init "$S/init.out" -- aide --config="$S/aide.conf" --init
-    iw+=("$T_WALL"); ic+=("$T_CPU"); ir+=("$T_RSS")
+    timed_pass "$tree" aide init "$r" "$S/init.out" -- aide --config="$S/aide.conf" --init
     if [[ $T_RC != 0 ]]; then show_tail "$S/init.out"; die "aide --init exited $T_RC"; fi
     mv -f "$S/aide.db.new" "$S/aide.db"
     rm -f "$S/report.txt"
-    warm_cache "$tree"
-    log "aide run $r/$RUNS: check"
-    timed aide-check "$S/check.out" -- aide --config="$S/aide.conf" --check
-    cw+=("$T_WALL"); cc+=("$T_CPU"); cr+=("$T_RSS")
+    timed_pass "$tree" aide check "$r" "$S/check.out" -- aide --config="$S/aide.conf" --check
     if [[ $T_RC != 0 ]]; then
       AIDE_VERDICT="rc=$T_RC (changes or error)"
       show_tail "$S/check.out"
@@ -400,9 +402,7 @@ EOF
     fi
     log "  aide: init $(fmt "${iw[-1]}") s, check $(fmt "${cw[-1]}") s"
   done
-  AD_IW=$(median "${iw[@]}"); AD_CW=$(median "${cw[@]}")
-  AD_IC=$(median "${ic[@]}"); AD_CC=$(median "${cc[@]}")
-  AD_IR=$(median "${ir[@]}"); AD_CR=$(median "${cr[@]}")
+  medians AD
 }
 
 # ------------------------------------------------------------------ targets

@@ -48,59 +48,45 @@ fn unsupported(e: &io::Error) -> bool {
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 fn list(path: &CString) -> io::Result<Vec<u8>> {
-    loop {
-        // SAFETY: `path` is NUL-terminated; a null buffer of length 0 only asks the size.
-        let n = unsafe { libc::llistxattr(path.as_ptr(), std::ptr::null_mut(), 0) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            return if unsupported(&e) {
-                Ok(Vec::new())
-            } else {
-                Err(e)
-            };
-        }
-        if n == 0 {
-            return Ok(Vec::new());
-        }
-        let mut buf = vec![0u8; n as usize];
-        // SAFETY: `buf` is valid for `buf.len()` bytes, the most the kernel writes.
-        let m = unsafe { libc::llistxattr(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-        if m >= 0 {
-            buf.truncate(m as usize);
-            return Ok(buf);
-        }
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::ERANGE) {
-            return Err(e);
-        }
-    }
+    sized(unsupported, |buf, len| {
+        // SAFETY: `path` is NUL-terminated; `buf` is null with `len` 0 (asking the size)
+        // or valid for `len` bytes.
+        unsafe { libc::llistxattr(path.as_ptr(), buf.cast(), len) }
+    })
 }
 
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 fn get(path: &CString, name: &CString) -> io::Result<Vec<u8>> {
+    sized(
+        |e| e.raw_os_error() == Some(libc::ENODATA),
+        |buf, len| {
+            // SAFETY: both C strings are NUL-terminated; `buf` is null with `len` 0
+            // (asking the size) or valid for `len` bytes.
+            unsafe { libc::lgetxattr(path.as_ptr(), name.as_ptr(), buf.cast(), len) }
+        },
+    )
+}
+
+/// The size-then-fetch loop of the xattr calls: `call(null, 0)` asks the size, then
+/// `call(buf, len)` fills a buffer that large, asking again when the value grew between
+/// the two (`ERANGE`). An error that `empty` accepts means there is nothing: no bytes.
+#[cfg(target_os = "linux")]
+fn sized(
+    empty: impl Fn(&io::Error) -> bool,
+    mut call: impl FnMut(*mut u8, usize) -> libc::ssize_t,
+) -> io::Result<Vec<u8>> {
     loop {
-        // SAFETY: both C strings are NUL-terminated; a null buffer of length 0 only asks
-        // the size.
-        let n = unsafe { libc::lgetxattr(path.as_ptr(), name.as_ptr(), std::ptr::null_mut(), 0) };
+        let n = call(std::ptr::null_mut(), 0);
         if n < 0 {
             let e = io::Error::last_os_error();
-            return if e.raw_os_error() == Some(libc::ENODATA) {
-                Ok(Vec::new())
-            } else {
-                Err(e)
-            };
+            return if empty(&e) { Ok(Vec::new()) } else { Err(e) };
+        }
+        if n == 0 {
+            return Ok(Vec::new());
         }
         let mut buf = vec![0u8; n as usize];
-        // SAFETY: `buf` is valid for `buf.len()` bytes, the most the kernel writes.
-        let m = unsafe {
-            libc::lgetxattr(
-                path.as_ptr(),
-                name.as_ptr(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-            )
-        };
+        let m = call(buf.as_mut_ptr(), buf.len());
         if m >= 0 {
             buf.truncate(m as usize);
             return Ok(buf);

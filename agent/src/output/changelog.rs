@@ -10,7 +10,7 @@ use homeostat_core::feed::Sink;
 use homeostat_core::fim::Attr;
 
 use super::timefmt::utc_ns;
-use crate::output::escape::escape_with;
+use crate::output::escape::{escape_with, quoted_target};
 
 /// The log, open for appending.
 pub struct ChangeLog {
@@ -66,12 +66,7 @@ impl Sink for ChangeLog {
 /// CFEngine's wording for an `S` line.
 fn message(a: Attr, o: Side<'_>, n: Side<'_>) -> String {
     let (om, nm) = (o.meta, n.meta);
-    let target = |s: Side<'_>| {
-        s.target.map_or_else(
-            || String::from("(none)"),
-            |t| format!("'{}'", escape_with(t, b",")),
-        )
-    };
+    let target = |s: Side<'_>| quoted_target(s.target, b",");
     match a {
         Attr::Type => format!("Type: {} -> {}", om.kind.name(), nm.kind.name()),
         Attr::Mode => format!("Permission: {:04o} -> {:04o}", om.mode, nm.mode),

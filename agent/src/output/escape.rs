@@ -17,6 +17,15 @@ pub fn escape(bytes: &[u8]) -> String {
     escape_with(bytes, &[])
 }
 
+/// A symlink target as a sentence shows it: `'…'`, escaped (bytes in `extra` too), or
+/// `(none)` when there is none.
+pub fn quoted_target(target: Option<&[u8]>, extra: &[u8]) -> String {
+    target.map_or_else(
+        || String::from("(none)"),
+        |t| format!("'{}'", escape_with(t, extra)),
+    )
+}
+
 /// A JSON string literal of text that is already printable ASCII or UTF-8.
 pub fn json_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);

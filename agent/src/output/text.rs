@@ -11,7 +11,7 @@ use homeostat_core::feed::Sink;
 use homeostat_core::fim::Attr;
 
 use super::timefmt::{utc, utc_ns};
-use crate::output::escape::{escape, sanitize};
+use crate::output::escape::{escape, quoted_target, sanitize};
 
 /// Text on a stream (standard output, or a buffer in tests).
 pub struct Text<W: Write> {
@@ -164,11 +164,6 @@ impl<W: Write> Sink for Text<W> {
     }
 }
 
-fn target_text(s: &Side<'_>) -> String {
-    s.target
-        .map_or_else(|| String::from("(none)"), |t| format!("'{}'", escape(t)))
-}
-
 /// The seed's sentence for one changed attribute.
 fn changed_line(a: Attr, p: &str, o: Side<'_>, n: Side<'_>) -> String {
     let (om, nm) = (o.meta, n.meta);
@@ -199,8 +194,8 @@ fn changed_line(a: Attr, p: &str, o: Side<'_>, n: Side<'_>) -> String {
         Attr::Nlink => format!("Link count for {p} changed {} -> {}", om.nlink, nm.nlink),
         Attr::Target => format!(
             "Symlink target for {p} changed {} -> {}",
-            target_text(&o),
-            target_text(&n)
+            quoted_target(o.target, &[]),
+            quoted_target(n.target, &[])
         ),
         Attr::Xattrs => format!("Extended attributes for {p} changed"),
         Attr::Content => {

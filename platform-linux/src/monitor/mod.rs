@@ -25,6 +25,7 @@ pub mod local;
 pub mod net;
 pub mod packets;
 pub mod procs;
+mod sample;
 pub mod system;
 pub mod utmp;
 
@@ -37,6 +38,7 @@ use homeostat_core::stats::{ObsId, Registry};
 
 pub use net::ListeningPort;
 pub use procs::ProcessEntry;
+pub use sample::{Counted, Keys, Sample};
 
 /// The seed's services (port 443 for wwws, not cf-monitord's 433), then DNS. DNS sockets
 /// are `domain_in`/`domain_out` (its `/etc/services` name): `dns_in`/`dns_out` are the
@@ -113,104 +115,6 @@ impl Unreadable {
 }
 
 const NOT_LINUX: &str = "this build has no Linux feeds (not a Linux target)";
-
-/// What the keys of an observable count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Counted {
-    /// Login sessions per user name (`users`).
-    Sessions,
-    /// Processes per command name (`rootprocs`, `otherprocs`).
-    Commands,
-    /// Sockets per remote address: service `index` of [`Monitor::services`], `dir`.
-    Service { index: usize, dir: Direction },
-    /// Packets per remote address: kind `index` of [`packets::KINDS`], `dir`.
-    Packets { index: usize, dir: Direction },
-}
-
-impl Counted {
-    /// The direction of a socket or packet count (the ones whose keys have a source
-    /// entropy); `None` for sessions and commands.
-    pub fn flow(self) -> Option<Direction> {
-        match self {
-            Counted::Service { dir, .. } | Counted::Packets { dir, .. } => Some(dir),
-            Counted::Sessions | Counted::Commands => None,
-        }
-    }
-}
-
-/// The counts behind one observable's value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Keys {
-    /// The observable.
-    pub id: ObsId,
-    /// What is counted.
-    pub counted: Counted,
-    /// Key → count, sorted by key: user names, commands, or remote addresses.
-    pub counts: Vec<(String, u32)>,
-}
-
-/// One sample of every feed.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Sample {
-    /// Observable → value, in a fixed order: `users rootprocs otherprocs diskfree
-    /// loadavg`, `<svc>_in <svc>_out` for each service, then `<kind>_in <kind>_out` for
-    /// each packet kind. Observables of an unavailable feed are absent. The built-ins have
-    /// their fixed ids; other services have the ids the registry gave their names.
-    pub values: Vec<(ObsId, f64)>,
-    /// The counts behind `users` (per user name), `rootprocs`/`otherprocs` (per command),
-    /// `<svc>_in`/`<svc>_out` and the packet observables (per remote address), in the
-    /// order of `values`.
-    pub keys: Vec<Keys>,
-    /// Listening ports, sorted by protocol, port and address.
-    pub listening: Vec<ListeningPort>,
-    /// The process snapshot (pid order), for the peak view.
-    pub processes: Vec<ProcessEntry>,
-    /// Feeds that could not be read: `(feed, reason)`; feeds are `users`, `processes`,
-    /// `diskfree`, `loadavg`, `sockets`, `packets`, then any service observable the
-    /// registry had no slot for (`(name, "no observable slot: …")`). A feed the
-    /// configuration turned off (`packets` without `tcpdump`) is not read and not listed:
-    /// that is no problem.
-    pub unavailable: Vec<(String, String)>,
-    /// Things worth knowing that did not stop a feed: `(feed, note)` (no utmp file, so
-    /// `users` is 0; malformed lines skipped; a missing `tcp6` when IPv6 is off).
-    pub notes: Vec<(String, String)>,
-}
-
-impl Sample {
-    /// The value of one observable.
-    pub fn value(&self, id: ObsId) -> Option<f64> {
-        self.values.iter().find(|(i, _)| *i == id).map(|(_, v)| *v)
-    }
-
-    /// The keys of one observable.
-    pub fn keys_of(&self, id: ObsId) -> Option<&[(String, u32)]> {
-        self.keys
-            .iter()
-            .find(|k| k.id == id)
-            .map(|k| k.counts.as_slice())
-    }
-
-    fn unavailable(&mut self, feed: &str, why: impl fmt::Display) {
-        self.unavailable.push((feed.to_string(), why.to_string()));
-    }
-
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-    fn note(&mut self, feed: &str, what: impl fmt::Display) {
-        self.notes.push((feed.to_string(), what.to_string()));
-    }
-
-    fn value_of(&mut self, id: ObsId, v: f64) {
-        self.values.push((id, v));
-    }
-
-    fn keys_for(&mut self, id: ObsId, counted: Counted, counts: Vec<(String, u32)>) {
-        self.keys.push(Keys {
-            id,
-            counted,
-            counts,
-        });
-    }
-}
 
 /// Where a source's notes go: `(feed, note)` in `notes`.
 fn noter<'a>(
@@ -595,103 +499,4 @@ pub(crate) fn printable(b: &[u8]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn printable_escapes() {
-        assert_eq!(printable(b"ab c~"), "ab c~");
-        assert_eq!(printable(b"\x00\n\x7f\xff"), "\\x00\\x0a\\x7f\\xff");
-        assert_eq!(printable(b"DOMAIN\\user"), "DOMAIN\\x5cuser");
-    }
-
-    /// Hermetic: every feed reads from a directory that does not exist.
-    #[cfg(target_os = "linux")]
-    fn nowhere(tcpdump: bool) -> Monitor {
-        let none = std::path::PathBuf::from("/nonexistent/homeostat-test");
-        let config = MonitorConfig {
-            tcpdump,
-            proc_root: none.clone(),
-            utmp: none.join("utmp"),
-            passwd: none.join("passwd"),
-            disk: none,
-            ..Default::default()
-        };
-        let procs = procs::Processes::new(&config.proc_root, &config.passwd);
-        let sockets = net::Sockets::new(&config.proc_root);
-        let system = system::System::new(&config.proc_root, &config.disk, &config.utmp);
-        Monitor::build(config, procs, sockets, system, MISSING_TCPDUMP).unwrap()
-    }
-
-    #[cfg(target_os = "linux")]
-    const MISSING_TCPDUMP: &str = "/nonexistent/homeostat-test/tcpdump";
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn a_feed_turned_off_is_not_unavailable_one_on_that_fails_is() {
-        let tcpsyn_in = ObsId::builtin("tcpsyn_in").unwrap();
-        let s = nowhere(false).sample(&mut Registry::new());
-        assert!(
-            !s.unavailable.iter().any(|(f, _)| f == "packets"),
-            "{:?}",
-            s.unavailable
-        );
-        assert!(!s.notes.iter().any(|(f, _)| f == "packets"));
-        assert_eq!(s.value(tcpsyn_in), None);
-        // The other feeds of this configuration fail, and say so.
-        assert!(s.unavailable.iter().any(|(f, _)| f == "processes"));
-
-        let s = nowhere(true).sample(&mut Registry::new());
-        assert!(
-            s.unavailable.contains(&(
-                "packets".to_string(),
-                format!("{MISSING_TCPDUMP} not found")
-            )),
-            "{:?}",
-            s.unavailable
-        );
-        assert_eq!(s.value(tcpsyn_in), None);
-    }
-
-    #[test]
-    fn config_checks() {
-        let with = |name: &str, port| MonitorConfig {
-            services: vec![(name.to_string(), port)],
-            ..Default::default()
-        };
-        assert!(Monitor::new(with("www_alt", 8080)).is_ok());
-        for (name, port) in [
-            ("", 1),
-            ("WWW", 1),
-            ("a-b", 1),
-            ("www", 1),
-            ("dns", 1),
-            ("ok", 0),
-        ] {
-            assert!(Monitor::new(with(name, port)).is_err(), "{name} {port}");
-        }
-        let e = Monitor::new(with("tcpsyn", 9)).err().map(|e| e.to_string());
-        assert_eq!(
-            e.as_deref(),
-            Some("service \"tcpsyn\": the name is already an observable")
-        );
-        let long = "x".repeat(33);
-        assert!(Monitor::new(with(&long, 1)).is_err());
-        let m = Monitor::new(with("mysql", 3306)).unwrap();
-        assert_eq!(m.services().len(), SERVICES.len() + 1);
-        assert_eq!(m.services().last(), Some(&("mysql".to_string(), 3306)));
-    }
-
-    #[test]
-    fn builtin_lists_are_the_cores() {
-        use homeostat_core::stats::observables;
-        let names: Vec<&str> = SERVICES.iter().map(|(n, _)| *n).collect();
-        assert_eq!(names[..observables::SERVICES.len()], observables::SERVICES);
-        assert_eq!(packets::KINDS, observables::PACKETS);
-        for (i, (name, _)) in SERVICES.iter().enumerate() {
-            let id = ObsId::service(i, Direction::Out);
-            let want = ObsId::builtin(&format!("{name}_out"));
-            assert_eq!(id, want, "{name}");
-        }
-    }
-}
+mod tests;
