@@ -4,6 +4,7 @@
 //! and then tampered with.
 
 use homeostat_core::digest::{digest, Algorithm, Digest, Hasher};
+use homeostat_core::feed::Clock;
 use homeostat_core::fim::db::{self, DbError, Encoder, Header, TreeInfo};
 use homeostat_core::fim::join::{Finding, Join, Live, Mode};
 use homeostat_core::fim::reader::{Event, NoSignature, ReadError, Reader};
@@ -11,7 +12,7 @@ use homeostat_core::fim::{Attr, Attrs, Entry, Kind, Meta, Timestamp};
 use static_cell::ConstStaticCell;
 
 use crate::out::say;
-use crate::Verdict;
+use crate::{Rtc, Verdict};
 
 /// The configuration as flashed: in `.rodata`, hashed in place.
 pub static CONFIG: [u8; CONFIG_LEN] = *include_bytes!("../router.toml");
@@ -70,8 +71,9 @@ fn record(path: &[u8], kind: Kind, content: Option<Digest>, size: u64, ctime: i6
 }
 
 #[inline(never)] // keeps each part's stack frame apart from the others'
-pub fn run(v: &mut Verdict) {
+pub fn run(v: &mut Verdict, clock: &Rtc) {
     say!("-- files: the configuration in flash");
+    let boot = clock.now();
     v.expect(
         "sha256(abc) known answer",
         digest(Algorithm::Sha256, b"abc").as_bytes()[..4] == [0xba, 0x78, 0x16, 0xbf],
@@ -96,17 +98,17 @@ pub fn run(v: &mut Verdict) {
         attrs: Attrs::ALL.bits(),
     });
     let header = Header {
-        created: crate::BOOT_EPOCH,
+        created: boot,
         host: "router",
         trees,
     };
-    let dir = record(b"/flash", Kind::Dir, None, 0, crate::BOOT_EPOCH);
+    let dir = record(b"/flash", Kind::Dir, None, 0, boot);
     let file = record(
         CONFIG_PATH,
         Kind::File,
         Some(flashed),
         CONFIG.len() as u64,
-        crate::BOOT_EPOCH,
+        boot,
     );
     let len = match write_db(&header, &[&dir, &file], frame, out) {
         Ok(n) => n,
@@ -125,7 +127,7 @@ pub fn run(v: &mut Verdict) {
     if let Some(i) = hit {
         copy[i..i + TAMPERED.len()].copy_from_slice(TAMPERED);
     }
-    let later = crate::BOOT_EPOCH + 3 * 86_400 + 2 * 3600 + 17 * 60;
+    let later = boot + 3 * 86_400 + 2 * 3600 + 17 * 60;
     let tampered = record(
         CONFIG_PATH,
         Kind::File,
@@ -138,7 +140,7 @@ pub fn run(v: &mut Verdict) {
         Kind::File,
         Some(hash_pages(&CONFIG)),
         CONFIG.len() as u64,
-        crate::BOOT_EPOCH,
+        boot,
     );
 
     // The check: verify the whole baseline first, then join its records with the tree now.

@@ -5,8 +5,10 @@
 //! - [`xattr`]: a digest of a file's extended attributes.
 //! - [`tree`]: what to walk (root, depth, excludes, xdev).
 //! - [`logtail`]: following a log through rotation ([`homeostat_core::feed::LineSource`]).
+//! - [`clock`]: the wall clock ([`homeostat_core::feed::Clock`]).
 //! - [`command`]: running a measurement's command with a timeout and an output bound.
 
+pub mod clock;
 pub mod command;
 pub mod hashpool;
 pub mod logtail;
@@ -15,5 +17,6 @@ pub mod tree;
 pub mod walk;
 pub mod xattr;
 
+pub use clock::SystemClock;
 pub use hashpool::{scan, Scanned, Unseen};
 pub use tree::{Exclude, TreeSpec};
