@@ -2,14 +2,17 @@
 //! take its findings.
 //!
 //! Each trait is one kind of source, small enough for a bare-metal board to implement
-//! only what it has (embassy style): the firmware has a clock, storage and a sink; a host
-//! has them all. Sources push what they find through a caller-supplied closure, so no
-//! trait needs an allocator, and time is always the caller's ([`Clock`]).
+//! only what it has (embassy style): the firmware has a clock, a flash tree and a sink; a
+//! host has them all. Sources push what they find through a caller-supplied closure, or,
+//! where a merge-join pulls (files) or a blob streams (storage), hand over an iterator, a
+//! reader or a writer; no trait needs an allocator, and time is always the caller's
+//! ([`Clock`]).
 
 use core::fmt;
 use core::net::IpAddr;
 
 use crate::event::{Epoch, Event};
+use crate::fim::join::Live;
 use crate::fim::Entry;
 use crate::logscan::Saved;
 
@@ -19,23 +22,52 @@ pub trait Clock {
     fn now(&self) -> Epoch;
 }
 
-/// One object found under a watched tree.
-#[derive(Clone, Copy, Debug)]
-pub struct Found<'a> {
-    /// What was recorded of it (content digest included when the tree hashes it).
-    pub entry: &'a Entry<&'a [u8]>,
-    /// Why part of it could not be examined (permission denied, changed while read).
-    pub problem: Option<&'a str>,
+/// One object a [`FileSource`] found under a watched tree, handed over whole: the caller
+/// keeps it while the join needs it and the source works on the next ones meanwhile.
+pub trait Found {
+    /// What holds the path bytes (`Vec<u8>` on a host, `&[u8]` over a flash blob).
+    type Path: AsRef<[u8]>;
+    /// The object as the merge-join sees it: its record (content digest included when
+    /// the tree hashes it; flagged when its content could not be read), or only its path
+    /// when nothing could be recorded.
+    fn live(&self) -> Live<'_, Self::Path>;
+    /// Why part of it could not be examined (permission denied, changed while read), or
+    /// nothing at all of it; `None` when all went well.
+    fn problem(&self) -> Option<&str>;
 }
 
-/// Walks, stats and reads the files of a tree.
+/// A record is an object seen whole, with no problem: what a source that always can
+/// read everything (a flash blob) hands over.
+impl<P: AsRef<[u8]>> Found for Entry<P> {
+    type Path = P;
+    fn live(&self) -> Live<'_, P> {
+        Live::Seen(self)
+    }
+    fn problem(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// Walks, stats and reads (hashes) the objects of watched trees.
+///
+/// Pull-based, so that a check merge-joins the walk with the database in constant memory,
+/// taking the next object of either side as the join asks: the walk is an iterator, which
+/// a host fills ahead on other threads and a board computes on demand.
 pub trait FileSource {
-    /// Why a walk stopped.
-    type Error;
-    /// Streams every object of tree `tree` (its index in the configuration) in component
-    /// order ([`crate::fim::path_cmp`]), the root first, so that it merge-joins with a
-    /// database in constant memory.
-    fn walk(&mut self, tree: usize, each: &mut dyn FnMut(Found<'_>)) -> Result<(), Self::Error>;
+    /// What to walk: one watched tree as the platform describes it (root, depth,
+    /// excludes, digest algorithm), built from the configuration.
+    type Tree;
+    /// One object found.
+    type Item: Found;
+    /// The objects of one tree; dropping it stops the walk.
+    type Walk<'s>: Iterator<Item = Self::Item>
+    where
+        Self: 's;
+    /// Every object of `tree`, the root first, in component order
+    /// ([`crate::fim::path_cmp`]), each once. A root that does not exist is one
+    /// [`Live::Unseen`] item marked gone; a part that cannot be listed or read is an item
+    /// with its [`Found::problem`], never the end of the walk.
+    fn walk(&mut self, tree: &Self::Tree) -> Self::Walk<'_>;
 }
 
 /// Where a source says what it skipped or assumed without failing (a line it could not

@@ -1,7 +1,8 @@
 //! Linux feeds for homeostat.
 //!
 //! - [`walk`]: the depth-first tree walker that produces entries in the core's order.
-//! - [`hashpool`]: hashing on all cores by a bounded worker pool, results back in order.
+//! - [`hashpool`]: hashing on all cores by a bounded worker pool, results back in order
+//!   ([`homeostat_core::feed::FileSource`]).
 //! - [`xattr`]: a digest of a file's extended attributes.
 //! - [`tree`]: what to walk (root, depth, excludes, xdev).
 //! - [`logtail`]: following a log through rotation ([`homeostat_core::feed::LineSource`]).
@@ -18,5 +19,5 @@ pub mod walk;
 pub mod xattr;
 
 pub use clock::SystemClock;
-pub use hashpool::{scan, Scanned, Unseen};
+pub use hashpool::{scan, Pool, Scan, Scanned, Unseen};
 pub use tree::{Exclude, TreeSpec};
