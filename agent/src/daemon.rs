@@ -147,7 +147,7 @@ impl<C: Clock> Rounds for Daemon<C> {
     }
 
     fn finish(&mut self) {
-        if let Some(s) = &self.agent.session {
+        if let Some(s) = self.agent.session.as_mut() {
             if let Err(e) = s.save() {
                 say(&format!("cannot save the learner state: {e}"));
             }

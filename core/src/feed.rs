@@ -2,11 +2,11 @@
 //! take its findings.
 //!
 //! Each trait is one kind of source, small enough for a bare-metal board to implement
-//! only what it has (embassy style): the firmware has a clock, a flash tree and a sink; a
-//! host has them all. Sources push what they find through a caller-supplied closure, or,
-//! where a merge-join pulls (files) or a blob streams (storage), hand over an iterator, a
-//! reader or a writer; no trait needs an allocator, and time is always the caller's
-//! ([`Clock`]).
+//! only what it has (embassy style): the firmware has a clock and a flash tree; a host has
+//! them all. Sources push what they find through a caller-supplied closure, or, where the
+//! caller pulls (a merge-join walking files) or a blob streams (storage), hand over an
+//! iterator, a reader or a writer. No trait needs an allocator, and time is always the
+//! caller's ([`Clock`]).
 
 use core::fmt;
 use core::net::IpAddr;
@@ -285,14 +285,52 @@ pub trait LineSource {
     ) -> Result<Followed, Self::Error>;
 }
 
-/// Keeps named blobs (the learner's state, a database) across restarts.
+/// Keeps named blobs (the learner's state, a scan's positions) across restarts and
+/// crashes: a blob is read as a stream and replaced whole, never torn.
+///
+/// Blobs stream both ways, so that neither side holds one whole: the learner's state is
+/// some 2 MiB, read and written a piece at a time (a host's memory budget has room for
+/// one table, not two; a board writes flash a page at a time).
 pub trait Storage {
-    /// Why a blob could not be read or written.
+    /// Why a blob could not be read, written or removed.
     type Error;
-    /// Reads blob `name` into `buf`; returns its length, or `None` when there is none.
-    fn load(&mut self, name: &str, buf: &mut [u8]) -> Result<Option<usize>, Self::Error>;
-    /// Replaces blob `name` with `bytes` atomically: a crash leaves the old or the new.
-    fn store(&mut self, name: &str, bytes: &[u8]) -> Result<(), Self::Error>;
+    /// A blob being read.
+    type Reader<'s>: BlobReader<Error = Self::Error>
+    where
+        Self: 's;
+    /// A blob being written: the old one stays until [`BlobWriter::commit`].
+    type Writer<'s>: BlobWriter<Error = Self::Error>
+    where
+        Self: 's;
+    /// Opens blob `name` for reading; `None` when there is none.
+    fn load(&mut self, name: &str) -> Result<Option<Self::Reader<'_>>, Self::Error>;
+    /// Starts replacing blob `name`: what is written goes aside until
+    /// [`BlobWriter::commit`] puts it in place in one step, so that a crash, an error or
+    /// a writer dropped uncommitted leaves the old blob (or none) and never a torn one.
+    fn store(&mut self, name: &str) -> Result<Self::Writer<'_>, Self::Error>;
+    /// Forgets blob `name`; none there is not an error.
+    fn remove(&mut self, name: &str) -> Result<(), Self::Error>;
+}
+
+/// The bytes of one stored blob, in order.
+pub trait BlobReader {
+    /// Why the blob could not be read.
+    type Error;
+    /// Fills the start of `buf` with the next bytes; returns how many, 0 only at the end
+    /// of the blob (or for an empty `buf`).
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error>;
+}
+
+/// A blob being written ([`Storage::store`]).
+pub trait BlobWriter {
+    /// Why the blob could not be written.
+    type Error;
+    /// Appends `bytes`.
+    fn write(&mut self, bytes: &[u8]) -> Result<(), Self::Error>;
+    /// Makes what was written the blob, durably and in one step: after `Ok` a crash
+    /// leaves the new blob, after `Err` the old one (or the new one, when only making
+    /// the step itself durable failed).
+    fn commit(self) -> Result<(), Self::Error>;
 }
 
 /// Takes events out: a terminal, a JSON stream, a log file, syslog, metrics.

@@ -7,6 +7,8 @@
 //! - [`tree`]: what to walk (root, depth, excludes, xdev).
 //! - [`logtail`]: following a log through rotation ([`homeostat_core::feed::LineSource`]).
 //! - [`clock`]: the wall clock ([`homeostat_core::feed::Clock`]).
+//! - [`storage`]: a directory of blobs replaced atomically
+//!   ([`homeostat_core::feed::Storage`]).
 //! - [`command`]: running a measurement's command with a timeout and an output bound.
 
 pub mod clock;
@@ -14,10 +16,12 @@ pub mod command;
 pub mod hashpool;
 pub mod logtail;
 pub mod monitor;
+pub mod storage;
 pub mod tree;
 pub mod walk;
 pub mod xattr;
 
 pub use clock::SystemClock;
 pub use hashpool::{scan, Pool, Scan, Scanned, Unseen};
+pub use storage::StateDir;
 pub use tree::{Exclude, TreeSpec};
