@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use homeostat_core::feed::Sink;
+use homeostat_core::feed::{Clock, Sink};
 
 use crate::config::Config;
 use crate::output::Output;
@@ -65,12 +65,18 @@ pub fn schedule(rounds: &mut impl Rounds, intervals: (Duration, Duration)) -> st
     })
 }
 
-/// `homeostat run`: rounds of `agent` until SIGTERM or SIGINT; SIGHUP reloads the
-/// configuration from `config_path`.
-pub fn run(agent: Agent, config_path: Option<PathBuf>, json: bool) -> Result<(), (u8, String)> {
+/// `homeostat run`: rounds of `agent` until SIGTERM or SIGINT, each at the time `clock`
+/// reads when it starts; SIGHUP reloads the configuration from `config_path`.
+pub fn run(
+    agent: Agent,
+    clock: impl Clock,
+    config_path: Option<PathBuf>,
+    json: bool,
+) -> Result<(), (u8, String)> {
     let mut d = Daemon {
         config_path,
         agent,
+        clock,
         json,
     };
     let intervals = d.intervals();
@@ -83,22 +89,24 @@ fn say(msg: &str) {
 }
 
 /// The agent, run on the daemon's schedule.
-struct Daemon {
+struct Daemon<C> {
     config_path: Option<PathBuf>,
     agent: Agent,
+    /// Where each round takes its `now`.
+    clock: C,
     json: bool,
 }
 
-impl Daemon {
+impl<C> Daemon<C> {
     fn intervals(&self) -> (Duration, Duration) {
         let m = self.agent.cfg.monitor.clone().unwrap_or_default();
         (m.interval, m.files_interval)
     }
 }
 
-impl Rounds for Daemon {
+impl<C: Clock> Rounds for Daemon<C> {
     fn round(&mut self, files: bool) {
-        let mut out = Output::new(self.json, crate::epoch_now());
+        let mut out = Output::new(self.json, self.clock.now());
         let files = match files {
             true => Files::Due {
                 update: self.agent.cfg.update,
@@ -139,7 +147,7 @@ impl Rounds for Daemon {
     }
 
     fn finish(&mut self) {
-        if let Some(s) = &self.agent.session {
+        if let Some(s) = self.agent.session.as_mut() {
             if let Err(e) = s.save() {
                 say(&format!("cannot save the learner state: {e}"));
             }

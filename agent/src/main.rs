@@ -20,7 +20,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use homeostat_core::event::{Event, Summary};
-use homeostat_core::feed::Sink;
+use homeostat_core::feed::{Clock, Sink};
 
 use crate::cli::{Cli, Command};
 use crate::config::Config;
@@ -77,7 +77,9 @@ fn run(cli: Cli) -> Outcome {
             format!("cannot create state directory {}: {e}", state.display()),
         )
     })?;
-    let now = epoch_now();
+    // The one reading of the wall clock for this command: every finding carries it.
+    let clock = platform::SystemClock;
+    let now = clock.now();
     let mut out = Output::new(cli.json, now);
     let update = |no_update: bool| cfg.update && !no_update;
     let (files, sample, name) = match cli.command {
@@ -88,7 +90,7 @@ fn run(cli: Cli) -> Outcome {
         Command::Eval { expr } => return monitor::eval::command(&state, &expr, now),
         Command::Run => {
             let agent = Agent::new(cfg, keys, state);
-            return daemon::run(agent, cli.config, cli.json).map(|()| 0);
+            return daemon::run(agent, clock, cli.config, cli.json).map(|()| 0);
         }
         Command::Scan { no_update } => (
             Files::Due {
@@ -156,11 +158,4 @@ fn absolute(paths: Vec<OsString>) -> Result<Vec<Vec<u8>>, (u8, String)> {
             b
         })
         .collect())
-}
-
-/// Seconds since the epoch, now.
-pub fn epoch_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }

@@ -132,12 +132,21 @@ impl Agent {
             out.add(Box::new(sink));
         }
         let db = self.db();
-        files::run(&self.keys, &self.cfg, &db, &self.host, out.now(), mode, out).map_err(
-            |e| match e {
-                Failure::Database(e) => (EXIT_DATABASE, e.to_string()),
-                Failure::Io(e) => (EXIT_IO, e),
-            },
+        let mut source = crate::platform::Pool::per_cpu();
+        files::run(
+            &mut source,
+            &self.keys,
+            &self.cfg,
+            &db,
+            &self.host,
+            out.now(),
+            mode,
+            out,
         )
+        .map_err(|e| match e {
+            Failure::Database(e) => (EXIT_DATABASE, e.to_string()),
+            Failure::Io(e) => (EXIT_IO, e),
+        })
     }
 
     /// One monitor sample: when `[monitor]` is configured or a log measurement has weekly

@@ -1,6 +1,9 @@
 //! Where state lives, and the host's name recorded with it.
 
+use std::io;
 use std::path::{Path, PathBuf};
+
+use homeostat_core::feed::{BlobReader, BlobWriter, Storage};
 
 /// `--state-dir`, then the config's `state_dir`, then /var/lib/homeostat as root,
 /// `$XDG_STATE_HOME/homeostat` or `~/.local/state/homeostat` otherwise.
@@ -37,4 +40,37 @@ pub fn hostname() -> String {
     }
     let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
     String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+/// A stored blob read as a [`std::io::Read`] (what the core's streaming decoders take).
+pub struct Reading<R>(pub R);
+
+impl<R: BlobReader<Error = io::Error>> io::Read for Reading<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+/// The whole of a small blob, `None` when there is none.
+pub fn read_blob<S: Storage<Error = io::Error>>(
+    store: &mut S,
+    name: &str,
+) -> io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let Some(r) = store.load(name)? else {
+        return Ok(None);
+    };
+    let mut bytes = Vec::new();
+    Reading(r).read_to_end(&mut bytes)?;
+    Ok(Some(bytes))
+}
+
+/// Replaces blob `name` with `bytes`, atomically.
+pub fn write_blob<S: Storage<Error = io::Error>>(
+    store: &mut S,
+    name: &str,
+    bytes: &[u8],
+) -> io::Result<()> {
+    let mut w = store.store(name)?;
+    w.write(bytes)?;
+    w.commit()
 }

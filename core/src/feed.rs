@@ -2,14 +2,17 @@
 //! take its findings.
 //!
 //! Each trait is one kind of source, small enough for a bare-metal board to implement
-//! only what it has (embassy style): the firmware has a clock, storage and a sink; a host
-//! has them all. Sources push what they find through a caller-supplied closure, so no
-//! trait needs an allocator, and time is always the caller's ([`Clock`]).
+//! only what it has (embassy style): the firmware has a clock and a flash tree; a host has
+//! them all. Sources push what they find through a caller-supplied closure, or, where the
+//! caller pulls (a merge-join walking files) or a blob streams (storage), hand over an
+//! iterator, a reader or a writer. No trait needs an allocator, and time is always the
+//! caller's ([`Clock`]).
 
 use core::fmt;
 use core::net::IpAddr;
 
 use crate::event::{Epoch, Event};
+use crate::fim::join::Live;
 use crate::fim::Entry;
 use crate::logscan::Saved;
 
@@ -19,23 +22,52 @@ pub trait Clock {
     fn now(&self) -> Epoch;
 }
 
-/// One object found under a watched tree.
-#[derive(Clone, Copy, Debug)]
-pub struct Found<'a> {
-    /// What was recorded of it (content digest included when the tree hashes it).
-    pub entry: &'a Entry<&'a [u8]>,
-    /// Why part of it could not be examined (permission denied, changed while read).
-    pub problem: Option<&'a str>,
+/// One object a [`FileSource`] found under a watched tree, handed over whole: the caller
+/// keeps it while the join needs it and the source works on the next ones meanwhile.
+pub trait Found {
+    /// What holds the path bytes (`Vec<u8>` on a host, `&[u8]` over a flash blob).
+    type Path: AsRef<[u8]>;
+    /// The object as the merge-join sees it: its record (content digest included when
+    /// the tree hashes it; flagged when its content could not be read), or only its path
+    /// when nothing could be recorded.
+    fn live(&self) -> Live<'_, Self::Path>;
+    /// Why part of it could not be examined (permission denied, changed while read), or
+    /// nothing at all of it; `None` when all went well.
+    fn problem(&self) -> Option<&str>;
 }
 
-/// Walks, stats and reads the files of a tree.
+/// A record is an object seen whole, with no problem: what a source that always can
+/// read everything (a flash blob) hands over.
+impl<P: AsRef<[u8]>> Found for Entry<P> {
+    type Path = P;
+    fn live(&self) -> Live<'_, P> {
+        Live::Seen(self)
+    }
+    fn problem(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// Walks, stats and reads (hashes) the objects of watched trees.
+///
+/// Pull-based, so that a check merge-joins the walk with the database in constant memory,
+/// taking the next object of either side as the join asks: the walk is an iterator, which
+/// a host fills ahead on other threads and a board computes on demand.
 pub trait FileSource {
-    /// Why a walk stopped.
-    type Error;
-    /// Streams every object of tree `tree` (its index in the configuration) in component
-    /// order ([`crate::fim::path_cmp`]), the root first, so that it merge-joins with a
-    /// database in constant memory.
-    fn walk(&mut self, tree: usize, each: &mut dyn FnMut(Found<'_>)) -> Result<(), Self::Error>;
+    /// What to walk: one watched tree as the platform describes it (root, depth,
+    /// excludes, digest algorithm), built from the configuration.
+    type Tree;
+    /// One object found.
+    type Item: Found;
+    /// The objects of one tree; dropping it stops the walk.
+    type Walk<'s>: Iterator<Item = Self::Item>
+    where
+        Self: 's;
+    /// Every object of `tree`, the root first, in component order
+    /// ([`crate::fim::path_cmp`]), each once. A root that does not exist is one
+    /// [`Live::Unseen`] item marked gone; a part that cannot be listed or read is an item
+    /// with its [`Found::problem`], never the end of the walk.
+    fn walk(&mut self, tree: &Self::Tree) -> Self::Walk<'_>;
 }
 
 /// Where a source says what it skipped or assumed without failing (a line it could not
@@ -253,14 +285,52 @@ pub trait LineSource {
     ) -> Result<Followed, Self::Error>;
 }
 
-/// Keeps named blobs (the learner's state, a database) across restarts.
+/// Keeps named blobs (the learner's state, a scan's positions) across restarts and
+/// crashes: a blob is read as a stream and replaced whole, never torn.
+///
+/// Blobs stream both ways, so that neither side holds one whole: the learner's state is
+/// some 2 MiB, read and written a piece at a time (a host's memory budget has room for
+/// one table, not two; a board writes flash a page at a time).
 pub trait Storage {
-    /// Why a blob could not be read or written.
+    /// Why a blob could not be read, written or removed.
     type Error;
-    /// Reads blob `name` into `buf`; returns its length, or `None` when there is none.
-    fn load(&mut self, name: &str, buf: &mut [u8]) -> Result<Option<usize>, Self::Error>;
-    /// Replaces blob `name` with `bytes` atomically: a crash leaves the old or the new.
-    fn store(&mut self, name: &str, bytes: &[u8]) -> Result<(), Self::Error>;
+    /// A blob being read.
+    type Reader<'s>: BlobReader<Error = Self::Error>
+    where
+        Self: 's;
+    /// A blob being written: the old one stays until [`BlobWriter::commit`].
+    type Writer<'s>: BlobWriter<Error = Self::Error>
+    where
+        Self: 's;
+    /// Opens blob `name` for reading; `None` when there is none.
+    fn load(&mut self, name: &str) -> Result<Option<Self::Reader<'_>>, Self::Error>;
+    /// Starts replacing blob `name`: what is written goes aside until
+    /// [`BlobWriter::commit`] puts it in place in one step, so that a crash, an error or
+    /// a writer dropped uncommitted leaves the old blob (or none) and never a torn one.
+    fn store(&mut self, name: &str) -> Result<Self::Writer<'_>, Self::Error>;
+    /// Forgets blob `name`; none there is not an error.
+    fn remove(&mut self, name: &str) -> Result<(), Self::Error>;
+}
+
+/// The bytes of one stored blob, in order.
+pub trait BlobReader {
+    /// Why the blob could not be read.
+    type Error;
+    /// Fills the start of `buf` with the next bytes; returns how many, 0 only at the end
+    /// of the blob (or for an empty `buf`).
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error>;
+}
+
+/// A blob being written ([`Storage::store`]).
+pub trait BlobWriter {
+    /// Why the blob could not be written.
+    type Error;
+    /// Appends `bytes`.
+    fn write(&mut self, bytes: &[u8]) -> Result<(), Self::Error>;
+    /// Makes what was written the blob, durably and in one step: after `Ok` a crash
+    /// leaves the new blob, after `Err` the old one (or the new one, when only making
+    /// the step itself durable failed).
+    fn commit(self) -> Result<(), Self::Error>;
 }
 
 /// Takes events out: a terminal, a JSON stream, a log file, syslog, metrics.

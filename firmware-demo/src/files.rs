@@ -1,17 +1,19 @@
-//! The tripwire on a board: the configuration blob in flash is recorded in a file database
-//! (the core's codec, into a static buffer), then the database is verified whole by the
-//! core's reader and merge-joined (the core's check) with the tree as it is now, untouched
-//! and then tampered with.
+//! The tripwire on a board: the configuration blob in flash, walked as a tree ([`Flash`],
+//! the board's [`FileSource`]), is recorded in a file database (the core's codec, into a
+//! static buffer), then the database is verified whole by the core's reader and
+//! merge-joined (the core's check) with the tree as it is now, untouched and then
+//! tampered with.
 
 use homeostat_core::digest::{digest, Algorithm, Digest, Hasher};
+use homeostat_core::feed::{Clock, FileSource, Found};
 use homeostat_core::fim::db::{self, DbError, Encoder, Header, TreeInfo};
-use homeostat_core::fim::join::{Finding, Join, Live, Mode};
+use homeostat_core::fim::join::{Finding, Join, Mode};
 use homeostat_core::fim::reader::{Event, NoSignature, ReadError, Reader};
 use homeostat_core::fim::{Attr, Attrs, Entry, Kind, Meta, Timestamp};
 use static_cell::ConstStaticCell;
 
 use crate::out::say;
-use crate::Verdict;
+use crate::{Rtc, Verdict};
 
 /// The configuration as flashed: in `.rodata`, hashed in place.
 pub static CONFIG: [u8; CONFIG_LEN] = *include_bytes!("../router.toml");
@@ -69,9 +71,44 @@ fn record(path: &[u8], kind: Kind, content: Option<Digest>, size: u64, ctime: i6
     }
 }
 
+/// The board's watched tree: the `/flash` directory and the configuration blob in it, as
+/// the flash driver hands it over (hashed a page at a time as it is walked).
+struct Flash<'b> {
+    /// The blob's bytes as they are now.
+    blob: &'b [u8],
+    /// When the directory was last changed (boot: it is never written).
+    boot: i64,
+    /// When the blob was last written (its ctime).
+    written: i64,
+}
+
+impl<'b> FileSource for Flash<'b> {
+    /// The board watches one tree, `/flash`.
+    type Tree = ();
+    type Item = Entry<&'b [u8]>;
+    type Walk<'s>
+        = core::array::IntoIter<Entry<&'b [u8]>, 2>
+    where
+        Self: 's;
+
+    fn walk(&mut self, _: &()) -> Self::Walk<'_> {
+        let dir = record(b"/flash", Kind::Dir, None, 0, self.boot);
+        let blob = self.blob;
+        let file = record(
+            CONFIG_PATH,
+            Kind::File,
+            Some(hash_pages(blob)),
+            blob.len() as u64,
+            self.written,
+        );
+        [dir, file].into_iter()
+    }
+}
+
 #[inline(never)] // keeps each part's stack frame apart from the others'
-pub fn run(v: &mut Verdict) {
+pub fn run(v: &mut Verdict, clock: &Rtc) {
     say!("-- files: the configuration in flash");
+    let boot = clock.now();
     v.expect(
         "sha256(abc) known answer",
         digest(Algorithm::Sha256, b"abc").as_bytes()[..4] == [0xba, 0x78, 0x16, 0xbf],
@@ -96,19 +133,16 @@ pub fn run(v: &mut Verdict) {
         attrs: Attrs::ALL.bits(),
     });
     let header = Header {
-        created: crate::BOOT_EPOCH,
+        created: boot,
         host: "router",
         trees,
     };
-    let dir = record(b"/flash", Kind::Dir, None, 0, crate::BOOT_EPOCH);
-    let file = record(
-        CONFIG_PATH,
-        Kind::File,
-        Some(flashed),
-        CONFIG.len() as u64,
-        crate::BOOT_EPOCH,
-    );
-    let len = match write_db(&header, &[&dir, &file], frame, out) {
+    let mut flash = Flash {
+        blob: &CONFIG,
+        boot,
+        written: boot,
+    };
+    let len = match write_db(&header, flash.walk(&()), frame, out) {
         Ok(n) => n,
         Err(e) => {
             say!("FAIL database write: {}", e);
@@ -125,27 +159,17 @@ pub fn run(v: &mut Verdict) {
     if let Some(i) = hit {
         copy[i..i + TAMPERED.len()].copy_from_slice(TAMPERED);
     }
-    let later = crate::BOOT_EPOCH + 3 * 86_400 + 2 * 3600 + 17 * 60;
-    let tampered = record(
-        CONFIG_PATH,
-        Kind::File,
-        Some(hash_pages(&copy)),
-        copy.len() as u64,
-        later,
-    );
-    let untouched = record(
-        CONFIG_PATH,
-        Kind::File,
-        Some(hash_pages(&CONFIG)),
-        CONFIG.len() as u64,
-        crate::BOOT_EPOCH,
-    );
+    let mut tampered = Flash {
+        blob: &copy,
+        boot,
+        written: boot + 3 * 86_400 + 2 * 3600 + 17 * 60,
+    };
 
     // The check: verify the whole baseline first, then join its records with the tree now.
     let file = &out[..len];
     let checked = verify_db(file).and_then(|base| {
-        let clean = check_db(file, &base, &[&dir, &untouched])?;
-        let tampered = check_db(file, &base, &[&dir, &tampered])?;
+        let clean = check_db(file, &base, flash.walk(&()))?;
+        let tampered = check_db(file, &base, tampered.walk(&()))?;
         Ok((base.records, clean, tampered))
     });
     match checked {
@@ -183,14 +207,14 @@ pub fn run(v: &mut Verdict) {
 /// Encodes `entries` of tree 0 into `out`; returns the database length.
 fn write_db(
     header: &Header<'_>,
-    entries: &[&Entry<&[u8]>],
+    entries: impl Iterator<Item = Entry<&'static [u8]>>,
     frame: &mut [u8],
     out: &mut [u8],
 ) -> Result<usize, db::DbError> {
     let (mut enc, n) = Encoder::begin(header, frame)?;
     let mut len = put(out, 0, &frame[..n])?;
     for e in entries {
-        let n = enc.record(0, e, frame)?;
+        let n = enc.record(0, &e, frame)?;
         len = put(out, len, &frame[..n])?;
     }
     let tail = enc.finish().tail(None);
@@ -268,12 +292,12 @@ fn hold(e: &Entry<&[u8]>) -> Result<Held, DbError> {
     })
 }
 
-/// Pass two: the core's merge-join of tree 0's records with `live` (in path order), as a
-/// check: (attributes that differ, added and removed paths).
+/// Pass two: the core's merge-join of tree 0's records with the walk `live`, as a check:
+/// (attributes that differ, added and removed paths).
 fn check_db(
     file: &[u8],
     base: &Baseline,
-    live: &[&Entry<&[u8]>],
+    mut live: impl Iterator<Item = impl Found>,
 ) -> Result<(Attrs, u32), ReadError> {
     let trees = [TreeInfo {
         root: b"/flash",
@@ -298,8 +322,8 @@ fn check_db(
     let mut join: Join<'_, &[u8], 64> = Join::new(Mode::Check { update: false }, watched);
     let (mut diff, mut others) = (Attrs::EMPTY, 0);
     let mut old = next_old(&mut rest)?;
-    let mut new = 0;
-    while let Some(step) = join.step(old.as_ref(), live.get(new).map(|e| Live::Seen(*e))) {
+    let mut new = live.next();
+    while let Some(step) = join.step(old.as_ref(), new.as_ref().map(Found::live)) {
         match step.decision.finding {
             Some(Finding::Changed(d)) => diff = diff.union(d),
             Some(_) => others += 1,
@@ -308,7 +332,9 @@ fn check_db(
         if step.old {
             old = next_old(&mut rest)?;
         }
-        new += usize::from(step.new);
+        if step.new {
+            new = live.next();
+        }
     }
     Ok((diff, others))
 }

@@ -7,6 +7,7 @@ use core::mem::size_of;
 
 use homeostat_core::classes::ClassSet;
 use homeostat_core::digest::{Algorithm, Hasher};
+use homeostat_core::feed::Clock;
 use homeostat_core::stats::{
     persist, table, Kind, Learner, ObsId, Outcome, Report, Sample, DEFAULT_FORGET_RATE,
 };
@@ -15,7 +16,7 @@ use static_cell::{ConstStaticCell, StaticCell};
 use crate::net::Seen;
 use crate::out::{say, Milli};
 use crate::week::{self, DAY, INTERVAL, WEEK};
-use crate::{Verdict, BOOT_EPOCH};
+use crate::{Rtc, Verdict};
 
 /// All zero, so it lands in `.bss` and costs no flash.
 static TABLE: ConstStaticCell<table::Table> = ConstStaticCell::new(table::zeroed());
@@ -108,11 +109,12 @@ fn alive(learner: &Learner, now: i64, class: &str) -> bool {
     learner.persistent_names(now).any(|n| n.as_str() == class)
 }
 
-/// Runs the week and the Monday after; `flood` is the connection table's verdict at the
+/// Runs the week and the Monday after, from the time `clock` reads, moving it on one
+/// sample interval at a time; `flood` is the connection table's verdict at the
 /// flood, `rule` the class expression from the configuration. The classes of the flood
 /// sample end up in `classes`.
 #[inline(never)] // keeps each part's stack frame apart from the others'
-pub fn run(v: &mut Verdict, flood: &Seen, rule: &str, classes: &mut ClassSet<32>) {
+pub fn run(v: &mut Verdict, clock: &Rtc, flood: &Seen, rule: &str, classes: &mut ClassSet<32>) {
     say!(
         "-- learning: a synthetic week of the router, a sample every {} s",
         INTERVAL
@@ -137,14 +139,15 @@ pub fn run(v: &mut Verdict, flood: &Seen, rule: &str, classes: &mut ClassSet<32>
 
     // The week, three times over (with fresh jitter): after one pass each slot has seen
     // only two samples, and the table is still young.
-    let mut t = BOOT_EPOCH;
+    let boot = clock.now();
     for n in 1..=WEEKS {
         let mut tally = Tally::default();
-        while t < BOOT_EPOCH + n * WEEK {
+        while clock.now() < boot + n * WEEK {
+            let t = clock.now();
             week::normal_sample(sample, &ids, t);
             learner.sample(table, t, sample, report);
             tally.add(report);
-            t += INTERVAL;
+            clock.advance(INTERVAL);
         }
         say!(
             "week {}{}: {} samples of {} observables; raised {} anomaly, {} dev2, {} microanomaly, {} ldt",
@@ -163,10 +166,11 @@ pub fn run(v: &mut Verdict, flood: &Seen, rule: &str, classes: &mut ClassSet<32>
     }
 
     // The Monday after.
-    let monday = t;
+    let monday = clock.now();
     let mut quiet = Tally::default();
     let mut flood_seen = false;
-    while t < monday + DAY {
+    while clock.now() < monday + DAY {
+        let t = clock.now();
         let minute = (t - monday) / 60;
         week::normal_sample(sample, &ids, t);
         let flooding = FLOOD.contains(&minute);
@@ -247,8 +251,9 @@ pub fn run(v: &mut Verdict, flood: &Seen, rule: &str, classes: &mut ClassSet<32>
                 has(report, learner, dns, "dns_out_high_anomaly"),
             );
         }
-        t += INTERVAL;
+        clock.advance(INTERVAL);
     }
+    let t = clock.now();
     say!(
         "{} two hours on, the new level starts to look normal",
         When(t - INTERVAL)

@@ -9,6 +9,8 @@
 #![no_std]
 #![no_main]
 
+use core::cell::Cell;
+
 use cortex_m as _; // the critical-section implementation (single core)
 use cortex_m_rt::{entry, exception, ExceptionFrame};
 #[cfg(feature = "defmt")]
@@ -21,11 +23,38 @@ mod out;
 mod week;
 
 use homeostat_core::classes::ClassSet;
+use homeostat_core::event::Epoch;
+use homeostat_core::feed::Clock;
 use out::say;
 
 /// The board's clock starts on Monday 2026-11-16 00:00 UTC (slot 0 of the week); the
 /// demo advances it itself.
 pub const BOOT_EPOCH: i64 = 1_794_787_200;
+
+/// The board's real-time clock, as the core sees it ([`Clock`]). QEMU's board has no RTC
+/// worth the name, so the demo sets it at boot and moves it on itself (one sample
+/// interval at a time), as a week passing would.
+pub struct Rtc {
+    t: Cell<Epoch>,
+}
+
+impl Rtc {
+    /// A clock reading `boot`.
+    pub const fn new(boot: Epoch) -> Rtc {
+        Rtc { t: Cell::new(boot) }
+    }
+
+    /// Moves the clock on by `secs`.
+    pub fn advance(&self, secs: i64) {
+        self.t.set(self.t.get() + secs);
+    }
+}
+
+impl Clock for Rtc {
+    fn now(&self) -> Epoch {
+        self.t.get()
+    }
+}
 
 /// Counts expectations; only failures are printed, so the story stays readable.
 pub struct Verdict {
@@ -51,8 +80,9 @@ fn main() -> ! {
         failures: 0,
     };
     let mut classes = ClassSet::<32>::new();
+    let clock = Rtc::new(BOOT_EPOCH);
 
-    files::run(&mut v);
+    files::run(&mut v, &clock);
     let flood = net::run(&mut v);
     let rule = files::rule();
     v.expect(
@@ -60,7 +90,7 @@ fn main() -> ! {
         rule.is_some(),
     );
     let rule = rule.unwrap_or("entropy_www_in_low.www_in_high_anomaly");
-    learn::run(&mut v, &flood, rule, &mut classes);
+    learn::run(&mut v, &clock, &flood, rule, &mut classes);
 
     say!("-- verdict");
     let mut line = heapless::String::<512>::new();

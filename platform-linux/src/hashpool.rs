@@ -5,6 +5,8 @@
 //! caller are bounded by a window, so memory does not grow with the tree, and the caller
 //! dropping the iterator stops the threads. With SHA-256 on an AVX-512 CPU each worker
 //! hashes sixteen files in step (module `lanes`).
+//!
+//! [`Pool`] is this walk behind [`homeostat_core::feed::FileSource`].
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -18,7 +20,9 @@ use std::thread;
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use homeostat_core::digest::sha256x16::Sha256x16;
 use homeostat_core::digest::{Algorithm, Digest, Hasher};
+use homeostat_core::feed::{FileSource, Found};
 use homeostat_core::fim::entry::{FLAG_UNREADABLE, FLAG_UNSTABLE};
+use homeostat_core::fim::join::Live;
 use homeostat_core::fim::{Entry, Kind};
 
 use crate::tree::TreeSpec;
@@ -33,6 +37,59 @@ pub struct Scanned {
     pub unseen: Option<Unseen>,
     /// What went wrong reading it, if anything (the entry is still valid, flagged).
     pub problem: Option<String>,
+}
+
+impl Found for Scanned {
+    type Path = Vec<u8>;
+
+    fn live(&self) -> Live<'_, Vec<u8>> {
+        match self.unseen {
+            None => Live::Seen(&self.entry),
+            Some(u) => Live::Unseen {
+                path: &self.entry.path,
+                gone: u == Unseen::Missing,
+            },
+        }
+    }
+
+    fn problem(&self) -> Option<&str> {
+        self.problem.as_deref()
+    }
+}
+
+/// The host's [`FileSource`]: each tree walked by one thread and hashed by a pool of
+/// `workers` threads, handed back in record order ([`scan_with`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Pool {
+    workers: usize,
+    engine: Engine,
+}
+
+impl Pool {
+    /// A pool of `workers` hashing threads (at least 1) per walk, with the best engine.
+    pub fn new(workers: usize) -> Pool {
+        Pool::with_engine(workers, Engine::Best)
+    }
+
+    /// A pool of `workers` threads hashing with `engine`.
+    pub fn with_engine(workers: usize, engine: Engine) -> Pool {
+        Pool { workers, engine }
+    }
+
+    /// One worker per CPU this process may use (2 when that cannot be told).
+    pub fn per_cpu() -> Pool {
+        Pool::new(thread::available_parallelism().map_or(2, |n| n.get()))
+    }
+}
+
+impl FileSource for Pool {
+    type Tree = TreeSpec;
+    type Item = Scanned;
+    type Walk<'s> = Scan;
+
+    fn walk(&mut self, tree: &TreeSpec) -> Scan {
+        scan_with(tree.clone(), self.workers, self.engine)
+    }
 }
 
 const READ_BUF: usize = 256 * 1024;
@@ -80,12 +137,12 @@ pub enum Engine {
 }
 
 /// Walks `spec` and hashes its files with `workers` threads (at least 1).
-pub fn scan(spec: TreeSpec, workers: usize) -> impl Iterator<Item = Scanned> {
+pub fn scan(spec: TreeSpec, workers: usize) -> Scan {
     scan_with(spec, workers, Engine::Best)
 }
 
 /// [`scan`] with a choice of hashing [`Engine`].
-pub fn scan_with(spec: TreeSpec, workers: usize, engine: Engine) -> impl Iterator<Item = Scanned> {
+pub fn scan_with(spec: TreeSpec, workers: usize, engine: Engine) -> Scan {
     // Bounded by the window, not by the channels: the walker takes room for a batch's
     // entries before sending it, the consumer gives it back when the batch is used up.
     // Workers never block on sending.
@@ -134,7 +191,7 @@ pub fn scan_with(spec: TreeSpec, workers: usize, engine: Engine) -> impl Iterato
             send(&mut seq, &mut items);
         }
     });
-    Ordered {
+    Scan {
         done_rx,
         window,
         next: 0,
@@ -192,7 +249,9 @@ impl Window {
     }
 }
 
-struct Ordered {
+/// A walk in progress: its entries in record order. Dropping it stops the walk and its
+/// workers.
+pub struct Scan {
     done_rx: Receiver<Done>,
     window: Arc<Window>,
     next: u64,
@@ -200,7 +259,7 @@ struct Ordered {
     current: std::vec::IntoIter<Scanned>,
 }
 
-impl Iterator for Ordered {
+impl Iterator for Scan {
     type Item = Scanned;
 
     fn next(&mut self) -> Option<Scanned> {
@@ -223,7 +282,7 @@ impl Iterator for Ordered {
     }
 }
 
-impl Drop for Ordered {
+impl Drop for Scan {
     fn drop(&mut self) {
         self.window.close();
     }
@@ -503,6 +562,18 @@ mod tests {
         };
         assert_eq!(scan(spec(Some(0)), 1).count(), 1);
         assert_eq!(scan(spec(Some(1)), 1).count(), 2);
-        assert_eq!(scan(spec(None), 1).count(), 4);
+        // The same walk behind core::feed::FileSource.
+        let mut pool = Pool::new(1);
+        let all: Vec<Scanned> = pool.walk(&spec(None)).collect();
+        assert_eq!(all.len(), 4);
+        assert!(all.iter().all(|s| s.problem().is_none()));
+        assert!(matches!(all[0].live(), Live::Seen(e) if e.meta.kind == Kind::Dir));
+        let gone = TreeSpec {
+            root: dir.path().join("nowhere").as_os_str().as_bytes().to_vec(),
+            ..spec(None)
+        };
+        let missing: Vec<Scanned> = pool.walk(&gone).collect();
+        assert_eq!(missing.len(), 1);
+        assert!(matches!(missing[0].live(), Live::Unseen { gone: true, .. }));
     }
 }

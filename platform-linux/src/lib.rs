@@ -1,19 +1,27 @@
 //! Linux feeds for homeostat.
 //!
 //! - [`walk`]: the depth-first tree walker that produces entries in the core's order.
-//! - [`hashpool`]: hashing on all cores by a bounded worker pool, results back in order.
+//! - [`hashpool`]: hashing on all cores by a bounded worker pool, results back in order
+//!   ([`homeostat_core::feed::FileSource`]).
 //! - [`xattr`]: a digest of a file's extended attributes.
 //! - [`tree`]: what to walk (root, depth, excludes, xdev).
 //! - [`logtail`]: following a log through rotation ([`homeostat_core::feed::LineSource`]).
+//! - [`clock`]: the wall clock ([`homeostat_core::feed::Clock`]).
+//! - [`storage`]: a directory of blobs replaced atomically
+//!   ([`homeostat_core::feed::Storage`]).
 //! - [`command`]: running a measurement's command with a timeout and an output bound.
 
+pub mod clock;
 pub mod command;
 pub mod hashpool;
 pub mod logtail;
 pub mod monitor;
+pub mod storage;
 pub mod tree;
 pub mod walk;
 pub mod xattr;
 
-pub use hashpool::{scan, Scanned, Unseen};
+pub use clock::SystemClock;
+pub use hashpool::{scan, Pool, Scan, Scanned, Unseen};
+pub use storage::StateDir;
 pub use tree::{Exclude, TreeSpec};

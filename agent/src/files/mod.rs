@@ -1,13 +1,14 @@
-//! `init`, `check` and `update`: drives the walk and the database's file I/O through the
-//! core's merge-join (`homeostat_core::fim::join`), which makes every decision, and
-//! renders and writes what it decides.
+//! `init`, `check` and `update`: drives the walk (any [`FileSource`]: the platform's is
+//! `platform::Pool`) and the database's file I/O through the core's merge-join
+//! (`homeostat_core::fim::join`), which makes every decision, and renders and writes what
+//! it decides.
 
 pub mod database;
 pub mod signing;
 
 use std::path::Path;
 
-use crate::platform::{scan, Scanned, Unseen};
+use crate::platform::TreeSpec;
 use homeostat_core::fim::db::{Header, TreeInfo, MAX_TREES};
 use homeostat_core::fim::join::{self, Baseline, Decision, Examined, Finding, Join, Keep, Live};
 use homeostat_core::fim::{Attrs, Entry};
@@ -18,7 +19,7 @@ use crate::config::{Config, Tree};
 use crate::output::progress::Progress;
 use crate::output::Output;
 use homeostat_core::event::{self, Change, Event, FileChange, SetId, Side};
-use homeostat_core::feed::Sink;
+use homeostat_core::feed::{FileSource, Found, Sink};
 
 /// What the run does with the database.
 #[derive(Clone, Debug)]
@@ -56,7 +57,11 @@ impl Mode {
     }
 }
 
-pub fn run(
+/// One run of `mode` over the configured trees, walked by `source`, against the database
+/// at `db_path`.
+#[allow(clippy::too_many_arguments)]
+pub fn run<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
+    source: &mut F,
     keys: &Keys,
     cfg: &Config,
     db_path: &Path,
@@ -113,7 +118,6 @@ pub fn run(
             }
         }
     }
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let progress = Progress::new(!rep.json());
     let mut any_change = false;
     let mut sbuf = Section::buffer();
@@ -130,12 +134,7 @@ pub fn run(
             Some(v) => out.section(v, &mut sbuf)?,
         };
         let mut join = Join::new(mode.core(), tree.spec.attrs);
-        out.merge(
-            &mut join,
-            section,
-            scan(tree.spec.clone(), workers),
-            &progress,
-        )?;
+        out.merge(&mut join, section, source.walk(&tree.spec), &progress)?;
         any_change |= join.changed();
     }
     progress.finish();
@@ -164,17 +163,6 @@ struct Out<'a, 'w> {
     rep: &'a mut Output,
     writer: Option<&'w mut DbWriter>,
     db: &'a Path,
-}
-
-/// The live head as the core sees it.
-fn live(s: &Scanned) -> Live<'_, Vec<u8>> {
-    match s.unseen {
-        None => Live::Seen(&s.entry),
-        Some(u) => Live::Unseen {
-            path: &s.entry.path,
-            gone: u == Unseen::Missing,
-        },
-    }
 }
 
 impl Out<'_, '_> {
@@ -216,7 +204,7 @@ impl Out<'_, '_> {
         &mut self,
         join: &mut Join<'_, Vec<u8>>,
         mut section: Option<Section<'_>>,
-        mut walk: impl Iterator<Item = Scanned>,
+        mut walk: impl Iterator<Item = impl Found<Path = Vec<u8>>>,
         progress: &Progress,
     ) -> Result<(), Failure> {
         let db = self.db.to_owned();
@@ -228,12 +216,19 @@ impl Out<'_, '_> {
         };
         let mut o = next_old()?;
         let mut n = walk.next();
-        while let Some(step) = join.step(o.as_ref(), n.as_ref().map(live)) {
+        while let Some(step) = join.step(o.as_ref(), n.as_ref().map(Found::live)) {
             if let (Some(examined), Some(s)) = (step.live, &n) {
-                progress.tick(&s.entry);
+                progress.tick(&s.live());
                 self.examined(s, examined)?;
             }
-            let new = n.as_ref().filter(|_| step.new).map(|s| &s.entry);
+            // Only a record is an entry; an unseen object's decision never uses one.
+            let new = n
+                .as_ref()
+                .filter(|_| step.new)
+                .and_then(|s| match s.live() {
+                    Live::Seen(e) => Some(e),
+                    Live::Unseen { .. } => None,
+                });
             let old = o.as_ref().filter(|_| step.old);
             self.decided(&step.decision, old, new)?;
             if step.old {
@@ -247,18 +242,23 @@ impl Out<'_, '_> {
     }
 
     /// Counts the live entry and says what went wrong with it.
-    fn examined(&mut self, s: &Scanned, examined: Examined) -> Result<(), Failure> {
+    fn examined(
+        &mut self,
+        s: &impl Found<Path = Vec<u8>>,
+        examined: Examined,
+    ) -> Result<(), Failure> {
+        let live = s.live();
         match examined {
             Examined::Unseen => {
-                let p = s.problem.as_deref().unwrap_or("cannot be examined");
-                self.rep.warning(&s.entry.path, p).map_err(out_err)?;
+                let p = s.problem().unwrap_or("cannot be examined");
+                self.rep.warning(live.path(), p).map_err(out_err)?;
             }
             Examined::Entry { unreadable } => {
                 self.rep
                     .emit(&Event::Examined { unreadable })
                     .map_err(out_err)?;
-                if let Some(p) = &s.problem {
-                    self.rep.warning(&s.entry.path, p).map_err(out_err)?;
+                if let Some(p) = s.problem() {
+                    self.rep.warning(live.path(), p).map_err(out_err)?;
                 }
             }
         }

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use crate::platform::command;
 use crate::platform::logtail::{self, FollowError, Tail};
+use crate::platform::StateDir;
 use homeostat_core::event::{self as finding, KeyCount, Measured, Value, Warning};
 use homeostat_core::feed::{Followed, LineSource, Note, Sink};
 use homeostat_core::logscan::{Aggregate, Event, Kind, Saved, LINE_MAX};
@@ -244,8 +245,9 @@ pub fn run(cfg: &Config, state_dir: &Path, rep: &mut Output) -> Result<Vec<(Stri
         return Ok(weekly);
     }
     let _lock = lock(state_dir)?;
-    let state_path = state_dir.join(STATE_FILE);
-    let old = State::load(&state_path)?;
+    let mut store = StateDir::new(state_dir);
+    let state_path = store.path(STATE_FILE);
+    let old = State::load(&mut store)?;
     let mut new = State::default();
     let n = cfg.measures.len();
     let mut found = Found {
@@ -326,7 +328,7 @@ pub fn run(cfg: &Config, state_dir: &Path, rep: &mut Output) -> Result<Vec<(Stri
     }
     // Reported before the positions move past what was reported.
     rep.commit().map_err(out_err)?;
-    new.save(&state_path)
+    new.save(&mut store)
         .map_err(|e| Error::Io(format!("cannot write {}: {e}", state_path.display())))?;
     Ok(weekly)
 }

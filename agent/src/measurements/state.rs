@@ -1,6 +1,7 @@
 //! `<state_dir>/logscan.state`: the saved position of every (measurement, log) and the
-//! last values of `last` and `string` measurements, as text, written atomically; and
-//! `logscan.lock`, held while logs are read.
+//! last values of `last` and `string` measurements, as text, a blob of the state
+//! directory ([`homeostat_core::feed::Storage`]) replaced atomically; and `logscan.lock`,
+//! held while logs are read.
 //!
 //! Format: a first line `homeostat-logscan 1`, then one line per item:
 //! `pos NAME PATH CUR PREV` (PATH escaped `\xNN`, CUR and PREV hex-encoded
@@ -8,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -18,6 +19,8 @@ use homeostat_core::logscan::{Saved, TailPos};
 
 use super::Error;
 use crate::output::escape::escape_with;
+use crate::platform::StateDir;
+use crate::state_dir::{read_blob, write_blob};
 
 /// Positions and last values, in the state directory.
 pub const STATE_FILE: &str = "logscan.state";
@@ -89,10 +92,12 @@ fn pos_parse(s: &str) -> Result<Option<TailPos>, String> {
 }
 
 impl State {
-    pub fn load(path: &Path) -> Result<State, Error> {
-        let text = match std::fs::read(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(State::default()),
+    /// The state kept in `store`, or an empty one when there is none.
+    pub fn load(store: &mut StateDir) -> Result<State, Error> {
+        let path = store.path(STATE_FILE);
+        let text = match read_blob(store, STATE_FILE) {
+            Ok(Some(t)) => t,
+            Ok(None) => return Ok(State::default()),
             Err(e) => return Err(Error::State(format!("cannot read {}: {e}", path.display()))),
         };
         State::parse(&text).map_err(|(line, what)| {
@@ -170,21 +175,9 @@ impl State {
         out
     }
 
-    /// Temporary file, fsync, rename, directory fsync: the old state or the new one.
-    pub fn save(&self, path: &Path) -> io::Result<()> {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        let tmp = dir.join(format!("{STATE_FILE}.tmp.{}", std::process::id()));
-        let res = (|| {
-            let mut f = File::create(&tmp)?;
-            f.write_all(self.text().as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)?;
-            File::open(dir)?.sync_all()
-        })();
-        if res.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        res
+    /// Replaces the stored state, atomically: a crash leaves the old state or the new one.
+    pub fn save(&self, store: &mut StateDir) -> io::Result<()> {
+        write_blob(store, STATE_FILE, self.text().as_bytes())
     }
 }
 

@@ -8,12 +8,14 @@ use homeostat_core::stats::DEFAULT_FORGET_RATE;
 use super::peaks::Extras;
 use super::store::Brain;
 use crate::exit::{Outcome, CONFIG, DATABASE};
+use crate::platform::StateDir;
 
 /// Prints `true` (exit 0) or `false` (exit 1); a syntax error is a configuration error.
 pub fn command(state: &Path, expr: &str, now: i64) -> Outcome {
-    let extras = Extras::load(state);
+    let mut store = StateDir::new(state);
+    let extras = Extras::load(&mut store);
     // The forget rate does not matter to a read; a damaged state is an error here.
-    let brain = Brain::load(state, DEFAULT_FORGET_RATE, |_| {})
+    let brain = Brain::load(&mut store, DEFAULT_FORGET_RATE, |_| {})
         .map_err(|e| (DATABASE, format!("cannot read the learner state: {e}")))?;
     // Persistent classes outlive the sample that raised them: alive while now <= expiry.
     let persistent: Vec<String> = brain

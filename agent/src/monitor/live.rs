@@ -7,9 +7,10 @@ use std::net::IpAddr;
 
 use homeostat_core::digest::{digest, Algorithm};
 use homeostat_core::entropy::{observable_class_name, Counter, Key, Level};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::platform::monitor::{self, Monitor, MonitorConfig};
+use crate::platform::StateDir;
 use anyhow::Context;
 use homeostat_core::stats::{ObsId, Report, Sample, DEFAULT_FORGET_RATE};
 
@@ -54,7 +55,8 @@ pub fn entropy(keys: &[(String, u32)]) -> Option<f32> {
 
 /// The learner with everything around it that a host keeps between samples.
 pub struct Session {
-    pub dir: PathBuf,
+    /// Where the learner's state and the peaks are kept.
+    pub store: StateDir,
     pub brain: Brain,
     pub extras: Extras,
     /// The platform's feeds, when `[monitor]` is configured.
@@ -69,16 +71,18 @@ impl Session {
         warn: impl FnMut(String),
     ) -> anyhow::Result<Session> {
         let forget = settings.map_or(DEFAULT_FORGET_RATE, |s| s.forget_rate);
-        let brain = Brain::load(dir, forget, warn)
+        let mut store = StateDir::new(dir);
+        let brain = Brain::load(&mut store, forget, warn)
             .with_context(|| format!("cannot read the learner state in {}", dir.display()))?;
         let monitor = settings
             .map(feeds)
             .transpose()
             .context("[monitor] services")?;
+        let extras = Extras::load(&mut store);
         Ok(Session {
-            dir: dir.to_owned(),
+            store,
             brain,
-            extras: Extras::load(dir),
+            extras,
             monitor,
         })
     }
@@ -99,9 +103,9 @@ impl Session {
         feed(&m, extra, &mut self.brain, &mut self.extras, t, out)
     }
 
-    pub fn save(&self) -> std::io::Result<()> {
-        self.brain.save(&self.dir)?;
-        self.extras.save(&self.dir)
+    pub fn save(&mut self) -> std::io::Result<()> {
+        self.brain.save(&mut self.store)?;
+        self.extras.save(&mut self.store)
     }
 }
 

@@ -4,9 +4,10 @@
 //! observable, so the file stays small beside the table.
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::io::{self, Write};
-use std::path::Path;
+use std::io;
+
+use crate::platform::StateDir;
+use crate::state_dir::{read_blob, write_blob};
 
 use serde::{Deserialize, Serialize};
 
@@ -39,20 +40,22 @@ pub struct Extras {
 }
 
 impl Extras {
-    /// Loads the file; a missing or unreadable one is an empty record (it only feeds a view).
-    pub fn load(dir: &Path) -> Extras {
-        fs::read(dir.join(FILE))
+    /// Loads the blob; a missing or unreadable one is an empty record (it only feeds a view).
+    pub fn load(store: &mut StateDir) -> Extras {
+        read_blob(store, FILE)
             .ok()
+            .flatten()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default()
     }
 
-    pub fn save(&self, dir: &Path) -> io::Result<()> {
-        let tmp = dir.join(format!("{FILE}.tmp.{}", std::process::id()));
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(&serde_json::to_vec(self).map_err(io::Error::other)?)?;
-        f.sync_data()?;
-        fs::rename(&tmp, dir.join(FILE))
+    /// Replaces the stored record, atomically.
+    pub fn save(&self, store: &mut StateDir) -> io::Result<()> {
+        write_blob(
+            store,
+            FILE,
+            &serde_json::to_vec(self).map_err(io::Error::other)?,
+        )
     }
 
     /// Keeps the larger of the stored snapshot and this one, unless the stored one is

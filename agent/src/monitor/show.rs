@@ -149,7 +149,7 @@ pub fn command(
         &mut stdout,
         &session.brain,
         &session.extras,
-        crate::epoch_now(),
+        out.now(),
         names,
         vars,
         out.json(),

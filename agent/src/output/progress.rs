@@ -4,7 +4,7 @@ use std::cell::Cell;
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use homeostat_core::fim::Entry;
+use homeostat_core::fim::join::Live;
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub struct Progress {
@@ -30,11 +30,14 @@ impl Progress {
         }
     }
 
-    pub fn tick(&self, e: &Entry<Vec<u8>>) {
+    /// One more object examined (its bytes count as hashed when it has a digest).
+    pub fn tick<P: AsRef<[u8]>>(&self, live: &Live<'_, P>) {
         if let Some(b) = &self.bar {
             b.inc(1);
-            if e.meta.content.is_some() {
-                self.bytes.set(self.bytes.get() + e.meta.size);
+            if let Live::Seen(e) = live {
+                if e.meta.content.is_some() {
+                    self.bytes.set(self.bytes.get() + e.meta.size);
+                }
             }
             if b.position() % 256 == 0 {
                 b.set_message(HumanBytes(self.bytes.get()).to_string());
