@@ -6,10 +6,11 @@
 //! not stop the learner); the round returns the first failure, and the caller decides
 //! what it means (`scan` exits with it, the daemon logs it and goes on).
 
+use std::collections::BTreeSet;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use homeostat_core::event::Event;
+use homeostat_core::event::{ClassList, Event};
 
 use crate::config::Config;
 use crate::exit::{DATABASE as EXIT_DATABASE, IO as EXIT_IO};
@@ -54,6 +55,9 @@ pub struct Agent {
 /// What a round found, for the caller's exit status.
 #[derive(Debug, Default)]
 pub struct Done {
+    /// Every class the round raised (learner, and the producers to come: files,
+    /// promises, states), listed once in its `classes` event at the end of the round.
+    pub classes: BTreeSet<String>,
     /// Whether files were compared with a baseline (only then do findings set exit bits).
     pub checked: bool,
     /// The first step that failed.
@@ -81,10 +85,10 @@ impl Agent {
     /// sample (everything but `init`/`check`/`update`).
     pub fn round(&mut self, files: Files, sample: bool, out: &mut Output) -> Done {
         let mut done = Done::default();
+        let (mut raised, mut sampled) = (BTreeSet::new(), false);
+        let mut failure = None;
         let mut fail = |e: StepError| {
-            if done.failure.is_none() {
-                done.failure = Some(e);
-            }
+            failure.get_or_insert(e);
         };
         if let Some(mode) = self.file_mode(files, out) {
             done.checked = matches!(mode, Mode::Check { .. });
@@ -100,11 +104,47 @@ impl Agent {
                     Vec::new()
                 }
             };
-            if let Err(e) = self.sample(&weekly, out) {
+            match self.sample(&weekly, out) {
+                Ok(Some(classes)) => {
+                    sampled = true;
+                    raised.extend(classes);
+                }
+                Ok(None) => {}
+                Err(e) => fail(e),
+            }
+        }
+        if sampled {
+            if let Err(e) = self.classes(&raised, out) {
                 fail(e);
             }
         }
+        done.classes = raised;
+        done.failure = failure;
         done
+    }
+
+    /// The round's `classes` event, and the classes `eval` and `state` see until the next.
+    fn classes(&mut self, raised: &BTreeSet<String>, out: &mut Output) -> Result<(), StepError> {
+        let names: Vec<&str> = raised.iter().map(String::as_str).collect();
+        out.emit(&Event::Classes(ClassList {
+            t: out.now(),
+            names: &names,
+        }))
+        .map_err(|e| (EXIT_IO, format!("cannot write report: {e}")))?;
+        let Some(session) = self.session.as_mut() else {
+            return Ok(());
+        };
+        session.extras.last_t = out.now();
+        session.extras.last_classes = raised.iter().cloned().collect();
+        session.save().map_err(|e| {
+            (
+                EXIT_IO,
+                format!(
+                    "cannot save the learner state in {}: {e}",
+                    self.state.display()
+                ),
+            )
+        })
     }
 
     /// The mode of this round's file step, if it has one.
@@ -149,17 +189,21 @@ impl Agent {
         })
     }
 
-    /// One monitor sample: when `[monitor]` is configured or a log measurement has weekly
-    /// history.
-    fn sample(&mut self, weekly: &[(String, f64)], out: &mut Output) -> Result<(), StepError> {
+    /// One monitor sample, when `[monitor]` is configured or a log measurement has weekly
+    /// history; returns the classes it raised.
+    fn sample(
+        &mut self,
+        weekly: &[(String, f64)],
+        out: &mut Output,
+    ) -> Result<Option<BTreeSet<String>>, StepError> {
         if self.cfg.monitor.is_none() && weekly.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         if self.session.is_none() {
             self.session = Some(open_session(&self.cfg, &self.state, out)?);
         }
         let Some(session) = self.session.as_mut() else {
-            return Ok(());
+            return Ok(None);
         };
         let taken = session.sample(out.now(), weekly, out);
         if let Ok(taken) = &taken {
@@ -167,18 +211,15 @@ impl Agent {
                 let _ = out.warning(feed.as_bytes(), &format!("unavailable: {why}"));
             }
         }
-        // What was learned is saved even when it could not all be reported.
-        let saved = session.save();
-        taken.map_err(|e| (EXIT_IO, format!("cannot write report: {e:#}")))?;
-        saved.map_err(|e| {
-            (
-                EXIT_IO,
-                format!(
-                    "cannot save the learner state in {}: {e}",
-                    self.state.display()
-                ),
-            )
-        })
+        match taken {
+            // Saved with the round's classes, in `classes`.
+            Ok(taken) => Ok(Some(taken.classes)),
+            Err(e) => {
+                // What was learned is saved even when it could not all be reported.
+                let _ = session.save();
+                Err((EXIT_IO, format!("cannot write report: {e:#}")))
+            }
+        }
     }
 }
 

@@ -266,6 +266,142 @@ pub struct Baseline<'a> {
     pub signed: bool,
 }
 
+/// Syslog severities (RFC 5424), by their names in the configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Severity {
+    /// 0: the system is unusable.
+    Emergency,
+    /// 1: act at once.
+    Alert,
+    /// 2: critical conditions.
+    Critical,
+    /// 3: error conditions.
+    Error,
+    /// 4: warning conditions (the default of a rule).
+    Warning,
+    /// 5: normal but significant.
+    Notice,
+    /// 6: informational.
+    Info,
+    /// 7: debugging.
+    Debug,
+}
+
+impl Severity {
+    /// Every severity, by code.
+    pub const ALL: [Severity; 8] = [
+        Severity::Emergency,
+        Severity::Alert,
+        Severity::Critical,
+        Severity::Error,
+        Severity::Warning,
+        Severity::Notice,
+        Severity::Info,
+        Severity::Debug,
+    ];
+
+    /// The RFC 5424 code, 0..=7.
+    pub const fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The name used in configurations and JSON (`warning`, `err` is `error`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Severity::Emergency => "emerg",
+            Severity::Alert => "alert",
+            Severity::Critical => "crit",
+            Severity::Error => "err",
+            Severity::Warning => "warning",
+            Severity::Notice => "notice",
+            Severity::Info => "info",
+            Severity::Debug => "debug",
+        }
+    }
+
+    /// The severity a configuration names (`emerg` … `debug`, also `error`, `warn`,
+    /// `critical`, `emergency`, `information`).
+    pub fn from_name(name: &str) -> Option<Severity> {
+        Some(match name {
+            "emerg" | "emergency" | "panic" => Severity::Emergency,
+            "alert" => Severity::Alert,
+            "crit" | "critical" => Severity::Critical,
+            "err" | "error" => Severity::Error,
+            "warning" | "warn" => Severity::Warning,
+            "notice" => Severity::Notice,
+            "info" | "information" => Severity::Info,
+            "debug" => Severity::Debug,
+            _ => return None,
+        })
+    }
+}
+
+/// A process promise (CFEngine's `process_count`) kept or broken in a round.
+#[derive(Clone, Copy, Debug)]
+pub struct ProcessCount<'a> {
+    /// The round's epoch.
+    pub t: Epoch,
+    /// The promise's name (prefixes its classes).
+    pub name: &'a str,
+    /// Processes the selection matched.
+    pub count: u64,
+    /// The promised range, inclusive.
+    pub range: (u64, u64),
+    /// `count` lies within `range`.
+    pub in_range: bool,
+    /// Pids of the matching processes, ascending, at most 32.
+    pub pids: &'a [u32],
+}
+
+/// A port promise: a port that must, or must not, be listening.
+#[derive(Clone, Copy, Debug)]
+pub struct PortPromise<'a> {
+    /// The round's epoch.
+    pub t: Epoch,
+    /// The promise's name (prefixes its classes).
+    pub name: &'a str,
+    /// `tcp` or `udp` (IPv4 and IPv6 alike).
+    pub proto: &'a str,
+    /// The port.
+    pub port: u16,
+    /// Whether something listens on it now.
+    pub listening: bool,
+    /// Whether the promise wants it listening.
+    pub expected: bool,
+}
+
+impl PortPromise<'_> {
+    /// The promise is kept.
+    pub fn ok(&self) -> bool {
+        self.listening == self.expected
+    }
+}
+
+/// The set of listening ports differs from the previous round's.
+#[derive(Clone, Copy, Debug)]
+pub struct PortsChanged<'a> {
+    /// The round's epoch.
+    pub t: Epoch,
+    /// Ports listening now that were not before.
+    pub opened: &'a [Listening<'a>],
+    /// Ports that listened before and do not now.
+    pub closed: &'a [Listening<'a>],
+}
+
+/// A rule whose `when` held: its report, variables expanded.
+#[derive(Clone, Copy, Debug)]
+pub struct Alert<'a> {
+    /// The round's epoch.
+    pub t: Epoch,
+    /// The rule's name.
+    pub rule: &'a str,
+    /// Its syslog severity.
+    pub severity: Severity,
+    /// The report with its variables expanded (may hold attacker text: renderers escape).
+    pub message: &'a str,
+}
+
 /// Every finding as a value. New producers add variants; sinks ignore what they do not
 /// show.
 #[derive(Clone, Copy, Debug)]
@@ -299,6 +435,14 @@ pub enum Event<'a> {
     Warning(Warning<'a>),
     /// The end of a command's run.
     Summary(Summary<'a>),
+    /// A process promise's outcome.
+    Process(ProcessCount<'a>),
+    /// A port promise's outcome.
+    Port(PortPromise<'a>),
+    /// The listening ports changed since the previous round.
+    PortsChanged(PortsChanged<'a>),
+    /// A rule fired.
+    Alert(Alert<'a>),
 }
 
 impl Event<'_> {
@@ -314,6 +458,10 @@ impl Event<'_> {
             Event::Measurement(_) => "measurement",
             Event::Warning(_) => "warning",
             Event::Summary(_) => "summary",
+            Event::Process(_) => "process",
+            Event::Port(_) => "port",
+            Event::PortsChanged(_) => "ports_changed",
+            Event::Alert(_) => "alert",
             Event::Examined { .. } | Event::Baseline(_) | Event::NoBaseline { .. } => return None,
         })
     }

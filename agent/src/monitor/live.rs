@@ -28,6 +28,9 @@ const ENTROPY_KEYS: usize = 1024;
 pub struct Taken {
     /// Feeds that could not be read: `(feed, reason)`.
     pub unavailable: Vec<(String, String)>,
+    /// The classes the sample raised (the learner's, entropy, persistent ones alive), for
+    /// the round's `classes` event.
+    pub classes: BTreeSet<String>,
 }
 
 fn key_of(text: &str) -> Key {
@@ -190,10 +193,10 @@ pub fn feed(
             listening: &listening,
         }))?;
     }
-    events::classes(out, t, &classes)?;
-    extras.last_t = t;
-    extras.last_classes = classes.into_iter().collect();
-    Ok(Taken { unavailable })
+    Ok(Taken {
+        unavailable,
+        classes,
+    })
 }
 
 #[cfg(test)]
@@ -202,20 +205,17 @@ mod tests {
     use crate::platform::monitor::{Counted, Keys};
     use homeostat_core::entropy::Direction;
 
-    /// What a sample's events said: `(id, name, entropy)` per observable, and the classes.
+    /// What a sample's events said: `(id, name, entropy)` per observable.
     #[derive(Default)]
     struct Seen {
         samples: Vec<(ObsId, String, Option<f32>)>,
-        classes: Vec<String>,
     }
 
     impl Sink for Seen {
         type Error = io::Error;
         fn event(&mut self, e: &Event<'_>) -> io::Result<()> {
-            match e {
-                Event::Sample(s) => self.samples.push((s.id, s.name.to_string(), s.entropy)),
-                Event::Classes(c) => self.classes = c.names.iter().map(|n| n.to_string()).collect(),
-                _ => {}
+            if let Event::Sample(s) = e {
+                self.samples.push((s.id, s.name.to_string(), s.entropy));
             }
             Ok(())
         }
@@ -285,12 +285,12 @@ mod tests {
         assert_eq!(seen.samples[2].2, Some(0.0));
         for class in ["entropy_www_in_high", "entropy_domain_in_low"] {
             assert!(
-                seen.classes.iter().any(|c| c == class),
+                taken.classes.contains(class),
                 "{class}: {:?}",
-                seen.classes
+                taken.classes
             );
         }
-        assert!(!seen.classes.iter().any(|c| c.starts_with("entropy_users")));
+        assert!(!taken.classes.iter().any(|c| c.starts_with("entropy_users")));
         // The peak view keeps names: the file stays what it was.
         let peaks: Vec<&str> = extras.peaks.keys().map(String::as_str).collect();
         assert_eq!(peaks, ["domain_in", "users", "www_in"]);

@@ -71,6 +71,35 @@ enum Line<'a> {
         t: i64,
         classes: &'a [&'a str],
     },
+    Process {
+        t: i64,
+        name: &'a str,
+        count: u64,
+        range: [u64; 2],
+        in_range: bool,
+        pids: &'a [u32],
+    },
+    Port {
+        t: i64,
+        name: &'a str,
+        proto: &'a str,
+        port: u16,
+        listening: bool,
+        expected: bool,
+        ok: bool,
+    },
+    #[serde(rename = "ports_changed")]
+    PortsChanged {
+        t: i64,
+        opened: Vec<Changed<'a>>,
+        closed: Vec<Changed<'a>>,
+    },
+    Alert {
+        t: i64,
+        rule: &'a str,
+        severity: &'static str,
+        message: String,
+    },
     Summary {
         t: i64,
         command: &'a str,
@@ -88,6 +117,27 @@ struct Port<'a> {
     proto: &'a str,
     port: u16,
     addr: String,
+}
+
+/// A port that opened or closed: `tcp` or `udp` (either family), port, address.
+#[derive(Serialize)]
+struct Changed<'a> {
+    proto: &'a str,
+    port: u16,
+    address: String,
+}
+
+impl<'a> Changed<'a> {
+    fn list(ports: &'a [event::Listening<'a>]) -> Vec<Changed<'a>> {
+        ports
+            .iter()
+            .map(|l| Changed {
+                proto: l.proto.trim_end_matches(['4', '6']),
+                port: l.port,
+                address: sanitize(l.addr),
+            })
+            .collect()
+    }
 }
 
 /// The values of `attrs` of one side of a file finding, as an object in attribute order.
@@ -217,6 +267,34 @@ impl<'a> Line<'a> {
             Event::Classes(c) => Line::Classes {
                 t: c.t,
                 classes: c.names,
+            },
+            Event::Process(p) => Line::Process {
+                t: p.t,
+                name: p.name,
+                count: p.count,
+                range: [p.range.0, p.range.1],
+                in_range: p.in_range,
+                pids: p.pids,
+            },
+            Event::Port(p) => Line::Port {
+                t: p.t,
+                name: p.name,
+                proto: p.proto,
+                port: p.port,
+                listening: p.listening,
+                expected: p.expected,
+                ok: p.ok(),
+            },
+            Event::PortsChanged(c) => Line::PortsChanged {
+                t: c.t,
+                opened: Changed::list(c.opened),
+                closed: Changed::list(c.closed),
+            },
+            Event::Alert(a) => Line::Alert {
+                t: a.t,
+                rule: a.rule,
+                severity: a.severity.name(),
+                message: sanitize(a.message),
             },
             Event::Summary(s) => {
                 let c = s.counts;
@@ -373,6 +451,60 @@ mod tests {
                 r#"{"type":"measurement","t":7,"name":"m","kind":"real","value":"a\\x0ab"}"#,
                 "\n",
                 r#"{"type":"warning","t":7,"source":"/var/log/\"x\"","measurement":"m","message":"bad\\x0aline\\x1b[2J"}"#,
+                "\n"
+            )
+        );
+    }
+
+    #[test]
+    fn promises_ports_and_alerts_as_designed() {
+        use homeostat_core::event::{
+            Alert, Listening, PortPromise, PortsChanged, ProcessCount, Severity,
+        };
+        let opened = [Listening {
+            proto: "tcp6",
+            port: 8080,
+            addr: "::1",
+        }];
+        let events = [
+            Event::Process(ProcessCount {
+                t: 5,
+                name: "rogue_sleep",
+                count: 1,
+                range: (0, 0),
+                in_range: false,
+                pids: &[42],
+            }),
+            Event::Port(PortPromise {
+                t: 5,
+                name: "ssh_up",
+                proto: "tcp",
+                port: 22,
+                listening: false,
+                expected: true,
+            }),
+            Event::PortsChanged(PortsChanged {
+                t: 5,
+                opened: &opened,
+                closed: &[],
+            }),
+            Event::Alert(Alert {
+                t: 5,
+                rule: "r",
+                severity: Severity::Warning,
+                message: "x\nALERT forged",
+            }),
+        ];
+        assert_eq!(
+            lines(&events),
+            concat!(
+                r#"{"type":"process","t":5,"name":"rogue_sleep","count":1,"range":[0,0],"in_range":false,"pids":[42]}"#,
+                "\n",
+                r#"{"type":"port","t":5,"name":"ssh_up","proto":"tcp","port":22,"listening":false,"expected":true,"ok":false}"#,
+                "\n",
+                r#"{"type":"ports_changed","t":5,"opened":[{"proto":"tcp","port":8080,"address":"::1"}],"closed":[]}"#,
+                "\n",
+                r#"{"type":"alert","t":5,"rule":"r","severity":"warning","message":"x\\x0aALERT forged"}"#,
                 "\n"
             )
         );

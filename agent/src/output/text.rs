@@ -155,6 +155,61 @@ impl<W: Write> Sink for Text<W> {
             }
             Event::Classes(c) => writeln!(self.out, "classes: {}", c.names.join(" ")),
             Event::Summary(s) => self.summary(s),
+            Event::Process(p) => {
+                let pids: Vec<String> = p.pids.iter().map(u32::to_string).collect();
+                writeln!(
+                    self.out,
+                    "process {}: {} running, promised {}..{}: {}{}",
+                    p.name,
+                    p.count,
+                    p.range.0,
+                    p.range.1,
+                    if p.in_range { "kept" } else { "BROKEN" },
+                    if pids.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (pids {})", pids.join(" "))
+                    }
+                )
+            }
+            Event::Port(p) => writeln!(
+                self.out,
+                "port {}: {}/{} {}, promised {}: {}",
+                p.name,
+                p.proto,
+                p.port,
+                if p.listening {
+                    "listening"
+                } else {
+                    "not listening"
+                },
+                if p.expected {
+                    "listening"
+                } else {
+                    "not listening"
+                },
+                if p.ok() { "kept" } else { "BROKEN" }
+            ),
+            Event::PortsChanged(c) => {
+                let list = |ports: &[homeostat_core::event::Listening<'_>]| {
+                    let items: Vec<String> = ports
+                        .iter()
+                        .map(|l| format!("{}/{} on {}", l.proto, l.port, sanitize(l.addr)))
+                        .collect();
+                    if items.is_empty() {
+                        String::from("none")
+                    } else {
+                        items.join(", ")
+                    }
+                };
+                writeln!(
+                    self.out,
+                    "listening ports changed: opened {}; closed {}",
+                    list(c.opened),
+                    list(c.closed)
+                )
+            }
+            Event::Alert(a) => writeln!(self.out, "ALERT {}: {}", a.rule, sanitize(a.message)),
             _ => Ok(()),
         }
     }
