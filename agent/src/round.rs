@@ -112,6 +112,15 @@ impl Agent {
                 Ok(None) => {}
                 Err(e) => fail(e),
             }
+            // Port promises and `ports_changed`; their classes go in the `classes` event.
+            match crate::ports::run(&self.cfg, &self.state, out) {
+                Ok(Some(classes)) => {
+                    sampled = true;
+                    raised.extend(classes);
+                }
+                Ok(None) => {}
+                Err(e) => fail(e),
+            }
         }
         if sampled {
             if let Err(e) = self.classes(&raised, out) {

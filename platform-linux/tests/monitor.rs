@@ -83,6 +83,7 @@ fn sample_of_a_fixture_tree() {
         utmp: f.join("utmp-sessions.bin"),
         passwd: f.join("etc-passwd-hostile.txt"),
         disk: PathBuf::from("/"),
+        ..Default::default()
     })
     .unwrap();
     let s = sample(&mut m);

@@ -15,6 +15,8 @@ pub struct MonitorSettings {
     pub forget_rate: f32,
     /// Run tcpdump for the packet observables.
     pub tcpdump: bool,
+    /// The interface tcpdump listens on (`any` for all); `None`: tcpdump's default.
+    pub tcpdump_interface: Option<String>,
     /// Between file integrity checks in `run`.
     pub files_interval: Duration,
     /// Services watched besides the built-in ones: `(name, port)`.
@@ -27,6 +29,7 @@ impl Default for MonitorSettings {
             interval: Duration::from_secs(150),
             forget_rate: DEFAULT_FORGET_RATE,
             tcpdump: false,
+            tcpdump_interface: None,
             files_interval: Duration::from_secs(3600),
             services: Vec::new(),
         }
@@ -39,6 +42,7 @@ struct Raw {
     interval: Option<toml::Value>,
     forget_rate: Option<f64>,
     tcpdump: Option<bool>,
+    tcpdump_interface: Option<String>,
     files_interval: Option<toml::Value>,
     #[serde(default)]
     services: std::collections::BTreeMap<String, i64>,
@@ -66,6 +70,11 @@ impl MonitorSettings {
             s.forget_rate = f32;
         }
         s.tcpdump = raw.tcpdump.unwrap_or(false);
+        if let Some(i) = raw.tcpdump_interface {
+            crate::platform::monitor::packets::valid_interface(&i)
+                .map_err(|why| anyhow::anyhow!("[monitor] tcpdump_interface {i:?}: {why}"))?;
+            s.tcpdump_interface = Some(i);
+        }
         for (name, port) in raw.services {
             let port = u16::try_from(port)
                 .ok()
@@ -101,6 +110,12 @@ mod tests {
         assert_eq!(s.interval, Duration::from_secs(300));
         assert_eq!(s.forget_rate, 0.7);
         assert_eq!(s.services, vec![("app".to_string(), 8080)]);
+        assert_eq!(s.tcpdump_interface, None);
+        for iface in ["lo", "any"] {
+            let v: toml::Value = toml::from_str(&format!("tcpdump_interface = {iface:?}")).unwrap();
+            let s = MonitorSettings::from_toml(Some(&v)).unwrap();
+            assert_eq!(s.tcpdump_interface.as_deref(), Some(iface));
+        }
         for bad in [
             "interval = \"x\"",
             "interval = \"150\"",
@@ -109,6 +124,10 @@ mod tests {
             "forget_rate = 2.0",
             "services = { a = 0 }",
             "bogus = 1",
+            "tcpdump_interface = \"\"",
+            "tcpdump_interface = \"eth0 -w /tmp/x\"",
+            "tcpdump_interface = \"-w\"",
+            "tcpdump_interface = 1",
         ] {
             let v: toml::Value = toml::from_str(bad).unwrap();
             assert!(MonitorSettings::from_toml(Some(&v)).is_err(), "{bad}");

@@ -117,6 +117,7 @@ pub fn feeds(settings: &MonitorSettings) -> Result<Monitor, monitor::MonitorErro
     Monitor::new(MonitorConfig {
         services: settings.services.clone(),
         tcpdump: settings.tcpdump,
+        tcpdump_interface: settings.tcpdump_interface.clone(),
         ..MonitorConfig::default()
     })
 }

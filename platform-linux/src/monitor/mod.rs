@@ -72,6 +72,9 @@ pub struct MonitorConfig {
     pub services: Vec<(String, u16)>,
     /// Run `tcpdump` for the packet observables.
     pub tcpdump: bool,
+    /// The interface tcpdump listens on (`-i IFACE`; `any` for all); `None`: tcpdump's
+    /// default. Checked with [`packets::valid_interface`].
+    pub tcpdump_interface: Option<String>,
     /// Where procfs is mounted (`/proc`).
     pub proc_root: PathBuf,
     /// The utmp file (`/var/run/utmp`).
@@ -87,6 +90,7 @@ impl Default for MonitorConfig {
         MonitorConfig {
             services: Vec::new(),
             tcpdump: false,
+            tcpdump_interface: None,
             proc_root: PathBuf::from("/proc"),
             utmp: PathBuf::from("/var/run/utmp"),
             passwd: PathBuf::from("/etc/passwd"),
@@ -100,6 +104,8 @@ impl Default for MonitorConfig {
 pub enum MonitorError {
     #[error("service {name:?}: {reason}")]
     BadService { name: String, reason: &'static str },
+    #[error("tcpdump interface {0:?}: {1}")]
+    BadInterface(String, &'static str),
 }
 
 /// Why a Linux feed could not be read, for a person: what, and why.
@@ -205,6 +211,10 @@ where
             }
             services.push((name.clone(), *port));
         }
+        if let Some(iface) = &config.tcpdump_interface {
+            packets::valid_interface(iface)
+                .map_err(|why| MonitorError::BadInterface(iface.clone(), why))?;
+        }
         let mut m = Monitor {
             config,
             services,
@@ -248,7 +258,8 @@ where
         if !cfg!(target_os = "linux") || !self.config.tcpdump || self.sniffer.is_some() {
             return;
         }
-        match packets::Sniffer::tcpdump_at(self.tcpdump) {
+        let iface = self.config.tcpdump_interface.as_deref();
+        match packets::Sniffer::tcpdump_on(self.tcpdump, iface) {
             Ok(s) => {
                 self.sniffer = Some(s);
                 self.sniffer_error = None;

@@ -2,8 +2,8 @@
 //!
 //! tcpdump runs as `tcpdump -tnNlp`: no timestamps (`-t`), no name look-ups (`-n`, `-N`),
 //! line-buffered (`-l`), not in promiscuous mode (`-p`: only this host's traffic), on its
-//! default interface. It is *not* run with `-q` as cf-monitord's notes suggest: `-q`
-//! prints TCP as `tcp 52` without flags, which makes tcpsyn, tcpack and tcpfin impossible
+//! default interface or the one configured (`-i IFACE`, `any` for all). It is *not* run
+//! with `-q` as cf-monitord's notes suggest: `-q` prints TCP as `tcp 52` without flags, which makes tcpsyn, tcpack and tcpfin impossible
 //! to tell apart (checked with tcpdump 4.99.3; `tests/fixtures/tcpdump-q.txt`).
 //!
 //! Each line is classified (pure [`parse_line`]) into one of seven kinds, and counted
@@ -129,6 +129,28 @@ fn endpoint(s: &str) -> Result<(IpAddr, Option<u16>), &'static str> {
     Ok((a, Some(p)))
 }
 
+/// Whether `name` can be a network interface's name as Linux allows them (`dev_valid_name`:
+/// 1 to 15 bytes, not `.` or `..`, no `/`, `:` or white space), printable ASCII, and not
+/// starting with `-` (so that tcpdump cannot take it for an option). `any` is one.
+pub fn valid_interface(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() || name.len() > 15 {
+        return Err("an interface name is 1 to 15 bytes");
+    }
+    if name == "." || name == ".." {
+        return Err("not an interface name");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && b != b'/' && b != b':')
+    {
+        return Err("an interface name is printable ASCII without `/`, `:` or spaces");
+    }
+    if name.starts_with('-') {
+        return Err("an interface name does not start with `-`");
+    }
+    Ok(())
+}
+
 /// Distinct keys kept per list between two samples; beyond, counts go to [`OVERFLOW_KEY`]
 /// (a flood of spoofed sources must not grow memory without bound).
 pub const MAX_KEYS: usize = 4096;
@@ -246,7 +268,24 @@ impl Sniffer {
 
     /// `program -tnNlp`: tcpdump by another name or path.
     pub fn tcpdump_at(program: &str) -> io::Result<Sniffer> {
-        Sniffer::spawn(program, &["-tnNlp"])
+        Sniffer::tcpdump_on(program, None)
+    }
+
+    /// `program -tnNlp -i IFACE` (tcpdump's default interface when `None`). The name is
+    /// checked by [`valid_interface`] first: an invalid one is `InvalidInput`.
+    pub fn tcpdump_on(program: &str, interface: Option<&str>) -> io::Result<Sniffer> {
+        match interface {
+            None => Sniffer::spawn(program, &["-tnNlp"]),
+            Some(i) => {
+                valid_interface(i).map_err(|why| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("interface {i:?}: {why}"),
+                    )
+                })?;
+                Sniffer::spawn(program, &["-tnNlp", "-i", i])
+            }
+        }
     }
 
     /// Any program that prints tcpdump lines (tests use a shell script).
@@ -339,6 +378,39 @@ impl Drop for Sniffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interface_names() {
+        for ok in [
+            "lo",
+            "any",
+            "eth0",
+            "enp0s31f6",
+            "wlan0.100",
+            "br-1a2b3c4d5e6f",
+            "veth_a@b",
+        ] {
+            assert_eq!(valid_interface(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "eth0:1",
+            "a/b",
+            "a b",
+            "-i",
+            "abcdefghijklmnop",
+            "e\nx",
+            "\u{e9}th0",
+        ] {
+            assert!(valid_interface(bad).is_err(), "{bad:?}");
+        }
+        let e = Sniffer::tcpdump_on("/nonexistent/tcpdump", Some("a b"))
+            .err()
+            .unwrap();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    }
 
     fn fixture(name: &str) -> String {
         let p = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
