@@ -9,11 +9,13 @@ use serde::Deserialize;
 use self::files::{tree, RawFiles};
 use self::measure::measures;
 use self::monitor::MonitorSettings;
+use self::output::OutputSettings;
 
 pub mod duration;
 pub mod files;
 pub mod measure;
 pub mod monitor;
+pub mod output;
 
 pub use files::Tree;
 pub use measure::{History, Measure, MeasureSource};
@@ -34,6 +36,7 @@ struct Raw {
     #[serde(default)]
     measure: Vec<toml::Value>,
     rule: Option<toml::Value>,
+    output: Option<toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -57,6 +60,8 @@ pub struct Config {
     pub db_public_key: Option<String>,
     /// `[monitor]`: sample and learn the machine's normal state (absent: no monitor feeds).
     pub monitor: Option<MonitorSettings>,
+    /// `[output]`: syslog, `/metrics`, the metrics file.
+    pub output: OutputSettings,
 }
 
 impl Config {
@@ -81,6 +86,8 @@ impl Config {
             .map(|m| MonitorSettings::from_toml(Some(m)))
             .transpose()
             .with_context(|| origin.to_string())?;
+        let output =
+            OutputSettings::from_toml(raw.output.as_ref()).with_context(|| origin.to_string())?;
         let measures = measures(&raw.measure, origin)?;
         let mut trees = Vec::new();
         for (i, f) in raw.files.iter().enumerate() {
@@ -94,6 +101,7 @@ impl Config {
         };
         Ok(Config {
             monitor,
+            output,
             state_dir: raw.state_dir,
             update: raw.update.unwrap_or(true),
             trees,
