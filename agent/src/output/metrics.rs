@@ -552,4 +552,112 @@ mod tests {
         assert!(t.contains("homeostat_alerts_total{rule=\"r\"} 1\n"), "{t}");
         assert_eq!(&lock(&m.text())[..], t.as_bytes());
     }
+
+    /// 128 observables and 500 classes, as the benchmark asks.
+    fn big() -> State {
+        let mut s = State::default();
+        for i in 0..128 {
+            s.observables.insert(
+                format!("observable_{i}"),
+                Obs {
+                    value: i as f64 * 1.25,
+                    expect: 3.5,
+                    stddev: 0.75,
+                    dev: 1.5,
+                    entropy: (i % 2 == 0).then_some(0.5),
+                },
+            );
+        }
+        let names: Vec<String> = (0..500).map(|i| format!("class_number_{i}_high")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        classes(&mut s, &names);
+        s.round_done(1_700_000_000);
+        s
+    }
+
+    fn percentile(mut v: Vec<std::time::Duration>, p: usize) -> std::time::Duration {
+        v.sort();
+        v[(v.len() - 1) * p / 100]
+    }
+
+    /// The render and `GET /metrics` on loopback (a fresh connection per request, as curl
+    /// makes), timed beside curl's own `time_total` in the same run. Figures on stderr
+    /// (`cargo test --release -p homeostat metrics_response_time -- --nocapture`); the
+    /// bound is 1 ms for the median in release builds, looser in debug ones.
+    #[test]
+    fn metrics_response_time() {
+        use std::io::{Read, Write};
+        use std::time::{Duration, Instant};
+        let state = big();
+        let mut render = Vec::new();
+        for _ in 0..200 {
+            let t = Instant::now();
+            std::hint::black_box(state.render());
+            render.push(t.elapsed());
+        }
+        let text = state.render();
+        assert_eq!(text.matches("homeostat_class_active{").count(), 500);
+        let shared = Arc::new(Mutex::new(Bytes::from(text.clone())));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let served = shared.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let l = tokio::net::TcpListener::from_std(listener).unwrap();
+                super::super::serve::serve(l, served).await;
+            });
+        });
+        let mut get = Vec::new();
+        for i in 0..300 {
+            let t = Instant::now();
+            let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            c.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut body = Vec::new();
+            c.read_to_end(&mut body).unwrap();
+            let took = t.elapsed();
+            assert!(body.ends_with(text.as_bytes()));
+            if i >= 20 {
+                get.push(took); // the first ones warm up
+            }
+        }
+        let mut curl = Vec::new();
+        for _ in 0..20 {
+            let o = std::process::Command::new("curl")
+                .args(["-s", "-o", "/dev/null", "-w", "%{time_total}"])
+                .arg(format!("http://127.0.0.1:{port}/metrics"))
+                .output();
+            if let Some(o) = o.ok().filter(|o| o.status.success()) {
+                let secs: f64 = String::from_utf8_lossy(&o.stdout)
+                    .trim()
+                    .parse()
+                    .unwrap_or(0.0);
+                curl.push(Duration::from_secs_f64(secs));
+            }
+        }
+        let (r50, g50, g99) = (
+            percentile(render.clone(), 50),
+            percentile(get.clone(), 50),
+            percentile(get.clone(), 99),
+        );
+        eprintln!(
+            "metrics: {} bytes; render p50 {r50:?} p99 {:?}; GET /metrics p50 {g50:?} p99 {g99:?} max {:?}; curl time_total p50 {:?} ({} runs)",
+            text.len(),
+            percentile(render, 99),
+            percentile(get.clone(), 100),
+            if curl.is_empty() { Duration::ZERO } else { percentile(curl.clone(), 50) },
+            curl.len(),
+        );
+        let bound = if cfg!(debug_assertions) {
+            Duration::from_millis(50)
+        } else {
+            Duration::from_millis(1)
+        };
+        assert!(g50 < bound, "GET /metrics p50 {g50:?}");
+    }
 }
