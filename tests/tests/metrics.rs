@@ -202,3 +202,30 @@ fn run_serves_metrics_that_prometheus_scrapes() {
         "{class}: {answer}"
     );
 }
+
+#[test]
+fn bad_output_settings_are_config_errors_and_a_busy_port_fails_run() {
+    let fx = Fixture::bare();
+    for (bad, key) in [
+        ("metrics = \"nowhere\"", "[output] metrics"),
+        ("syslog_facility = \"kernel\"", "[output] syslog_facility"),
+        ("metrics_file = \"rel.prom\"", "[output] metrics_file"),
+    ] {
+        fx.write_config(&format!("[output]\n{bad}\n"), "");
+        let o = fx.run(&["--json", "scan"]);
+        o.expect_code(16);
+        assert!(o.stderr_str().contains(key), "{bad}: {}", o.stderr_str());
+    }
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    config(&fx, port, &fx.dir.path().join("h.prom"));
+    let o = fx.run(&["--json", "run"]);
+    o.expect_code(18);
+    assert!(
+        o.stderr_str().contains(&format!(
+            "[output] metrics: cannot listen on 127.0.0.1:{port}"
+        )),
+        "{}",
+        o.stderr_str()
+    );
+}
