@@ -8,6 +8,9 @@ use std::time::Duration;
 use homeostat_core::feed::{Clock, Sink};
 
 use crate::config::Config;
+use crate::output::metrics::Metrics;
+use crate::output::serve::serve;
+use crate::output::syslog::Syslog;
 use crate::output::Output;
 use crate::round::{Agent, Files};
 
@@ -22,6 +25,8 @@ pub trait Rounds {
     fn reload(&mut self) -> (Duration, Duration);
     /// Flush and save everything before exit.
     fn finish(&mut self);
+    /// Start what runs beside the rounds on the runtime (the `/metrics` server).
+    fn start(&mut self) {}
 }
 
 /// Runs until SIGTERM or SIGINT. `intervals` = (sample, files).
@@ -30,6 +35,7 @@ pub fn schedule(rounds: &mut impl Rounds, intervals: (Duration, Duration)) -> st
         .enable_all()
         .build()?;
     rt.block_on(async {
+        rounds.start();
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
         let mut hup = signal(SignalKind::hangup())?;
@@ -73,11 +79,28 @@ pub fn run(
     config_path: Option<PathBuf>,
     json: bool,
 ) -> Result<(), (u8, String)> {
+    let out = &agent.cfg.output;
+    let metrics = out.metrics_wanted().then(|| Metrics::open(&agent.state));
+    let listener = match out.metrics {
+        Some(addr) => Some(
+            std::net::TcpListener::bind(addr)
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                .map_err(|e| {
+                    (
+                        crate::exit::IO,
+                        format!("[output] metrics: cannot listen on {addr}: {e}"),
+                    )
+                })?,
+        ),
+        None => None,
+    };
     let mut d = Daemon {
         config_path,
         agent,
         clock,
         json,
+        metrics,
+        listener,
     };
     let intervals = d.intervals();
     schedule(&mut d, intervals).map_err(|e| (crate::exit::IO, format!("daemon: {e}")))
@@ -95,6 +118,10 @@ struct Daemon<C> {
     /// Where each round takes its `now`.
     clock: C,
     json: bool,
+    /// The metrics of every round, when `[output]` asks for them.
+    metrics: Option<Metrics>,
+    /// Where `/metrics` is served, until the runtime takes it.
+    listener: Option<std::net::TcpListener>,
 }
 
 impl<C> Daemon<C> {
@@ -106,7 +133,18 @@ impl<C> Daemon<C> {
 
 impl<C: Clock> Rounds for Daemon<C> {
     fn round(&mut self, files: bool) {
-        let mut out = Output::new(self.json, self.clock.now());
+        let now = self.clock.now();
+        let mut out = Output::new(self.json, now);
+        if self.agent.cfg.output.syslog {
+            out.add(Box::new(Syslog::new(
+                &self.agent.cfg.output,
+                &self.agent.host,
+                now,
+            )));
+        }
+        if let Some(m) = &self.metrics {
+            out.add(m.sink());
+        }
         let files = match files {
             true => Files::Due {
                 update: self.agent.cfg.update,
@@ -119,6 +157,24 @@ impl<C: Clock> Rounds for Daemon<C> {
         }
         if let Err(e) = out.commit() {
             say(&format!("cannot write report: {e}"));
+        }
+        if let Some(m) = &self.metrics {
+            let file = self.agent.cfg.output.metrics_file.as_deref();
+            if let Err(e) = m.round_done(now, &self.agent.state, file) {
+                say(&format!("metrics not written: {e}"));
+            }
+        }
+    }
+
+    fn start(&mut self) {
+        let (Some(l), Some(m)) = (self.listener.take(), self.metrics.as_ref()) else {
+            return;
+        };
+        match tokio::net::TcpListener::from_std(l) {
+            Ok(l) => {
+                tokio::spawn(serve(l, m.text()));
+            }
+            Err(e) => say(&format!("[output] metrics: cannot serve: {e}")),
         }
     }
 

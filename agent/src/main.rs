@@ -118,7 +118,30 @@ fn run(cli: Cli) -> Outcome {
         Command::Config { .. } | Command::Keygen { .. } => unreachable!("handled above"),
     };
     let mut agent = Agent::new(cfg, keys, state);
+    if agent.cfg.output.syslog {
+        out.add(Box::new(output::syslog::Syslog::new(
+            &agent.cfg.output,
+            &agent.host,
+            now,
+        )));
+    }
+    // `scan` is a round: it feeds the metrics file and the counters `run` serves.
+    let metrics = (name == "scan" && agent.cfg.output.metrics_wanted())
+        .then(|| output::metrics::Metrics::open(&agent.state));
+    if let Some(m) = &metrics {
+        out.add(m.sink());
+    }
     let done = agent.round(files, sample, &mut out);
+    if let Some(m) = &metrics {
+        let file = agent.cfg.output.metrics_file.as_deref();
+        if let Err(e) = m.round_done(now, &agent.state, file) {
+            let what = file.unwrap_or(&agent.state);
+            let _ = out.warning(
+                what.as_os_str().as_bytes(),
+                &format!("metrics not written: {e}"),
+            );
+        }
+    }
     if let Some(failure) = done.failure {
         // Findings emitted before the failure stay visible; no summary pretends the run
         // completed.

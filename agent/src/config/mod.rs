@@ -9,11 +9,13 @@ use serde::Deserialize;
 use self::files::{tree, RawFiles};
 use self::measure::measures;
 use self::monitor::MonitorSettings;
+use self::output::OutputSettings;
 
 pub mod duration;
 pub mod files;
 pub mod measure;
 pub mod monitor;
+pub mod output;
 pub mod port;
 
 pub use files::Tree;
@@ -37,6 +39,7 @@ struct Raw {
     rule: Option<toml::Value>,
     #[serde(default)]
     port: Vec<toml::Value>,
+    output: Option<toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -62,6 +65,8 @@ pub struct Config {
     pub monitor: Option<MonitorSettings>,
     /// `[[port]]` promises, in config order.
     pub ports: Vec<port::PortPromise>,
+    /// `[output]`: syslog, `/metrics`, the metrics file.
+    pub output: OutputSettings,
 }
 
 impl Config {
@@ -86,6 +91,8 @@ impl Config {
             .map(|m| MonitorSettings::from_toml(Some(m)))
             .transpose()
             .with_context(|| origin.to_string())?;
+        let output =
+            OutputSettings::from_toml(raw.output.as_ref()).with_context(|| origin.to_string())?;
         let measures = measures(&raw.measure, origin)?;
         let ports = port::ports(&raw.port, origin)?;
         let mut trees = Vec::new();
@@ -100,6 +107,7 @@ impl Config {
         };
         Ok(Config {
             monitor,
+            output,
             state_dir: raw.state_dir,
             update: raw.update.unwrap_or(true),
             trees,

@@ -3,6 +3,7 @@
 //! - [`text`]: the seed's words on a terminal (warnings on stderr).
 //! - [`json`]: JSON lines through serde, one schema (`docs/json.md`).
 //! - [`changelog`]: CFEngine's `file_changes.log`.
+//! - [`syslog`]: RFC 5424 datagrams; [`metrics`] and [`serve`]: Prometheus.
 //! - [`escape`]: attacker bytes made printable (`\xNN`), for every transport.
 //!
 //! A new transport (syslog, metrics) is one new type implementing
@@ -11,7 +12,10 @@
 pub mod changelog;
 pub mod escape;
 pub mod json;
+pub mod metrics;
 pub mod progress;
+pub mod serve;
+pub mod syslog;
 pub mod text;
 pub mod timefmt;
 

@@ -47,11 +47,7 @@ impl<W: Write> Text<W> {
     fn warning(&mut self, w: &Warning<'_>) -> io::Result<()> {
         // Standard error interleaves with what standard output has shown so far.
         self.out.flush()?;
-        let (s, m) = (escape(w.source), sanitize(w.message));
-        match w.measurement {
-            Some(n) => eprintln!("homeostat: warning: {}: {s}: {m}", sanitize(n)),
-            None => eprintln!("homeostat: warning: {s}: {m}"),
-        }
+        eprintln!("homeostat: warning: {}", warning_text(w));
         Ok(())
     }
 
@@ -217,6 +213,28 @@ impl<W: Write> Sink for Text<W> {
     fn commit(&mut self) -> io::Result<()> {
         self.out.flush()
     }
+}
+
+/// A warning's words after `homeostat: warning: `.
+fn warning_text(w: &Warning<'_>) -> String {
+    let (s, m) = (escape(w.source), sanitize(w.message));
+    match w.measurement {
+        Some(n) => format!("{}: {s}: {m}", sanitize(n)),
+        None => format!("{s}: {m}"),
+    }
+}
+
+/// One event in the words of the text sink, on one line (the sentences of a changed
+/// file joined by `; `); `None` for events text does not show. Syslog's MSG.
+pub fn render(e: &Event<'_>) -> Option<String> {
+    if let Event::Warning(w) = e {
+        return Some(warning_text(w));
+    }
+    let mut t = Text { out: Vec::new() };
+    t.event(e).ok()?;
+    let text = String::from_utf8_lossy(&t.out);
+    let lines: Vec<&str> = text.lines().collect();
+    (!lines.is_empty()).then(|| lines.join("; "))
 }
 
 /// The seed's sentence for one changed attribute.
