@@ -11,6 +11,7 @@ mod monitor;
 mod output;
 mod platform;
 mod round;
+mod rules;
 mod state_dir;
 
 use std::ffi::OsString;

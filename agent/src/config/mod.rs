@@ -14,9 +14,11 @@ pub mod duration;
 pub mod files;
 pub mod measure;
 pub mod monitor;
+pub mod rule;
 
 pub use files::Tree;
 pub use measure::{History, Measure, MeasureSource};
+pub use rule::Rule;
 
 /// The built-in configuration (`homeostat config --default` prints it).
 pub const DEFAULT: &str = include_str!("default.toml");
@@ -57,6 +59,8 @@ pub struct Config {
     pub db_public_key: Option<String>,
     /// `[monitor]`: sample and learn the machine's normal state (absent: no monitor feeds).
     pub monitor: Option<MonitorSettings>,
+    /// `[[rule]]` blocks, in config order.
+    pub rules: Vec<Rule>,
 }
 
 impl Config {
@@ -74,7 +78,7 @@ impl Config {
 
     pub fn parse(text: &str, origin: &str) -> Result<Config> {
         let raw: Raw = toml::from_str(text).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
-        let _ = &raw.rule;
+        let rules = rule::rules(raw.rule.as_ref(), origin)?;
         let monitor = raw
             .monitor
             .as_ref()
@@ -100,6 +104,7 @@ impl Config {
             measures,
             db_key,
             db_public_key,
+            rules,
         })
     }
 }
