@@ -229,3 +229,72 @@ fn bad_rules_are_config_errors_at_load() {
     o.expect_code(16);
     assert!(o.stderr_str().contains("column 3"), "{}", o.stderr_str());
 }
+
+#[test]
+fn states_set_and_unset_are_seen_by_the_rules_after_them_and_mon_values_expand() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("state")).unwrap();
+    let log = d.join("app.log");
+    std::fs::write(&log, "hit\nmiss\nhit\nhit\n").unwrap();
+    std::fs::write(
+        d.join("homeostat.toml"),
+        format!(
+            r#"
+[[measure]]
+name = "hits"
+file = {:?}
+match = "^hit$"
+
+[[rule]]
+name = "arm"
+when = "any"
+set_state = {{ name = "armed", ttl = "1h", policy = "reset" }}
+
+[[rule]]
+name = "seen"
+when = "armed"
+report = "armed; hits $(mon.value_hits)"
+unset_state = ["armed"]
+
+[[rule]]
+name = "gone"
+when = "!armed"
+report = "disarmed"
+"#,
+            log.display().to_string()
+        ),
+    )
+    .unwrap();
+    let o = homeostat(d, &["scan", "--json"]);
+    o.expect_code(0);
+    let a = alerts(&o);
+    let got: Vec<(&str, &str)> = a
+        .iter()
+        .map(|v| (v["rule"].as_str().unwrap(), v["message"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        [("seen", "armed; hits 3"), ("gone", "disarmed")],
+        "{}",
+        o.stdout_str()
+    );
+    homeostat(d, &["eval", "armed"]).expect_code(1);
+    // Hard classes: always `any`, the OS, and exactly one weekday.
+    homeostat(d, &["eval", "any.linux.!freebsd"]).expect_code(0);
+    let days = [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ];
+    let today: Vec<&str> = days
+        .iter()
+        .copied()
+        .filter(|day| homeostat(d, &["eval", day]).code == 0)
+        .collect();
+    assert_eq!(today.len(), 1, "{today:?}");
+}
