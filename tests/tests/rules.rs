@@ -298,3 +298,40 @@ report = "disarmed"
         .collect();
     assert_eq!(today.len(), 1, "{today:?}");
 }
+
+#[test]
+fn eval_time_classes_follow_tz() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("state")).unwrap();
+    std::fs::write(d.join("homeostat.toml"), "").unwrap();
+    let eval = |tz: &str, expr: &str| {
+        let a: Vec<OsString> = vec![
+            "--config".into(),
+            d.join("homeostat.toml").into(),
+            "--state-dir".into(),
+            d.join("state").into(),
+            "eval".into(),
+            expr.into(),
+        ];
+        run_cmd(homeostat_bin(), &a, &[("TZ", tz.as_ref())]).code
+    };
+    // Twelve hours apart (POSIX TZ strings need no zone files); retried across an hour.
+    for _ in 0..3 {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let utc = (secs / 3600) % 24;
+        let east = (utc + 12) % 24;
+        let (a, b) = (
+            eval("UTC0", &format!("Hr{utc:02}")),
+            eval("XYZ-12", &format!("Hr{east:02}.!Hr{utc:02}")),
+        );
+        if (a, b) == (0, 0) {
+            return;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    panic!("Hr classes do not follow TZ");
+}

@@ -240,6 +240,39 @@ mod tests {
     }
 
     #[test]
+    fn capture_records_file_classes() {
+        use homeostat_core::event::{FileChange, SetId};
+        use homeostat_core::fim::Attrs;
+        let cap = Capture::default();
+        let mut sink = cap.clone();
+        let change = |c| {
+            Event::File(FileChange {
+                change: c,
+                path: b"/etc/passwd",
+                diff: Attrs::default(),
+                watched: Attrs::default(),
+                old: None,
+                new: None,
+                handle: "files_etc",
+            })
+        };
+        sink.event(&change(Change::Changed)).unwrap();
+        sink.event(&change(Change::Added)).unwrap();
+        sink.event(&Event::SetId(SetId {
+            t: 0,
+            path: b"/usr/bin/x",
+            setuid: false,
+            mode: 0o2755,
+            uid: 0,
+        }))
+        .unwrap();
+        let f = cap.take();
+        let got: Vec<&str> = f.classes.iter().map(String::as_str).collect();
+        assert_eq!(got, ["files_etc_added", "files_etc_changed", "setuid_new"]);
+        assert!(cap.take().classes.is_empty());
+    }
+
+    #[test]
     fn file_classes_name_the_tree() {
         assert_eq!(
             file_class("files_etc", Change::Changed).as_deref(),
