@@ -12,6 +12,7 @@ mod output;
 mod platform;
 mod ports;
 mod round;
+mod rules;
 mod state_dir;
 
 use std::ffi::OsString;

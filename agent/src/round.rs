@@ -20,6 +20,7 @@ use crate::measurements;
 use crate::monitor::live::Session;
 use crate::output::changelog::ChangeLog;
 use crate::output::Output;
+use crate::rules::{self, Capture, Promisers};
 
 /// Why a step of a round failed: an exit status (17 database or state, 18 I/O) and a message.
 pub type StepError = (u8, String);
@@ -90,6 +91,16 @@ impl Agent {
         let mut fail = |e: StepError| {
             failure.get_or_insert(e);
         };
+        // File classes and monitor values, read back for the classes and the rules.
+        let capture = Capture::default();
+        out.add(Box::new(capture.clone()));
+        // Which promise raised which class (`$(this.promiser)`), filled by the promise steps.
+        let mut promisers = Promisers::default();
+        for p in &self.cfg.ports {
+            for suffix in ["_ok", "_violated"] {
+                promisers.0.push((format!("{}{suffix}", p.name), p.name.clone()));
+            }
+        }
         if let Some(mode) = self.file_mode(files, out) {
             done.checked = matches!(mode, Mode::Check { .. });
             if let Err(e) = self.files(&mode, out) {
@@ -122,7 +133,23 @@ impl Agent {
                 Err(e) => fail(e),
             }
         }
-        if sampled {
+        let facts = capture.take();
+        raised.extend(facts.classes.iter().cloned());
+        let ruled = sample && !self.cfg.rules.is_empty();
+        if ruled {
+            let r = rules::Round {
+                rules: &self.cfg.rules,
+                store: crate::platform::StateDir::new(&self.state),
+                host: &self.host,
+                now: out.now(),
+                facts: &facts,
+                promisers: &promisers,
+            };
+            if let Err(e) = rules::step(r, &mut raised, out) {
+                fail((EXIT_IO, e));
+            }
+        }
+        if sampled || ruled {
             if let Err(e) = self.classes(&raised, out) {
                 fail(e);
             }
@@ -140,12 +167,22 @@ impl Agent {
             names: &names,
         }))
         .map_err(|e| (EXIT_IO, format!("cannot write report: {e}")))?;
-        let Some(session) = self.session.as_mut() else {
-            return Ok(());
+        let saved = match self.session.as_mut() {
+            Some(session) => {
+                session.extras.last_t = out.now();
+                session.extras.last_classes = raised.iter().cloned().collect();
+                session.save()
+            }
+            // No learner this round (promises only): the classes are kept all the same.
+            None => {
+                let mut store = crate::platform::StateDir::new(&self.state);
+                let mut extras = crate::monitor::peaks::Extras::load(&mut store);
+                extras.last_t = out.now();
+                extras.last_classes = raised.iter().cloned().collect();
+                extras.save(&mut store)
+            }
         };
-        session.extras.last_t = out.now();
-        session.extras.last_classes = raised.iter().cloned().collect();
-        session.save().map_err(|e| {
+        saved.map_err(|e| {
             (
                 EXIT_IO,
                 format!(

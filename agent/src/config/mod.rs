@@ -17,9 +17,11 @@ pub mod measure;
 pub mod monitor;
 pub mod output;
 pub mod port;
+pub mod rule;
 
 pub use files::Tree;
 pub use measure::{History, Measure, MeasureSource};
+pub use rule::Rule;
 
 /// The built-in configuration (`homeostat config --default` prints it).
 pub const DEFAULT: &str = include_str!("default.toml");
@@ -67,6 +69,8 @@ pub struct Config {
     pub ports: Vec<port::PortPromise>,
     /// `[output]`: syslog, `/metrics`, the metrics file.
     pub output: OutputSettings,
+    /// `[[rule]]` blocks, in config order.
+    pub rules: Vec<Rule>,
 }
 
 impl Config {
@@ -84,7 +88,7 @@ impl Config {
 
     pub fn parse(text: &str, origin: &str) -> Result<Config> {
         let raw: Raw = toml::from_str(text).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
-        let _ = &raw.rule;
+        let rules = rule::rules(raw.rule.as_ref(), origin)?;
         let monitor = raw
             .monitor
             .as_ref()
@@ -115,6 +119,7 @@ impl Config {
             db_key,
             db_public_key,
             ports,
+            rules,
         })
     }
 }

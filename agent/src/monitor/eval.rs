@@ -1,5 +1,5 @@
-//! `homeostat eval EXPR`: a class expression against the classes of the last sample and
-//! the persistent classes alive now.
+//! `homeostat eval EXPR`: a class expression against the classes of the last round, the
+//! persistent classes and states alive now, and the hard classes of this host and moment.
 
 use std::path::Path;
 
@@ -23,11 +23,24 @@ pub fn command(state: &Path, expr: &str, now: i64) -> Outcome {
         .persistent_names(now)
         .map(|c| c.as_str().to_string())
         .collect();
-    // `any` is always defined, as in CFEngine.
+    // The rules' record: the states set by rules (an expired one is false), and the
+    // classes of the last round that ran rules when it is newer than the last sample.
+    let rules = crate::rules::RulesState::load(&mut store)
+        .map_err(|e| (DATABASE, format!("cannot read the rules state: {e}")))?;
+    let last = if rules.last_t > extras.last_t {
+        &rules.last_classes
+    } else {
+        &extras.last_classes
+    };
+    let states: Vec<&str> = rules.states.alive(now).map(|p| p.name.as_str()).collect();
+    let hard = crate::rules::hard::Hard::at(&crate::state_dir::hostname(), now);
+    // A persistent state listed in the last round but expired since is false.
+    let expired = |c: &str| rules.states.is_alive(c, i64::MIN) && !rules.states.is_alive(c, now);
     let defined = |c: &str| {
-        c == "any"
-            || extras.last_classes.iter().any(|k| k == c)
+        hard.has(c)
+            || states.contains(&c)
             || persistent.iter().any(|k| k == c)
+            || (last.iter().any(|k| k == c) && !expired(c))
     };
     match homeostat_core::classes::expr::eval(expr, defined) {
         Ok(true) => {

@@ -8,6 +8,7 @@
 //! - [`expr::eval`]: `!` binds tighter than `.`/`&`, which bind tighter than `|`.
 
 pub mod expr;
+pub mod hard;
 pub mod persistent;
 
 use core::fmt;
