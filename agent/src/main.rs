@@ -10,6 +10,7 @@ mod measurements;
 mod monitor;
 mod output;
 mod platform;
+mod process_promises;
 mod round;
 mod state_dir;
 

@@ -62,6 +62,8 @@ pub struct Done {
     pub checked: bool,
     /// The first step that failed.
     pub failure: Option<StepError>,
+    /// Each class a process promise raised, with the promise (for `$(this.promiser)`).
+    pub promisers: Vec<crate::process_promises::Raised>,
 }
 
 impl Agent {
@@ -104,6 +106,14 @@ impl Agent {
                     Vec::new()
                 }
             };
+            match crate::process_promises::run(&self.cfg.processes, out) {
+                Ok(r) => {
+                    sampled |= !self.cfg.processes.is_empty();
+                    raised.extend(r.iter().map(|r| r.class.clone()));
+                    done.promisers = r;
+                }
+                Err(e) => fail((EXIT_IO, e)),
+            }
             match self.sample(&weekly, out) {
                 Ok(Some(classes)) => {
                     sampled = true;

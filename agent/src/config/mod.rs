@@ -14,6 +14,7 @@ pub mod duration;
 pub mod files;
 pub mod measure;
 pub mod monitor;
+pub mod process;
 
 pub use files::Tree;
 pub use measure::{History, Measure, MeasureSource};
@@ -34,6 +35,8 @@ struct Raw {
     #[serde(default)]
     measure: Vec<toml::Value>,
     rule: Option<toml::Value>,
+    #[serde(default)]
+    process: Vec<toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -57,6 +60,8 @@ pub struct Config {
     pub db_public_key: Option<String>,
     /// `[monitor]`: sample and learn the machine's normal state (absent: no monitor feeds).
     pub monitor: Option<MonitorSettings>,
+    /// `[[process]]`: process promises, in config order.
+    pub processes: Vec<process::ProcessPromise>,
 }
 
 impl Config {
@@ -82,6 +87,7 @@ impl Config {
             .transpose()
             .with_context(|| origin.to_string())?;
         let measures = measures(&raw.measure, origin)?;
+        let processes = process::processes(&raw.process, origin)?;
         let mut trees = Vec::new();
         for (i, f) in raw.files.iter().enumerate() {
             trees.push(tree(f).with_context(|| {
@@ -100,6 +106,7 @@ impl Config {
             measures,
             db_key,
             db_public_key,
+            processes,
         })
     }
 }
