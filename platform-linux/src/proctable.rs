@@ -222,6 +222,7 @@ impl ProcTable {
         let mut names: HashMap<u32, String> = HashMap::new();
         let mut out = Vec::new();
         let mut failed = 0;
+        let mut buf = Vec::with_capacity(4096);
         for entry in std::fs::read_dir(&self.proc_root)? {
             let Ok(entry) = entry else { continue };
             let Some(pid) = entry
@@ -231,7 +232,7 @@ impl ProcTable {
             else {
                 continue;
             };
-            match read_one(&self.proc_root.join(pid.to_string()), units) {
+            match read_one(&self.proc_root.join(pid.to_string()), units, &mut buf) {
                 Some(mut r) => {
                     r.owner = names
                         .entry(r.uid)
@@ -252,14 +253,27 @@ impl ProcTable {
     }
 }
 
-fn read_one(dir: &Path, units: Units) -> Option<ProcRecord> {
-    let stat = parse_stat(&std::fs::read(dir.join("stat")).ok()?, units)?;
-    let status = std::fs::read(dir.join("status")).ok()?;
-    let (_, uid) = parse_status_raw(&status).ok()?;
-    let cmdline = std::fs::read(dir.join("cmdline")).unwrap_or_default();
+fn read_one(dir: &Path, units: Units, buf: &mut Vec<u8>) -> Option<ProcRecord> {
+    let mut path = dir.join("stat");
+    slurp(&path, buf).ok()?;
+    let stat = parse_stat(buf, units)?;
+    path.set_file_name("status");
+    slurp(&path, buf).ok()?;
+    let (_, uid) = parse_status_raw(buf).ok()?;
+    path.set_file_name("cmdline");
+    if slurp(&path, buf).is_err() {
+        buf.clear();
+    }
     Some(ProcRecord {
         uid,
-        command: command_line(&cmdline, &stat.comm),
+        command: command_line(buf, &stat.comm),
         ..stat.record
     })
+}
+
+/// Reads a whole file into `buf` (reused: no allocation, no size query per file).
+fn slurp(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    use std::io::Read;
+    buf.clear();
+    std::fs::File::open(path)?.read_to_end(buf).map(|_| ())
 }
