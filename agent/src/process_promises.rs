@@ -119,3 +119,85 @@ pub fn run(
     }
     Ok(classes(&outcomes))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn outcomes_and_promisers_in_config_order() {
+        let cfg = Config::parse(
+            r#"
+[[process]]
+name = "rogue"
+command = '^sleep( |$)'
+owner = ["nobody"]
+count = [0, 0]
+out_of_range_define = ["page_me"]
+[[process]]
+name = "web"
+command = "apache2"
+select = "command.!owner"
+owner = [0]
+count = [1, 10]
+in_range_define = ["web_ok"]
+"#,
+            "t.toml",
+        )
+        .unwrap();
+        let base = ProcessInfo {
+            status: "S",
+            tty: "?",
+            ..ProcessInfo::default()
+        };
+        let table = [
+            ProcessInfo {
+                pid: 7,
+                uid: 65534,
+                owner: "nobody",
+                command: "sleep 300",
+                ..base
+            },
+            ProcessInfo {
+                pid: 3,
+                uid: 0,
+                owner: "root",
+                command: "sleep 1",
+                ..base
+            },
+            ProcessInfo {
+                pid: 9,
+                uid: 33,
+                owner: "www-data",
+                command: "/usr/sbin/apache2 -k",
+                ..base
+            },
+            ProcessInfo {
+                pid: 2,
+                uid: 0,
+                owner: "root",
+                command: "/usr/sbin/apache2 -k",
+                ..base
+            },
+        ];
+        let o = evaluate(&cfg.processes, &table);
+        assert_eq!((o[0].counted.count, o[0].counted.in_range), (1, false));
+        assert_eq!(o[0].counted.pids.as_slice(), &[7]);
+        assert_eq!((o[1].counted.count, o[1].counted.in_range), (1, true));
+        assert_eq!(o[1].counted.pids.as_slice(), &[9]);
+        assert_eq!(
+            classes(&o),
+            [
+                ("rogue_out_of_range", "rogue"),
+                ("page_me", "rogue"),
+                ("web_in_range", "web"),
+                ("web_ok", "web"),
+            ]
+            .map(|(c, p)| Raised {
+                class: c.into(),
+                promiser: p.into()
+            })
+        );
+    }
+}
