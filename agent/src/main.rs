@@ -11,6 +11,7 @@ mod monitor;
 mod output;
 mod platform;
 mod ports;
+mod process_promises;
 mod round;
 mod rules;
 mod state_dir;

@@ -6,6 +6,8 @@
 //! its own takes over here when it has the feeds (`platform-bsd`).
 
 #[cfg(any(target_os = "linux", target_os = "freebsd"))]
+pub use homeostat_linux::proctable;
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
 pub use homeostat_linux::{
     command, logtail, monitor, Exclude, Pool, StateDir, SystemClock, TreeSpec,
 };

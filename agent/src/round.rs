@@ -95,12 +95,8 @@ impl Agent {
         let capture = Capture::default();
         out.add(Box::new(capture.clone()));
         // Which promise raised which class (`$(this.promiser)`), filled by the promise steps.
+        // Process promises first, then port promises, each in config order.
         let mut promisers = Promisers::default();
-        for p in &self.cfg.ports {
-            for suffix in ["_ok", "_violated"] {
-                promisers.0.push((format!("{}{suffix}", p.name), p.name.clone()));
-            }
-        }
         if let Some(mode) = self.file_mode(files, out) {
             done.checked = matches!(mode, Mode::Check { .. });
             if let Err(e) = self.files(&mode, out) {
@@ -115,6 +111,16 @@ impl Agent {
                     Vec::new()
                 }
             };
+            match crate::process_promises::run(&self.cfg.processes, out) {
+                Ok(r) => {
+                    sampled |= !self.cfg.processes.is_empty();
+                    raised.extend(r.iter().map(|r| r.class.clone()));
+                    promisers
+                        .0
+                        .extend(r.into_iter().map(|r| (r.class, r.promiser)));
+                }
+                Err(e) => fail((EXIT_IO, e)),
+            }
             match self.sample(&weekly, out) {
                 Ok(Some(classes)) => {
                     sampled = true;
@@ -122,6 +128,13 @@ impl Agent {
                 }
                 Ok(None) => {}
                 Err(e) => fail(e),
+            }
+            for p in &self.cfg.ports {
+                for suffix in ["_ok", "_violated"] {
+                    promisers
+                        .0
+                        .push((format!("{}{suffix}", p.name), p.name.clone()));
+                }
             }
             // Port promises and `ports_changed`; their classes go in the `classes` event.
             match crate::ports::run(&self.cfg, &self.state, out) {

@@ -26,5 +26,6 @@ pub mod event;
 pub mod feed;
 pub mod fim;
 pub mod logscan;
+pub mod procs;
 pub mod stats;
 pub mod text;

@@ -16,6 +16,7 @@ pub mod command;
 pub mod hashpool;
 pub mod logtail;
 pub mod monitor;
+pub mod proctable;
 pub mod storage;
 pub mod tree;
 pub mod walk;

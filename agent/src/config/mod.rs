@@ -17,6 +17,7 @@ pub mod measure;
 pub mod monitor;
 pub mod output;
 pub mod port;
+pub mod process;
 pub mod rule;
 
 pub use files::Tree;
@@ -42,6 +43,7 @@ struct Raw {
     #[serde(default)]
     port: Vec<toml::Value>,
     output: Option<toml::Value>,
+    process: Vec<toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,6 +73,8 @@ pub struct Config {
     pub output: OutputSettings,
     /// `[[rule]]` blocks, in config order.
     pub rules: Vec<Rule>,
+    /// `[[process]]`: process promises, in config order.
+    pub processes: Vec<process::ProcessPromise>,
 }
 
 impl Config {
@@ -99,6 +103,7 @@ impl Config {
             OutputSettings::from_toml(raw.output.as_ref()).with_context(|| origin.to_string())?;
         let measures = measures(&raw.measure, origin)?;
         let ports = port::ports(&raw.port, origin)?;
+        let processes = process::processes(&raw.process, origin)?;
         let mut trees = Vec::new();
         for (i, f) in raw.files.iter().enumerate() {
             trees.push(tree(f).with_context(|| {
@@ -120,6 +125,7 @@ impl Config {
             db_public_key,
             ports,
             rules,
+            processes,
         })
     }
 }
