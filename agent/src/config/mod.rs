@@ -35,7 +35,7 @@ struct Raw {
     #[serde(default)]
     files: Vec<RawFiles>,
     database: Option<RawDatabase>,
-    // Sections of later capabilities, accepted so that one config serves every version.
+    // Sections parsed by their own modules, which name the block and field of an error.
     monitor: Option<toml::Value>,
     #[serde(default)]
     measure: Vec<toml::Value>,
@@ -43,6 +43,7 @@ struct Raw {
     #[serde(default)]
     port: Vec<toml::Value>,
     output: Option<toml::Value>,
+    #[serde(default)]
     process: Vec<toml::Value>,
 }
 
