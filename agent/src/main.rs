@@ -10,10 +10,8 @@ mod measurements;
 mod monitor;
 mod output;
 mod platform;
-mod ports;
-mod process_promises;
+mod policy;
 mod round;
-mod rules;
 mod state_dir;
 
 use std::ffi::OsString;

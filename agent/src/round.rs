@@ -20,7 +20,7 @@ use crate::measurements;
 use crate::monitor::live::Session;
 use crate::output::changelog::ChangeLog;
 use crate::output::Output;
-use crate::rules::{self, Capture, Promisers};
+use crate::policy::rules::{self, Capture, Promisers};
 
 /// Why a step of a round failed: an exit status (17 database or state, 18 I/O) and a message.
 pub type StepError = (u8, String);
@@ -111,7 +111,7 @@ impl Agent {
                     Vec::new()
                 }
             };
-            match crate::process_promises::run(&self.cfg.processes, out) {
+            match crate::policy::processes::run(&self.cfg.processes, out) {
                 Ok(r) => {
                     sampled |= !self.cfg.processes.is_empty();
                     raised.extend(r.iter().map(|r| r.class.clone()));
@@ -137,7 +137,7 @@ impl Agent {
                 }
             }
             // Port promises and `ports_changed`; their classes go in the `classes` event.
-            match crate::ports::run(&self.cfg, &self.state, out) {
+            match crate::policy::ports::run(&self.cfg, &self.state, out) {
                 Ok(Some(classes)) => {
                     sampled = true;
                     raised.extend(classes);

@@ -25,7 +25,7 @@ pub fn command(state: &Path, expr: &str, now: i64) -> Outcome {
         .collect();
     // The rules' record: the states set by rules (an expired one is false), and the
     // classes of the last round that ran rules when it is newer than the last sample.
-    let rules = crate::rules::RulesState::load(&mut store)
+    let rules = crate::policy::rules::RulesState::load(&mut store)
         .map_err(|e| (DATABASE, format!("cannot read the rules state: {e}")))?;
     let last = if rules.last_t > extras.last_t {
         &rules.last_classes
@@ -33,7 +33,7 @@ pub fn command(state: &Path, expr: &str, now: i64) -> Outcome {
         &extras.last_classes
     };
     let states: Vec<&str> = rules.states.alive(now).map(|p| p.name.as_str()).collect();
-    let hard = crate::rules::hard::Hard::at(&crate::state_dir::hostname(), now);
+    let hard = crate::policy::rules::hard::Hard::at(&crate::state_dir::hostname(), now);
     // A persistent state listed in the last round but expired since is false.
     let expired = |c: &str| rules.states.is_alive(c, i64::MIN) && !rules.states.is_alive(c, now);
     let defined = |c: &str| {
