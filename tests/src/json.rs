@@ -25,6 +25,18 @@ pub fn of_type(lines: &[Value], t: &str) -> Vec<Value> {
     lines.iter().filter(|v| v["type"] == t).cloned().collect()
 }
 
+/// The classes of the one `classes` line among `events`.
+pub fn classes(events: &[Value]) -> Vec<String> {
+    let c = of_type(events, "classes");
+    assert_eq!(c.len(), 1, "one classes event: {events:?}");
+    c[0]["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
 /// Panics unless the last JSON line is the summary the contract ends every command with.
 pub fn assert_summary_last(o: &Output) {
     let lines = o.json();

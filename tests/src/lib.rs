@@ -24,6 +24,9 @@ pub mod fixture;
 #[allow(unsafe_code)]
 pub mod fs;
 pub mod json;
+pub mod net;
+pub mod procs;
+pub mod prom;
 // geteuid, with a SAFETY note.
 #[allow(unsafe_code)]
 pub mod run;

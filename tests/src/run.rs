@@ -199,3 +199,23 @@ pub fn run_cmd(bin: &Path, args: &[OsString], envs: &[(&str, &OsStr)]) -> Output
     assert_printable(&o.stdout, &o.what);
     o
 }
+
+/// Writes `config` to `DIR/homeostat.toml` and runs
+/// `--config DIR/homeostat.toml --state-dir DIR/state --json scan`, which must exit 0 and
+/// end with the summary line.
+pub fn json_scan(dir: &Path, config: &str) -> Output {
+    let cfg = dir.join("homeostat.toml");
+    std::fs::write(&cfg, config).unwrap();
+    let args: Vec<OsString> = vec![
+        "--config".into(),
+        cfg.into(),
+        "--state-dir".into(),
+        dir.join("state").into(),
+        "--json".into(),
+        "scan".into(),
+    ];
+    let o = run_cmd(homeostat_bin(), &args, &[]);
+    o.expect_code(0);
+    crate::json::assert_summary_last(&o);
+    o
+}

@@ -5,91 +5,19 @@
 //! second and answers a PromQL query for a class that is active. Loopback only; every
 //! wait is bounded; the processes are killed at the end.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use homeostat_tests::fixture::Fixture;
+use homeostat_tests::net::{free_port, http_get};
+use homeostat_tests::procs::{wait_for, Killed};
+use homeostat_tests::prom::{active_classes, promtool_check};
 use homeostat_tests::serde_json::{self, Value};
 
-/// Kills and reaps the child when dropped (also when the test fails).
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `GET path` on 127.0.0.1:`port`: (status, body), or `None` when nothing answers.
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).ok()?;
-    let raw = String::from_utf8(raw).ok()?;
-    let (head, body) = raw.split_once("\r\n\r\n")?;
-    let status = head.split(' ').nth(1)?.parse().ok()?;
-    Some((status, body.to_string()))
-}
-
-/// Polls `f` every 200 ms until it gives a value or `limit` passes.
-fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let end = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() > end {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// `promtool check metrics` on `text`; panics with its words when it objects.
-fn promtool_check(text: &str) {
-    let mut c = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool (Debian package prometheus; .ci/run installs it)");
-    c.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let o = c.wait_with_output().unwrap();
-    assert!(
-        o.status.success() && o.stdout.is_empty() && o.stderr.is_empty(),
-        "promtool check metrics: {}{}\n{text}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// Classes `homeostat_class_active` shows as 1.
-fn active_classes(text: &str) -> Vec<String> {
-    text.lines()
-        .filter_map(|l| l.strip_prefix("homeostat_class_active{class=\""))
-        .filter_map(|l| l.strip_suffix("\"} 1"))
-        .map(str::to_string)
-        .collect()
-}
+/// How often a wait polls.
+const POLL: Duration = Duration::from_millis(200);
 
 fn config(fx: &Fixture, port: u16, file: &Path) {
     let top = format!(
@@ -139,15 +67,15 @@ fn run_serves_metrics_that_prometheus_scrapes() {
     let _daemon = Killed(fx.spawn(&["run"]));
 
     // The first round runs at once; its classes are on /metrics.
-    let text = wait_for(Duration::from_secs(30), || {
-        get(port, "/metrics").filter(|(s, b)| *s == 200 && !active_classes(b).is_empty())
+    let text = wait_for(Duration::from_secs(30), POLL, || {
+        http_get(port, "/metrics").filter(|(s, b)| *s == 200 && !active_classes(b).is_empty())
     })
     .expect("/metrics with an active class within 30 s")
     .1;
     promtool_check(&text);
     assert!(text.contains("homeostat_build_info{version=\""), "{text}");
-    assert_eq!(get(port, "/").map(|r| r.0), Some(404));
-    assert_eq!(get(port, "/metrics.txt").map(|r| r.0), Some(404));
+    assert_eq!(http_get(port, "/").map(|r| r.0), Some(404));
+    assert_eq!(http_get(port, "/metrics.txt").map(|r| r.0), Some(404));
     assert!(std::fs::read_to_string(&file)
         .unwrap()
         .contains("homeostat_rounds_total"));
@@ -180,11 +108,11 @@ fn run_serves_metrics_that_prometheus_scrapes() {
     );
 
     // A class active on /metrics now, and Prometheus's answer for it: 1.
-    let found = wait_for(Duration::from_secs(60), || {
-        let (_, body) = get(port, "/metrics")?;
+    let found = wait_for(Duration::from_secs(60), POLL, || {
+        let (_, body) = http_get(port, "/metrics")?;
         let class = active_classes(&body).into_iter().next()?;
         let query = format!("homeostat_class_active%7Bclass%3D%22{class}%22%7D");
-        let (status, answer) = get(prom_port, &format!("/api/v1/query?query={query}"))?;
+        let (status, answer) = http_get(prom_port, &format!("/api/v1/query?query={query}"))?;
         if status != 200 {
             return None;
         }

@@ -3,13 +3,12 @@
 //! `_in`/`_out` socket counts, the entropy of its remote addresses with its class, and
 //! the listening ports (TCP and UDP).
 
-use std::ffi::OsString;
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::os::fd::FromRawFd;
 use std::path::Path;
 
-use homeostat_tests::json::assert_summary_last;
-use homeostat_tests::run::{homeostat_bin, run_cmd, Output};
+use homeostat_tests::net;
+use homeostat_tests::run::{json_scan, Output};
 use homeostat_tests::serde_json::Value;
 use homeostat_tests::tempfile::TempDir;
 
@@ -48,26 +47,6 @@ fn connect_from(src: [u8; 4], port: u16) -> TcpStream {
     }
 }
 
-/// A listener on 127.0.0.1:0 with one connection from each of `sources`, all accepted.
-/// The ports of every TCP and UDP socket of the host (local and remote), from /proc/net.
-fn ports_in_use() -> std::collections::BTreeSet<u16> {
-    let mut used = std::collections::BTreeSet::new();
-    for f in ["tcp", "tcp6", "udp", "udp6"] {
-        let Ok(text) = std::fs::read_to_string(format!("/proc/net/{f}")) else {
-            continue;
-        };
-        for line in text.lines().skip(1) {
-            let mut fields = line.split_whitespace().skip(1);
-            for addr in [fields.next(), fields.next()].into_iter().flatten() {
-                if let Some(port) = addr.rsplit(':').next() {
-                    used.insert(u16::from_str_radix(port, 16).unwrap_or(0));
-                }
-            }
-        }
-    }
-    used
-}
-
 /// A listener on 127.0.0.1 whose port no other socket of the host uses, in any state.
 ///
 /// The monitor counts every socket whose local (remote) port is the service port, on any
@@ -76,25 +55,10 @@ fn ports_in_use() -> std::collections::BTreeSet<u16> {
 /// socket that is not this test's. Ports below the ephemeral range are never handed out
 /// by the kernel, so one that is free now stays this test's alone.
 fn quiet_listener() -> TcpListener {
-    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .expect("read ip_local_port_range");
-    let low: u16 = range
-        .split_whitespace()
-        .next()
-        .and_then(|p| p.parse().ok())
-        .expect("ip_local_port_range");
-    let used = ports_in_use();
-    // Start where the process id says, so that parallel runs try different ports first;
-    // a port another run took meanwhile fails to bind and the next is tried.
-    let span = low.saturating_sub(10_000).max(1);
-    let start = 10_000 + (std::process::id() % u32::from(span)) as u16;
-    (start..low)
-        .chain(10_000..start)
-        .filter(|p| !used.contains(p))
-        .find_map(|p| TcpListener::bind(("127.0.0.1", p)).ok())
-        .expect("a free port below the ephemeral range")
+    net::quiet_listener(0, &[]).0
 }
 
+/// A listener on 127.0.0.1:0 with one connection from each of `sources`, all accepted.
 struct Service {
     listener: TcpListener,
     port: u16,
@@ -127,22 +91,9 @@ impl Service {
     }
 }
 
-/// `--config CFG --state-dir DIR --json scan` with a `[monitor]`-only config.
+/// [`json_scan`] with a `[monitor]`-only config.
 fn scan(dir: &Path, monitor: &str) -> Output {
-    let cfg = dir.join("homeostat.toml");
-    std::fs::write(&cfg, format!("[monitor]\ninterval = \"150s\"\n{monitor}")).unwrap();
-    let args: Vec<OsString> = vec![
-        "--config".into(),
-        cfg.into(),
-        "--state-dir".into(),
-        dir.join("state").into(),
-        "--json".into(),
-        "scan".into(),
-    ];
-    let o = run_cmd(homeostat_bin(), &args, &[]);
-    o.expect_code(0);
-    assert_summary_last(&o);
-    o
+    json_scan(dir, &format!("[monitor]\ninterval = \"150s\"\n{monitor}"))
 }
 
 fn sample<'a>(lines: &'a [Value], name: &str, o: &Output) -> &'a Value {

@@ -23,6 +23,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use homeostat_tests::net::free_port;
 use homeostat_tests::run::{homeostat_bin, is_root};
 use homeostat_tests::serde_json::Value;
 use homeostat_tests::tempfile::TempDir;
@@ -64,17 +65,11 @@ fn enter_netns(pid: u32) {
     assert_eq!(r, 0, "setns: {}", std::io::Error::last_os_error());
 }
 
-/// A TCP port nothing on this loopback listens on.
-fn closed_tcp_port() -> u16 {
-    // Bound then dropped without listening: the kernel gave a port free of listeners.
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
 /// Sends the test's packets: SYNs to a closed TCP port, datagrams to 53 and to
 /// [`UDP_PORT`], all on 127.0.0.1, paced so that no ICMP limit applies.
 fn send_packets() {
-    let port = closed_tcp_port();
+    // Bound then dropped without listening: nothing on this loopback listens on it.
+    let port = free_port();
     for _ in 0..SYNS {
         let e = TcpStream::connect(("127.0.0.1", port)).expect_err("the port is closed");
         assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");

@@ -13,14 +13,16 @@
 //! every child is killed and reaped on drop, also when an assertion fails.
 
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
 use std::os::unix::net::UnixDatagram;
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use homeostat_tests::json::{classes, of_type};
+use homeostat_tests::net::{free_port, http_get};
+use homeostat_tests::procs::{sleeper, wait_for, Killed};
+use homeostat_tests::prom::{promtool_check, sample};
 use homeostat_tests::run::{homeostat_bin, is_root, run_cmd, Output};
 use homeostat_tests::serde_json::{self, json, Value};
 use homeostat_tests::tempfile::TempDir;
@@ -29,65 +31,6 @@ use homeostat_tests::tempfile::TempDir;
 const PRI_ALERT: &str = "<155>1 ";
 /// local3 × 8 + warning (4): a broken process promise.
 const PRI_BROKEN: &str = "<156>1 ";
-
-/// Kills and reaps the child when dropped.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Killed {
-    fn pid(&self) -> u32 {
-        self.0.id()
-    }
-
-    /// Kills the child and reaps it: it is gone from `/proc` before this returns.
-    fn stop(mut self) {
-        self.0.kill().unwrap();
-        self.0.wait().unwrap();
-    }
-}
-
-/// `sleep ARG` as uid/gid 65534, its argv[0] `arg0`; returns once the exec is visible
-/// in `/proc/PID/cmdline` (at most 5 s).
-fn sleeper(arg0: &str, arg: &str) -> Killed {
-    let child = Command::new("sleep")
-        .arg0(arg0)
-        .arg(arg)
-        .uid(65534)
-        .gid(65534)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn sleep as nobody");
-    let child = Killed(child);
-    let want = format!("{arg0}\0{arg}\0").into_bytes();
-    let cmdline = format!("/proc/{}/cmdline", child.pid());
-    let ok = wait_for(Duration::from_secs(5), Duration::from_millis(10), || {
-        std::fs::read(&cmdline).ok().filter(|c| *c == want)
-    });
-    assert!(ok.is_some(), "sleep {arg} not exec'd within 5 s");
-    child
-}
-
-/// Polls `f` every `step` until it gives a value or `limit` passes.
-fn wait_for<T>(limit: Duration, step: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let end = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() > end {
-            return None;
-        }
-        std::thread::sleep(step);
-    }
-}
 
 /// The host name as `gethostname` gives it (Linux: the UTS node name).
 fn host() -> String {
@@ -189,47 +132,6 @@ fn fields(d: &str) -> Vec<&str> {
 /// The datagrams of MSGID `msgid`.
 fn with_msgid<'a>(got: &'a [String], msgid: &str) -> Vec<&'a String> {
     got.iter().filter(|d| fields(d)[5] == msgid).collect()
-}
-
-fn of_type(events: &[Value], t: &str) -> Vec<Value> {
-    events.iter().filter(|e| e["type"] == t).cloned().collect()
-}
-
-fn classes(events: &[Value]) -> Vec<String> {
-    let c = of_type(events, "classes");
-    assert_eq!(c.len(), 1, "one classes event: {events:?}");
-    c[0]["classes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect()
-}
-
-/// The value of the series `series` (name and labels, as written), or `None`.
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .map(|v| v.parse().unwrap())
-}
-
-/// `promtool check metrics` on `text`; panics with its words when it objects.
-fn promtool_check(text: &str) {
-    let mut c = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool (Debian package prometheus; .ci/run installs it)");
-    c.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let o = c.wait_with_output().unwrap();
-    assert!(
-        o.status.success() && o.stdout.is_empty() && o.stderr.is_empty(),
-        "promtool check metrics: {}{}\n{text}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
 }
 
 /// Every line of a metrics text is a comment or a `homeostat_` sample, and no byte is an
@@ -384,28 +286,11 @@ fn a_sleep_as_nobody_alerts_in_json_text_syslog_and_metrics_and_stopping_it_rest
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// `GET /metrics` on 127.0.0.1:`port`: the body of a 200, or `None`.
 fn get_metrics(port: u16) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).ok()?;
-    let raw = String::from_utf8(raw).ok()?;
-    let (head, body) = raw.split_once("\r\n\r\n")?;
-    (head.split(' ').nth(1)? == "200").then(|| body.to_string())
+    http_get(port, "/metrics")
+        .filter(|(status, _)| *status == 200)
+        .map(|(_, body)| body)
 }
 
 /// `homeostat run --json`, its stdout lines collected by a thread; killed on drop unless

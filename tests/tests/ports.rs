@@ -7,77 +7,13 @@
 //! Other sockets of the host come and go meanwhile (other tests): every assertion is about
 //! this test's own ports, chosen so that no other socket of the host uses them.
 
-use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::net::{TcpListener, UdpSocket};
-use std::path::Path;
 
-use homeostat_tests::json::assert_summary_last;
-use homeostat_tests::run::{homeostat_bin, run_cmd, Output};
+use homeostat_tests::net::{quiet, quiet_listener};
+use homeostat_tests::run::{homeostat_bin, json_scan, run_cmd, Output};
 use homeostat_tests::serde_json::{json, Value};
 use homeostat_tests::tempfile::TempDir;
-
-/// The ports of every TCP and UDP socket of the host (local and remote), from /proc/net.
-fn ports_in_use() -> BTreeSet<u16> {
-    let mut used = BTreeSet::new();
-    for f in ["tcp", "tcp6", "udp", "udp6"] {
-        let Ok(text) = std::fs::read_to_string(format!("/proc/net/{f}")) else {
-            continue;
-        };
-        for line in text.lines().skip(1) {
-            let mut fields = line.split_whitespace().skip(1);
-            for addr in [fields.next(), fields.next()].into_iter().flatten() {
-                if let Some(port) = addr.rsplit(':').next() {
-                    used.insert(u16::from_str_radix(port, 16).unwrap_or(0));
-                }
-            }
-        }
-    }
-    used
-}
-
-/// The first value `bind` gives for a port below the ephemeral range that no socket of the
-/// host uses (the kernel never hands those out, so it stays this test's), trying ports
-/// from a start that depends on the process id and `salt`, skipping `taken`.
-fn quiet<T>(salt: u16, taken: &[u16], bind: impl Fn(u16) -> Option<T>) -> (T, u16) {
-    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .expect("read ip_local_port_range");
-    let low: u16 = range
-        .split_whitespace()
-        .next()
-        .and_then(|p| p.parse().ok())
-        .expect("ip_local_port_range");
-    let used = ports_in_use();
-    let span = low.saturating_sub(10_000).max(1);
-    let start = 10_000 + ((std::process::id() + u32::from(salt) * 7919) % u32::from(span)) as u16;
-    (start..low)
-        .chain(10_000..start)
-        .filter(|p| !used.contains(p) && !taken.contains(p))
-        .find_map(|p| bind(p).map(|t| (t, p)))
-        .expect("a free port below the ephemeral range")
-}
-
-fn tcp_listener(salt: u16, taken: &[u16]) -> (TcpListener, u16) {
-    quiet(salt, taken, |p| TcpListener::bind(("127.0.0.1", p)).ok())
-}
-
-/// `--config CFG --state-dir DIR/state --json scan`, which must succeed.
-fn scan(dir: &Path, config: &str) -> Output {
-    let cfg = dir.join("homeostat.toml");
-    std::fs::write(&cfg, config).unwrap();
-    let args: Vec<OsString> = vec![
-        "--config".into(),
-        cfg.into(),
-        "--state-dir".into(),
-        dir.join("state").into(),
-        "--json".into(),
-        "scan".into(),
-    ];
-    let o = run_cmd(homeostat_bin(), &args, &[]);
-    o.expect_code(0);
-    assert_summary_last(&o);
-    o
-}
 
 fn of_type(o: &Output, t: &str) -> Vec<Value> {
     o.json().into_iter().filter(|v| v["type"] == t).collect()
@@ -112,7 +48,7 @@ fn promise(o: &Output, name: &str) -> Value {
 #[test]
 fn promises_kept_and_broken() {
     let dir = TempDir::new().unwrap();
-    let (tcp, p) = tcp_listener(1, &[]);
+    let (tcp, p) = quiet_listener(1, &[]);
     let (udp, q) = quiet(2, &[p], |q| UdpSocket::bind(("127.0.0.1", q)).ok());
     // IPv6 alike, where the host has it.
     let v6 = TcpListener::bind(("::1", 0))
@@ -127,7 +63,7 @@ fn promises_kept_and_broken() {
     if let Some((_, r)) = &v6 {
         config.push_str(&format!("[[port]]\nname = \"v6_up\"\nport = {r}\n"));
     }
-    let o = scan(dir.path(), &config);
+    let o = json_scan(dir.path(), &config);
     let t = promise(&o, "tcp_up")["t"].clone();
     assert_eq!(
         promise(&o, "tcp_up"),
@@ -183,7 +119,7 @@ fn promises_kept_and_broken() {
     );
 
     drop((tcp, udp, v6));
-    let o = scan(dir.path(), &config);
+    let o = json_scan(dir.path(), &config);
     assert_eq!(promise(&o, "tcp_up")["listening"], false);
     let c = classes(&o);
     let had_v6 = config.contains("v6_up");
@@ -215,11 +151,11 @@ fn a_new_listener_is_in_ports_changed_and_goes_when_closed() {
     let dir = TempDir::new().unwrap();
     // The daemon's monitor is enough for the watch; no [[port]] is needed.
     let config = "[monitor]\ninterval = \"150s\"\n";
-    let o = scan(dir.path(), config);
+    let o = json_scan(dir.path(), config);
     assert_eq!(of_type(&o, "ports_changed"), Vec::<Value>::new());
 
-    let (listener, p) = tcp_listener(4, &[]);
-    let o = scan(dir.path(), config);
+    let (listener, p) = quiet_listener(4, &[]);
+    let o = json_scan(dir.path(), config);
     let entry = json!({"proto": "tcp", "port": p, "address": "127.0.0.1"});
     assert_eq!(
         changed(&o, "opened", p),
@@ -236,12 +172,12 @@ fn a_new_listener_is_in_ports_changed_and_goes_when_closed() {
     );
 
     // Nothing of this test's changed: no mention of its port.
-    let o = scan(dir.path(), config);
+    let o = json_scan(dir.path(), config);
     assert_eq!(changed(&o, "opened", p), Vec::<Value>::new());
     assert_eq!(changed(&o, "closed", p), Vec::<Value>::new());
 
     drop(listener);
-    let o = scan(dir.path(), config);
+    let o = json_scan(dir.path(), config);
     assert_eq!(
         changed(&o, "closed", p),
         vec![entry],

@@ -4,11 +4,11 @@
 //! run the sleep as `nobody`); skipped otherwise.
 
 use std::ffi::OsString;
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
 
+use homeostat_tests::json::{classes, of_type};
+use homeostat_tests::procs::sleeper;
 use homeostat_tests::run::{homeostat_bin, is_root, run_cmd, Output};
-use homeostat_tests::serde_json::{json, Value};
+use homeostat_tests::serde_json::json;
 use homeostat_tests::tempfile::TempDir;
 
 const CONFIG: &str = r#"
@@ -20,35 +20,6 @@ count = [0, 0]
 in_range_define = ["no_rogue"]
 out_of_range_define = ["rogue_seen", "page_me"]
 "#;
-
-/// `sleep 300` as uid/gid 65534 (nobody), killed and reaped on drop.
-struct Sleeper(Child);
-
-impl Drop for Sleeper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn sleeper() -> Sleeper {
-    let child = Command::new("sleep")
-        .arg("300")
-        .uid(65534)
-        .gid(65534)
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("spawn sleep as nobody");
-    // wait until the exec is visible (the command line is sleep's, not the test's)
-    let cmdline = format!("/proc/{}/cmdline", child.id());
-    for _ in 0..200 {
-        if std::fs::read(&cmdline).is_ok_and(|c| c.starts_with(b"sleep\0")) {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    Sleeper(child)
-}
 
 fn scan(dir: &TempDir, json: bool) -> Output {
     let cfg = dir.path().join("homeostat.toml");
@@ -69,21 +40,6 @@ fn scan(dir: &TempDir, json: bool) -> Output {
     o
 }
 
-fn of_type(events: &[Value], t: &str) -> Vec<Value> {
-    events.iter().filter(|e| e["type"] == t).cloned().collect()
-}
-
-fn classes(events: &[Value]) -> Vec<String> {
-    let c = of_type(events, "classes");
-    assert_eq!(c.len(), 1, "one classes event: {events:?}");
-    c[0]["classes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn sleep_as_nobody_breaks_the_promise_and_killing_it_keeps_it() {
     if !is_root() {
@@ -91,8 +47,8 @@ fn sleep_as_nobody_breaks_the_promise_and_killing_it_keeps_it() {
         return;
     }
     let dir = TempDir::new().unwrap();
-    let s = sleeper();
-    let pid = s.0.id();
+    let s = sleeper("sleep", "300");
+    let pid = s.pid();
 
     let events = scan(&dir, true).json();
     let p = of_type(&events, "process");
