@@ -76,6 +76,25 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// Serve this host's public key, signed database, journal and matching files to the
+    /// neighbours `[peers] allow` admits (read-only HTTP/1.1 on `[peers] listen`).
+    Serve,
+    /// Fetch each neighbour's key and database once, verify, compare with the copy fetched
+    /// last time. Exit bits: 1 a database changed, 2 unreachable, 4 bad signature or key.
+    WatchPeers,
+    /// Put files back from a trusted copy, after checking it against this host's database.
+    /// Exit 0 when all were restored, 1 when one was refused.
+    Restore {
+        /// Absolute paths of watched files.
+        #[arg(required = true)]
+        paths: Vec<OsString>,
+        /// A directory mirroring the file system, or a peer `http://HOST:PORT`.
+        #[arg(long, value_name = "DIR|URL")]
+        from: String,
+    },
+    /// Check the journal's hash chain and its head signed in the database. Exit 0 intact,
+    /// 17 broken (naming the line).
+    VerifyJournal,
     /// Show configuration.
     Config {
         /// Print the built-in default configuration.

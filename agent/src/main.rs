@@ -6,9 +6,11 @@ mod config;
 mod daemon;
 mod exit;
 mod files;
+mod journal;
 mod measurements;
 mod monitor;
 mod output;
+mod peers;
 mod platform;
 mod policy;
 mod round;
@@ -89,6 +91,12 @@ fn run(cli: Cli) -> Outcome {
             return monitor::show::command(&cfg, &state, &observables, vars, &mut out)
         }
         Command::Eval { expr } => return monitor::eval::command(&state, &expr, now),
+        Command::Serve => return peers::serve::command(&cfg, &keys, &state),
+        Command::WatchPeers => return peers::watch::command(&cfg, &state, &mut out),
+        Command::Restore { paths, from } => {
+            return files::restore::command(&cfg, &keys, &state, &absolute(paths)?, &from, &mut out)
+        }
+        Command::VerifyJournal => return journal::verify(&keys, &state, &mut out),
         Command::Run => {
             let agent = Agent::new(cfg, keys, state);
             return daemon::run(agent, clock, cli.config, cli.json).map(|()| 0);

@@ -402,6 +402,81 @@ pub struct Alert<'a> {
     pub message: &'a str,
 }
 
+/// What one watch found of a neighbour's database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum PeerState {
+    /// The first good fetch: its key is pinned now.
+    New,
+    /// The same records as the copy fetched last time.
+    Unchanged,
+    /// Verified, and its records differ from the copy fetched last time.
+    Changed,
+    /// It could not be fetched (refused, timed out, not a database).
+    Unreachable,
+    /// Its database is unsigned, or its signature does not verify with the pinned key.
+    BadSignature,
+    /// It serves a key other than the one pinned.
+    KeyChanged,
+}
+
+impl PeerState {
+    /// The word JSON uses.
+    pub const fn name(self) -> &'static str {
+        match self {
+            PeerState::New => "new",
+            PeerState::Unchanged => "unchanged",
+            PeerState::Changed => "changed",
+            PeerState::Unreachable => "unreachable",
+            PeerState::BadSignature => "bad_signature",
+            PeerState::KeyChanged => "key_changed",
+        }
+    }
+
+    /// `watch-peers`' exit bits: 1 a database changed, 2 unreachable, 4 a signature failed
+    /// or a key changed.
+    pub const fn exit_bit(self) -> u8 {
+        match self {
+            PeerState::New | PeerState::Unchanged => 0,
+            PeerState::Changed => 1,
+            PeerState::Unreachable => 2,
+            PeerState::BadSignature | PeerState::KeyChanged => 4,
+        }
+    }
+}
+
+/// One neighbour's database, as one watch found it.
+#[derive(Clone, Copy, Debug)]
+pub struct PeerReport<'a> {
+    /// The watch's epoch.
+    pub t: Epoch,
+    /// The neighbour as the host list names it (`HOST:PORT`).
+    pub host: &'a str,
+    /// What was found.
+    pub state: PeerState,
+    /// Records in this fetch that were not in the last one (0 where it does not apply).
+    pub added: u64,
+    /// Records of the last fetch gone from this one.
+    pub removed: u64,
+    /// Records in both whose attributes differ.
+    pub changed: u64,
+    /// Why, in words (may quote what the neighbour sent: renderers escape it).
+    pub message: &'a str,
+}
+
+/// A file put back from a trusted copy, or refused.
+#[derive(Clone, Copy, Debug)]
+pub struct Restored<'a> {
+    /// The command's epoch.
+    pub t: Epoch,
+    /// The absolute path, raw bytes.
+    pub path: &'a [u8],
+    /// It was put back.
+    pub ok: bool,
+    /// What was done, or why not.
+    pub message: &'a str,
+}
+
 /// Every finding as a value. New producers add variants; sinks ignore what they do not
 /// show.
 #[derive(Clone, Copy, Debug)]
@@ -443,6 +518,10 @@ pub enum Event<'a> {
     PortsChanged(PortsChanged<'a>),
     /// A rule fired.
     Alert(Alert<'a>),
+    /// A neighbour's database, watched.
+    Peer(PeerReport<'a>),
+    /// A file put back (or refused) by `restore`.
+    Restore(Restored<'a>),
 }
 
 impl Event<'_> {
@@ -462,6 +541,8 @@ impl Event<'_> {
             Event::Port(_) => "port",
             Event::PortsChanged(_) => "ports_changed",
             Event::Alert(_) => "alert",
+            Event::Peer(_) => "peer",
+            Event::Restore(_) => "restore",
             Event::Examined { .. } | Event::Baseline(_) | Event::NoBaseline { .. } => return None,
         })
     }

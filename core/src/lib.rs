@@ -11,6 +11,7 @@
 //! - [`classes`]: class names, persistent classes and class expressions.
 //! - [`logscan`]: following a log through rotation, and turning its lines into measurements.
 //! - [`event`]: every finding as a value; [`feed`]: the traits platforms and sinks implement.
+//! - [`peers`]: neighbourhoods of hosts that watch each other's databases.
 //! - [`text`]: attacker-controlled bytes escaped for printing (`\xNN`).
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(unsafe_code)]
@@ -26,6 +27,7 @@ pub mod event;
 pub mod feed;
 pub mod fim;
 pub mod logscan;
+pub mod peers;
 pub mod procs;
 pub mod stats;
 pub mod text;

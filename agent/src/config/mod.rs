@@ -16,6 +16,7 @@ pub mod files;
 pub mod measure;
 pub mod monitor;
 pub mod output;
+pub mod peers;
 pub mod port;
 pub mod process;
 pub mod rule;
@@ -45,6 +46,7 @@ struct Raw {
     output: Option<toml::Value>,
     #[serde(default)]
     process: Vec<toml::Value>,
+    peers: Option<toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,6 +78,9 @@ pub struct Config {
     pub rules: Vec<Rule>,
     /// `[[process]]`: process promises, in config order.
     pub processes: Vec<process::ProcessPromise>,
+    /// `[peers]`: the neighbourhood watch (absent: no server, no neighbours).
+    #[allow(dead_code)] // until serve and watch-peers read it
+    pub peers: Option<peers::PeerSettings>,
 }
 
 impl Config {
@@ -103,6 +108,12 @@ impl Config {
         let output =
             OutputSettings::from_toml(raw.output.as_ref()).with_context(|| origin.to_string())?;
         let measures = measures(&raw.measure, origin)?;
+        let peers = raw
+            .peers
+            .as_ref()
+            .map(peers::PeerSettings::from_toml)
+            .transpose()
+            .with_context(|| origin.to_string())?;
         let ports = port::ports(&raw.port, origin)?;
         let processes = process::processes(&raw.process, origin)?;
         let mut trees = Vec::new();
@@ -127,6 +138,7 @@ impl Config {
             ports,
             rules,
             processes,
+            peers,
         })
     }
 }

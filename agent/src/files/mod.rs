@@ -4,6 +4,7 @@
 //! it decides.
 
 pub mod database;
+pub mod restore;
 pub mod signing;
 
 use std::path::Path;

@@ -100,6 +100,21 @@ enum Line<'a> {
         severity: &'static str,
         message: String,
     },
+    Peer {
+        t: i64,
+        host: String,
+        event: &'static str,
+        added: u64,
+        removed: u64,
+        changed: u64,
+        message: String,
+    },
+    Restore {
+        t: i64,
+        path: String,
+        ok: bool,
+        message: String,
+    },
     Summary {
         t: i64,
         command: &'a str,
@@ -295,6 +310,21 @@ impl<'a> Line<'a> {
                 rule: a.rule,
                 severity: a.severity.name(),
                 message: sanitize(a.message),
+            },
+            Event::Peer(p) => Line::Peer {
+                t: p.t,
+                host: sanitize(p.host),
+                event: p.state.name(),
+                added: p.added,
+                removed: p.removed,
+                changed: p.changed,
+                message: sanitize(p.message),
+            },
+            Event::Restore(r) => Line::Restore {
+                t: r.t,
+                path: escape(r.path),
+                ok: r.ok,
+                message: sanitize(r.message),
             },
             Event::Summary(s) => {
                 let c = s.counts;

@@ -206,6 +206,27 @@ impl<W: Write> Sink for Text<W> {
                 )
             }
             Event::Alert(a) => writeln!(self.out, "ALERT {}: {}", a.rule, sanitize(a.message)),
+            Event::Peer(p) => writeln!(
+                self.out,
+                "peer {}: {} ({} added, {} removed, {} changed){}",
+                sanitize(p.host),
+                p.state.name(),
+                p.added,
+                p.removed,
+                p.changed,
+                if p.message.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", sanitize(p.message))
+                }
+            ),
+            Event::Restore(r) => writeln!(
+                self.out,
+                "{} {}: {}",
+                if r.ok { "restored" } else { "NOT restored" },
+                escape(r.path),
+                sanitize(r.message)
+            ),
             _ => Ok(()),
         }
     }

@@ -1,0 +1,8 @@
+//! The neighbourhood watch: hosts serve their signed databases to each other and watch
+//! their neighbours' (the seed's `peers()` and `admit`).
+//!
+//! - [`serve`]: the read-only HTTP/1.1 server (`homeostat serve`, and `run` with `listen`).
+//! - [`watch`]: fetch, pin, verify and compare the neighbours' databases (`watch-peers`).
+
+pub mod serve;
+pub mod watch;
