@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use homeostat_tests::content::rand_bytes;
 use homeostat_tests::fixture::Fixture;
-use homeostat_tests::fs::{chmod, lchown, set_mtime, tick};
+use homeostat_tests::fs::{chmod, lchown, list_xattrs, set_mtime, set_xattr, tick};
 use homeostat_tests::json::{assert_summary_last, of_type};
 use homeostat_tests::run::{is_root, Output};
 use homeostat_tests::serde_json::Value;
@@ -23,6 +23,11 @@ const TOOL: &[u8] = b"bin/tool";
 /// A small tree: two files in one directory (one spanning several copy chunks), one in
 /// another, each with its own mode and mtime; then the baseline and a pristine mirror.
 fn setup() -> (Fixture, PathBuf) {
+    setup_with(|_| {})
+}
+
+/// [`setup`], with `before_init` run on the tree just before the baseline is taken.
+fn setup_with(before_init: impl FnOnce(&Fixture)) -> (Fixture, PathBuf) {
     let fx = Fixture::bare();
     for d in ["etc", "bin"] {
         std::fs::create_dir(fx.tree.join(d)).expect("mkdir");
@@ -39,6 +44,7 @@ fn setup() -> (Fixture, PathBuf) {
         set_mtime(&p, (*mtime, 123_456_789), false);
     }
     fx.write_config("", "");
+    before_init(&fx);
     fx.init();
     let mirror = fx.dir.path().join("mirror");
     copy_tree(
@@ -339,4 +345,57 @@ fn a_damaged_database_stops_it() {
         std::fs::read(fx.path(CONF)).expect("read"),
         b"listen = 6666\n"
     );
+}
+
+fn tag(fx: &Fixture) {
+    let ok = set_xattr(&fx.path(CONF), "user.tag", b"blue").expect("setxattr");
+    assert!(ok, "user xattrs are not supported on the test file system");
+}
+
+#[test]
+fn extended_attributes_still_as_recorded_are_carried_over() {
+    let (fx, mirror) = setup_with(tag);
+    let want = seen(&fx.path(CONF));
+    // Content only: the inode, and its extended attributes, stay.
+    std::fs::write(fx.path(CONF), b"listen = 6666\n").expect("tamper");
+    let o = restore(&fx, &mirror, &[CONF]);
+    o.expect_code(0);
+    let m = event(&o, &fx.abs(CONF))["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(m.contains("extended attributes carried over"), "{m}");
+    assert_eq!(seen(&fx.path(CONF)), want);
+    assert_eq!(
+        list_xattrs(&fx.path(CONF)),
+        Some(vec![(b"user.tag".to_vec(), b"blue".to_vec())])
+    );
+    expect_clean(&fx);
+}
+
+#[test]
+fn extended_attributes_lost_are_reported_not_hidden() {
+    let (fx, mirror) = setup_with(tag);
+    // A new file in its place: the attributes are gone and only their digest is recorded.
+    std::fs::remove_file(fx.path(CONF)).expect("rm");
+    std::fs::write(fx.path(CONF), b"listen = 6666\n").expect("replace");
+    let o = restore(&fx, &mirror, &[CONF]);
+    o.expect_code(0);
+    let m = event(&o, &fx.abs(CONF))["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        m.contains("still differs from the database in xattrs"),
+        "{m}"
+    );
+    let check = fx.run(&["--json", "check"]);
+    check.expect_code(4);
+    let files = check.files();
+    assert_eq!(files.len(), 1, "{}", check.stdout_str());
+    assert_eq!(
+        files[0]["path"],
+        std::str::from_utf8(&fx.abs(CONF)).expect("UTF-8")
+    );
+    assert_eq!(files[0]["attrs"], Value::from(vec!["xattrs"]));
 }

@@ -5,6 +5,7 @@
 //! - [`at`]: directory-relative calls, so no path component is followed or swapped;
 //! - [`source`]: where the bytes come from (a mirror directory, a peer);
 //! - [`write`]: one file put back beside its old self, kept as `NAME.cfbackup`;
+//! - [`xattrs`]: extended attributes carried over from the old file;
 //! - [`accept`]: the new signed database accepting only what the restore changed.
 
 mod accept;
@@ -13,6 +14,9 @@ mod accept;
 mod at;
 mod source;
 mod write;
+// Extended attributes by file descriptor (libc), each call with a SAFETY note.
+#[allow(unsafe_code)]
+mod xattrs;
 
 use std::fs::{FileTimes, Metadata};
 use std::os::unix::fs::MetadataExt;
@@ -27,6 +31,7 @@ use self::accept::Accepted;
 use self::at::{descend, Blocked, Dir};
 use self::source::{From, Mirror, Peer, Source};
 use self::write::{put_back, system_time, Backup, BACKUP_SUFFIX};
+use self::xattrs::Pairs;
 use crate::config::{Config, Tree};
 use crate::exit::{Outcome, CONFIG, DATABASE, IO};
 use crate::files::database::{self, Verified};
@@ -157,8 +162,9 @@ impl<'a> Run<'a> {
             .file()
             .metadata()
             .map_err(|e| Stop::Refused(format!("cannot examine its directory: {e}")))?;
+        let carried = old_xattrs(&dir, leaf, rec.meta.xattrs);
         let reader = src.open(&names).map_err(Stop::Refused)?;
-        let placed = put_back(&dir, leaf, &rec.meta, reader).map_err(Stop::Refused)?;
+        let placed = put_back(&dir, leaf, &rec.meta, &carried, reader).map_err(Stop::Refused)?;
         // The restore's own changes: a new inode, hence a new ctime, dev and link count.
         let mut restored = rec.clone();
         restored.meta.inode = placed.stat.ino();
@@ -172,6 +178,9 @@ impl<'a> Run<'a> {
             self.from,
             rec.meta.content.map(|d| d.to_string()).unwrap_or_default()
         )];
+        if !carried.is_empty() {
+            said.push("its extended attributes carried over from the old file, which still had the recorded ones".into());
+        }
         let parent = &path[..path.len() - leaf.len() - 1];
         let parent = if parent.is_empty() { &b"/"[..] } else { parent };
         said.extend(self.settle_parent(&w, &dir, &dir_before, parent)?);
@@ -284,6 +293,20 @@ impl<'a> Run<'a> {
                 "{kept}; it could not be recorded: the next check reports it"
             )),
         }
+    }
+}
+
+/// The extended attributes of the regular file `name` when they hash to `recorded`,
+/// else none: the database holds only their digest, so the old file is the one place
+/// they can come from.
+fn old_xattrs(dir: &Dir, name: &[u8], recorded: Option<[u8; 32]>) -> Pairs {
+    if recorded.is_none() || !matches!(dir.kind(name), Ok(Some(at::Kind::File))) {
+        return Pairs::new();
+    }
+    let pairs = dir.open_read(name).and_then(|f| xattrs::read(&f));
+    match pairs {
+        Ok(p) if xattrs::digest(&p) == recorded => p,
+        _ => Pairs::new(),
     }
 }
 

@@ -13,6 +13,7 @@ use homeostat_core::digest::Hasher;
 use homeostat_core::fim::{Meta, Timestamp};
 
 use super::at::{Dir, Kind};
+use super::xattrs::Pairs;
 
 /// Bytes copied at a time: memory stays constant whatever the file's size.
 const CHUNK: usize = 64 * 1024;
@@ -62,10 +63,16 @@ impl Drop for Temp<'_> {
     }
 }
 
-/// Puts `src` back as `name` in `dir` with the attributes of the database record `want`.
-/// Fails, leaving `name` untouched and no backup made, when the bytes do not hash to the
-/// record.
-pub fn put_back(dir: &Dir, name: &[u8], want: &Meta, src: impl Read) -> Result<Placed, String> {
+/// Puts `src` back as `name` in `dir` with the attributes of the database record `want`
+/// and the extended attributes `xattrs`. Fails, leaving `name` untouched and no backup
+/// made, when the bytes do not hash to the record or an attribute cannot be set.
+pub fn put_back(
+    dir: &Dir,
+    name: &[u8],
+    want: &Meta,
+    xattrs: &Pairs,
+    src: impl Read,
+) -> Result<Placed, String> {
     let digest = want
         .content
         .ok_or("the database holds no content digest for it")?;
@@ -88,7 +95,7 @@ pub fn put_back(dir: &Dir, name: &[u8], want: &Meta, src: impl Read) -> Result<P
             want.size
         ));
     }
-    set_attrs(&temp.file, want).map_err(|e| format!("cannot set its attributes: {e}"))?;
+    set_attrs(&temp.file, want, xattrs).map_err(|e| format!("cannot set its attributes: {e}"))?;
     let backup = keep_old(dir, name)?;
     dir.rename(&temp.name, name)
         .map_err(|e| format!("cannot rename the restored copy into place: {e}"))?;
@@ -131,10 +138,12 @@ fn copy(
     Ok(total)
 }
 
-/// Owner, then mode (a chown clears set-id bits), then mtime, then fsync.
-fn set_attrs(f: &File, want: &Meta) -> io::Result<()> {
+/// Owner, then mode (a chown clears set-id bits), then extended attributes (a chown
+/// clears `security.capability` too), then mtime, then fsync.
+fn set_attrs(f: &File, want: &Meta, xattrs: &Pairs) -> io::Result<()> {
     std::os::unix::fs::fchown(f, Some(want.uid), Some(want.gid))?;
     f.set_permissions(Permissions::from_mode(want.mode & 0o7777))?;
+    super::xattrs::write(f, xattrs)?;
     f.set_times(FileTimes::new().set_modified(system_time(want.mtime)))?;
     f.sync_all()
 }
@@ -228,7 +237,7 @@ mod tests {
         std::fs::write(t.path().join("f"), b"tampered").unwrap();
         let dir = Dir::open(t.path()).unwrap();
         let data = vec![7u8; 3 * CHUNK + 5];
-        let placed = put_back(&dir, b"f", &record(&data), &data[..]).unwrap();
+        let placed = put_back(&dir, b"f", &record(&data), &Pairs::new(), &data[..]).unwrap();
         assert_eq!(placed.backup, Backup::Linked);
         assert_eq!(std::fs::read(t.path().join("f")).unwrap(), data);
         assert_eq!(
@@ -251,13 +260,19 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         std::fs::write(t.path().join("f"), b"tampered").unwrap();
         let dir = Dir::open(t.path()).unwrap();
-        let e = put_back(&dir, b"f", &record(b"good"), &b"evil"[..])
+        let e = put_back(&dir, b"f", &record(b"good"), &Pairs::new(), &b"evil"[..])
             .err()
             .unwrap();
         assert!(e.contains("does not match"), "{e}");
-        let e = put_back(&dir, b"f", &record(b"good"), &b"good and more"[..])
-            .err()
-            .unwrap();
+        let e = put_back(
+            &dir,
+            b"f",
+            &record(b"good"),
+            &Pairs::new(),
+            &b"good and more"[..],
+        )
+        .err()
+        .unwrap();
         assert!(e.contains("does not match"), "{e}");
         assert_eq!(std::fs::read(t.path().join("f")).unwrap(), b"tampered");
         assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 1);
