@@ -399,3 +399,53 @@ fn extended_attributes_lost_are_reported_not_hidden() {
     );
     assert_eq!(files[0]["attrs"], Value::from(vec!["xattrs"]));
 }
+
+#[test]
+fn other_pending_changes_are_still_reported() {
+    let (fx, mirror) = setup();
+    tick();
+    chmod(&fx.path(TOOL), 0o700);
+    chmod(&fx.tree.join("etc"), 0o750);
+    std::fs::write(fx.path(SECRET), b"tampered").expect("tamper");
+    let o = restore(&fx, &mirror, &[SECRET]);
+    o.expect_code(0);
+    let m = event(&o, &fx.abs(SECRET))["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(m.contains("its directory differs from the database"), "{m}");
+    // The restored file is clean; the other file and the directory are still reported.
+    let check = fx.run(&["--json", "check"]);
+    check.expect_code(4);
+    let mut paths: Vec<String> = check
+        .files()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    paths.sort();
+    let want: Vec<String> = [b"bin/tool", &b"etc"[..]]
+        .iter()
+        .map(|r| String::from_utf8(fx.abs(r)).expect("UTF-8"))
+        .collect();
+    assert_eq!(paths, want, "{}", check.stdout_str());
+}
+
+#[test]
+fn a_signed_database_stays_signed() {
+    let (fx, mirror) = setup_with(|fx| {
+        let key = fx.dir.path().join("db.key");
+        let out = fx.run_os(vec![
+            "keygen".into(),
+            "--out".into(),
+            key.clone().into_os_string(),
+        ]);
+        out.expect_code(0);
+        let top = format!("[database]\nkey = {:?}\n", key.to_str().expect("UTF-8"));
+        fx.write_config(&top, "");
+    });
+    std::fs::write(fx.path(CONF), b"listen = 6666\n").expect("tamper");
+    let o = restore(&fx, &mirror, &[CONF]);
+    o.expect_code(0);
+    // A key verifies every database read: an unsigned one would be refused with 17.
+    expect_clean(&fx);
+}

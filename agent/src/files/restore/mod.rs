@@ -50,6 +50,13 @@ pub fn command(
     out: &mut Output,
 ) -> Outcome {
     let parsed = From::parse(from).map_err(|e| (CONFIG, e))?;
+    if keys.verifying.is_some() && keys.signing.is_none() {
+        // The database written after the files would be unsigned, and refused from then on.
+        return Err((
+            CONFIG,
+            "restore needs [database] key: the database it writes must be signed".into(),
+        ));
+    }
     let db = state.join("files.db");
     let v = database::verify(&db, keys).map_err(|e| (DATABASE, e.to_string()))?;
     let mut run = Run {
