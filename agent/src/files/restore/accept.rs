@@ -99,3 +99,86 @@ impl Accepted {
         writer.commit(keys).map_err(fail)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::files::database;
+    use homeostat_core::fim::{Kind, Meta};
+
+    fn entry(path: &str, inode: u64) -> Entry<Vec<u8>> {
+        Entry {
+            path: path.as_bytes().to_vec(),
+            target: None,
+            meta: Meta {
+                inode,
+                ..Meta::empty(Kind::File)
+            },
+        }
+    }
+
+    fn records(v: &Verified, tree: usize) -> Vec<(String, u64)> {
+        let mut buf = Section::buffer();
+        let mut s = Section::open(v, tree, &mut buf).unwrap();
+        let mut out = Vec::new();
+        while let Some(e) = s.next_entry(&v.path).unwrap() {
+            out.push((String::from_utf8(e.path).unwrap(), e.meta.inode));
+        }
+        out
+    }
+
+    #[test]
+    fn puts_replace_or_insert_in_order_and_nothing_else_moves() {
+        let t = tempfile::tempdir().unwrap();
+        let db = t.path().join("files.db");
+        let keys = Keys {
+            signing: None,
+            verifying: None,
+        };
+        let mut trees = heapless::Vec::new();
+        for root in [&b"/a"[..], b"/z"] {
+            let info = TreeInfo {
+                root,
+                algorithm: 1,
+                attrs: 0,
+            };
+            trees.push(info).unwrap();
+        }
+        let header = Header {
+            created: 1,
+            host: "h",
+            trees,
+        };
+        let mut w = DbWriter::create(&db, &header).unwrap();
+        for (tree, e) in [
+            (0, entry("/a", 1)),
+            (0, entry("/a/f", 2)),
+            (0, entry("/a/g", 3)),
+        ] {
+            w.push(tree, &e).unwrap();
+        }
+        w.push(1, &entry("/z", 9)).unwrap();
+        w.commit(&keys).unwrap();
+
+        let v = database::verify(&db, &keys).unwrap();
+        let mut acc = Accepted::default();
+        acc.put(0, entry("/a/f", 20));
+        acc.put(0, entry("/a/f.cfbackup", 21));
+        acc.put(0, entry("/a/f", 22)); // a later put of the same path wins
+        assert_eq!(acc.record(&v, 0, b"/a/f").unwrap().unwrap().meta.inode, 22);
+        assert_eq!(acc.record(&v, 0, b"/a/g").unwrap().unwrap().meta.inode, 3);
+        assert!(acc.record(&v, 0, b"/a/h").unwrap().is_none());
+        acc.write(&v, &keys, "h", 2).unwrap();
+
+        let v = database::verify(&db, &keys).unwrap();
+        let want = |r: &[(&str, u64)]| -> Vec<(String, u64)> {
+            r.iter().map(|(p, i)| (p.to_string(), *i)).collect()
+        };
+        assert_eq!(
+            records(&v, 0),
+            want(&[("/a", 1), ("/a/f", 22), ("/a/f.cfbackup", 21), ("/a/g", 3)])
+        );
+        assert_eq!(records(&v, 1), want(&[("/z", 9)]));
+        assert_eq!(v.created, 2);
+    }
+}
