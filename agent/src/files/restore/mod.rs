@@ -25,7 +25,7 @@ use std::path::Path;
 use homeostat_core::event::{Event, Restored, Summary};
 use homeostat_core::feed::{FileSource, Found, Sink};
 use homeostat_core::fim::join::{self, is_under, Baseline, Live};
-use homeostat_core::fim::{compare, Entry, Kind, Timestamp};
+use homeostat_core::fim::{compare, Attr, Entry, Kind, Timestamp};
 
 use self::accept::Accepted;
 use self::at::{descend, Blocked, Dir};
@@ -196,11 +196,18 @@ impl<'a> Run<'a> {
             let diff = compare(&restored, &live, w.tree.spec.attrs);
             if !diff.is_empty() {
                 let attrs: Vec<&str> = diff.iter().map(|a| a.name()).collect();
+                let why = if diff.contains(Attr::Xattrs) {
+                    " (the database keeps only a digest of extended attributes, so they cannot be put back from it)"
+                } else {
+                    ""
+                };
                 said.push(format!(
-                    "it still differs from the database in {} (the database keeps only a digest of xattrs, so they cannot be put back): the next check reports it",
+                    "it still differs from the database in {}{why}: the next check reports it",
                     attrs.join(", ")
                 ));
             }
+        } else {
+            said.push("it could not be examined again after the restore".into());
         }
         Ok(said.join("; "))
     }
