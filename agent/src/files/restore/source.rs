@@ -107,7 +107,10 @@ impl Source for Mirror {
 }
 
 /// `--from http://HOST:PORT`. The HTTP client is another branch's (`peers/client.rs`);
-/// until it is plugged in here, every path is refused with this message.
+/// until it is plugged in here, every path is refused with this message. Plugging it in:
+/// `open` asks `GET /v1/file?path=P` (P the percent-encoded bytes of `/` + `names`
+/// joined by `/`) and returns a blocking reader of the body; a 404 or a failed request
+/// is `Err` with the status or error (the caller refuses that path and goes on).
 pub struct Peer {
     pub host: String,
 }
