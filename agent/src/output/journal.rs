@@ -1,0 +1,101 @@
+//! The journal sink: every event that is not a sample, as its JSON line, appended to
+//! `<state_dir>/journal.jsonl` in the hash chain of [`crate::journal::file`].
+//!
+//! Lines wait in memory until [`Sink::commit`] (or until a megabyte has gathered), then go
+//! out in one locked append; `commit` fsyncs them, so a round's findings are on disk
+//! before its database accepts them and signs the journal's head.
+
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use homeostat_core::event::Event;
+use homeostat_core::feed::Sink;
+
+use crate::journal::file;
+use crate::output::{escape::escape, json};
+
+/// Pending bytes that make the sink append before its commit.
+const BATCH: usize = 1 << 20;
+
+/// The one warning per process about a damaged journal.
+static WARNED: AtomicBool = AtomicBool::new(false);
+
+/// Appends the journal of one state directory.
+pub struct Journal {
+    path: PathBuf,
+    pending: Vec<Vec<u8>>,
+    bytes: usize,
+    /// Lines appended without fsync since the last commit.
+    unsynced: bool,
+}
+
+impl Journal {
+    /// The journal of the state directory `state` (created on the first append).
+    pub fn new(state: &std::path::Path) -> Journal {
+        Journal {
+            path: file::path(state),
+            pending: Vec::new(),
+            bytes: 0,
+            unsynced: false,
+        }
+    }
+
+    fn append(&mut self, sync: bool) -> io::Result<()> {
+        let done = file::append(&self.path, &self.pending, sync).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("journal {}: {e}", escape(self.path.as_os_str().as_bytes())),
+            )
+        })?;
+        if let Some(line) = done.after_damaged {
+            if !WARNED.swap(true, Ordering::Relaxed) {
+                eprintln!(
+                    "homeostat: warning: {} line {line} is damaged; later events are chained \
+                     after it (`homeostat verify-journal` names it)",
+                    escape(self.path.as_os_str().as_bytes())
+                );
+            }
+        }
+        self.pending.clear();
+        self.bytes = 0;
+        Ok(())
+    }
+}
+
+/// Samples (a learner outcome per observable, the per-sample ports listing) are not
+/// journaled; neither are the events JSON does not show.
+fn journaled(e: &Event<'_>) -> bool {
+    !matches!(e, Event::Sample(_) | Event::Ports(_))
+}
+
+impl Sink for Journal {
+    type Error = io::Error;
+
+    fn event(&mut self, e: &Event<'_>) -> io::Result<()> {
+        if !journaled(e) {
+            return Ok(());
+        }
+        let Some(line) = json::line(e) else {
+            return Ok(());
+        };
+        self.bytes += line.len();
+        self.pending.push(line);
+        if self.bytes >= BATCH {
+            self.append(false)?;
+            self.unsynced = true;
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            self.append(true)?;
+        } else if self.unsynced {
+            file::sync(&self.path)?;
+        }
+        self.unsynced = false;
+        Ok(())
+    }
+}
