@@ -9,9 +9,11 @@
 //! previous line's bytes, 64 zeros on the first, and both come first in the object.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use homeostat_tests::fixture::Fixture;
 use homeostat_tests::fs::{chmod, overwrite_in_place, tick};
+use homeostat_tests::procs::wait_for;
 use homeostat_tests::run::{homeostat_bin, json_scan, run_cmd, Output};
 use homeostat_tests::serde_json::{self, Value};
 use homeostat_tests::tree::t;
@@ -347,4 +349,76 @@ fn samples_are_not_journaled() {
         "replay samples"
     );
     assert_eq!(std::fs::read(journal_path(&state)).unwrap(), before);
+}
+
+/// The daemon's rounds in the journal so far: its `classes` lines (a `check` has none).
+fn daemon_rounds(state: &Path) -> usize {
+    let Ok(bytes) = std::fs::read(journal_path(state)) else {
+        return 0;
+    };
+    let classes = b"\"type\":\"classes\"";
+    bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| l.windows(classes.len()).any(|w| w == classes))
+        .count()
+}
+
+/// A `run` daemon checking the files every second and `check`s run beside it append to
+/// one journal: under the lock every line continues the chain, whoever wrote the last.
+#[test]
+#[allow(unsafe_code)]
+fn a_daemon_and_checks_at_once_keep_one_chain() {
+    let fx = Fixture::new();
+    fx.write_config(
+        "[monitor]\ninterval = \"1s\"\nfiles_interval = \"1s\"\n",
+        "",
+    );
+    fx.init();
+    let mut daemon = fx.spawn(&["run"]);
+    let started = wait_for(Duration::from_secs(20), Duration::from_millis(50), || {
+        (daemon_rounds(&fx.state) >= 1).then_some(())
+    });
+    let checks = 6;
+    if started.is_some() {
+        for i in 0..checks {
+            tick();
+            chmod(&fx.path(t::PASSWD), if i % 2 == 0 { 0o600 } else { 0o644 });
+            let o = fx.run(&["--json", "check"]);
+            assert!(
+                o.code == 0 || o.code == 4,
+                "check beside the daemon exited {}: {}",
+                o.code,
+                o.stderr_str()
+            );
+        }
+        let rounds = daemon_rounds(&fx.state);
+        wait_for(Duration::from_secs(20), Duration::from_millis(50), || {
+            (daemon_rounds(&fx.state) >= rounds + 2).then_some(())
+        });
+    }
+    let pid = libc::pid_t::try_from(daemon.id()).unwrap();
+    // SAFETY: a signal to our own child, which has not been waited for yet.
+    let r = unsafe { libc::kill(pid, libc::SIGTERM) };
+    assert_eq!(r, 0, "kill: {}", std::io::Error::last_os_error());
+    let status = wait_for(Duration::from_secs(20), Duration::from_millis(50), || {
+        daemon.try_wait().unwrap()
+    })
+    .expect("homeostat run did not stop within 20 s of SIGTERM");
+    assert!(status.success(), "homeostat run ended with {status}");
+    assert!(
+        started.is_some(),
+        "the daemon journaled no round within 20 s"
+    );
+
+    let events = chained_events(&lines(&fx.state));
+    let summaries = events
+        .iter()
+        .filter(|e| e["type"] == "summary" && e["command"] == "check")
+        .count();
+    assert_eq!(summaries, checks);
+    assert!(daemon_rounds(&fx.state) >= 3);
+    assert!(events
+        .iter()
+        .all(|e| e["type"] != "sample" && e["type"] != "ports"));
+    verify(&fx, 0);
 }

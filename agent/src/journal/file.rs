@@ -139,8 +139,10 @@ fn count_lines(file: &File, len: u64) -> io::Result<u64> {
     Ok(n + u64::from(last != b'\n'))
 }
 
-/// The head of the journal at `path` as it is now (`None`: no journal, or empty), read
-/// under a shared lock so that no append is half done.
+/// The head of the journal at `path` as it is now (`None`: no journal, or empty), for a
+/// database to sign: read under a shared lock so that no append is half done, and made
+/// durable first, since another writer's lines may not be fsync'd yet and a head signed
+/// above what a crash leaves would read as a cut journal.
 pub fn head(path: &Path) -> io::Result<Option<Head>> {
     let file = match File::open(path) {
         Ok(f) => f,
@@ -148,6 +150,7 @@ pub fn head(path: &Path) -> io::Result<Option<Head>> {
         Err(e) => return Err(e),
     };
     file.lock_shared()?;
+    file.sync_data()?;
     Ok(tail(&file)?.head())
 }
 
