@@ -262,3 +262,44 @@ fn messages_name_the_line() {
         "line 12: missing: the database signs the journal up to line 15 (cut)"
     );
 }
+
+proptest::proptest! {
+    /// Any one byte of a journal changed, the journal signed at its last line: the change
+    /// is always seen, at the changed line or (a changed prev) the line before it.
+    #[test]
+    fn any_flipped_byte_is_seen_where_it_is(
+        n in 1u64..12,
+        pick in proptest::prelude::any::<proptest::sample::Index>(),
+        at in proptest::prelude::any::<proptest::sample::Index>(),
+        xor in 1u8..=255,
+    ) {
+        let j = journal(n);
+        let k = pick.index(j.len());
+        let mut bad = j.clone();
+        let i = at.index(bad[k].len());
+        bad[k][i] ^= xor;
+        let line = k as u64 + 1;
+        let b = verify(&bad, head_of(&j)).unwrap_err();
+        proptest::prop_assert!(
+            b.line == line || b.line + 1 == line,
+            "byte {} of line {} flipped, reported {:?}", i, line, b
+        );
+    }
+
+    /// Any line of the journal replayed elsewhere in it is seen where it went in.
+    #[test]
+    fn any_replayed_line_is_seen_where_it_went_in(
+        n in 1u64..12,
+        from in proptest::prelude::any::<proptest::sample::Index>(),
+        to in proptest::prelude::any::<proptest::sample::Index>(),
+    ) {
+        let j = journal(n);
+        let mut bad = j.clone();
+        let (at, from) = (to.index(j.len() + 1), from.index(j.len()));
+        bad.insert(at, j[from].clone());
+        let b = verify(&bad, head_of(&j)).unwrap_err();
+        // A copy put just before its original cannot be told from it: the second is named.
+        let want = if at == from { at + 2 } else { at + 1 };
+        proptest::prop_assert_eq!(b.line, want as u64);
+    }
+}
