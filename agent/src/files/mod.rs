@@ -147,7 +147,7 @@ pub fn run<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
             // baseline accepts them: a crash in between reports them again next time.
             rep.commit().map_err(out_err)?;
             // The journal holds them now too: the database signs its head as it is.
-            let journal = crate::journal::file::path(db_path.parent().unwrap_or(Path::new(".")));
+            let journal = crate::journal::file::beside(db_path);
             let head = crate::journal::file::head(&journal)
                 .map_err(io_fail("cannot read the journal's head from", &journal))?;
             w.commit(keys, head)

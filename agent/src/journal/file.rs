@@ -23,6 +23,11 @@ pub fn path(state: &Path) -> PathBuf {
     state.join(NAME)
 }
 
+/// The journal of the state directory that holds the database `db`.
+pub fn beside(db: &Path) -> PathBuf {
+    path(db.parent().unwrap_or(Path::new(".")))
+}
+
 /// Where the next line goes, read from the end of the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Tail {

@@ -8,7 +8,6 @@
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use homeostat_core::event::Event;
 use homeostat_core::feed::Sink;
@@ -18,9 +17,6 @@ use crate::output::{escape::escape, json};
 
 /// Pending bytes that make the sink append before its commit.
 const BATCH: usize = 1 << 20;
-
-/// The one warning per process about a damaged journal.
-static WARNED: AtomicBool = AtomicBool::new(false);
 
 /// Appends the journal of one state directory.
 pub struct Journal {
@@ -49,14 +45,13 @@ impl Journal {
                 format!("journal {}: {e}", escape(self.path.as_os_str().as_bytes())),
             )
         })?;
+        // Said once per damage: the first append after it ends the journal whole again.
         if let Some(line) = done.after_damaged {
-            if !WARNED.swap(true, Ordering::Relaxed) {
-                eprintln!(
-                    "homeostat: warning: {} line {line} is damaged; later events are chained \
-                     after it (`homeostat verify-journal` names it)",
-                    escape(self.path.as_os_str().as_bytes())
-                );
-            }
+            eprintln!(
+                "homeostat: warning: {} line {line} is damaged; later events are chained \
+                 after it (`homeostat verify-journal` names it)",
+                escape(self.path.as_os_str().as_bytes())
+            );
         }
         self.pending.clear();
         self.bytes = 0;
