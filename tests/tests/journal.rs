@@ -55,15 +55,19 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Holds every line to the format and returns the events, `seq` and `prev` taken out.
 fn chained_events(lines: &[Vec<u8>]) -> Vec<Value> {
-    let mut prev = "0".repeat(64);
+    chained_from(lines, 1, "0".repeat(64))
+}
+
+/// [`chained_events`] of lines that start at line `first` after a line of link `prev`.
+fn chained_from(lines: &[Vec<u8>], first: usize, mut prev: String) -> Vec<Value> {
     let mut events = Vec::new();
     for (i, l) in lines.iter().enumerate() {
+        let seq = first + i;
         let text = std::str::from_utf8(l).expect("journal lines are UTF-8");
-        let head = format!("{{\"seq\":{},\"prev\":\"{prev}\",\"type\":\"", i + 1);
+        let head = format!("{{\"seq\":{seq},\"prev\":\"{prev}\",\"type\":\"");
         assert!(
             text.starts_with(&head),
-            "line {}: does not start with {head}: {text}",
-            i + 1
+            "line {seq}: does not start with {head}: {text}"
         );
         let mut v: Value = serde_json::from_str(text).expect("a journal line is JSON");
         let obj = v.as_object_mut().unwrap();
@@ -421,4 +425,37 @@ fn a_daemon_and_checks_at_once_keep_one_chain() {
         .iter()
         .all(|e| e["type"] != "sample" && e["type"] != "ports"));
     verify(&fx, 0);
+}
+
+/// A crash mid-line leaves a torn last line: the next run loses none of its events, says
+/// so on stderr, and `verify-journal` names the torn line.
+#[test]
+fn a_torn_last_line_is_named_and_later_events_kept() {
+    let fx = Fixture::new();
+    fx.init();
+    let good = lines(&fx.state);
+    let torn = good.len() + 1;
+    let mut bytes = std::fs::read(journal_path(&fx.state)).unwrap();
+    bytes.extend_from_slice(&good[0][..40]);
+    std::fs::write(journal_path(&fx.state), bytes).unwrap();
+    tick();
+    chmod(&fx.path(t::PASSWD), 0o600);
+    let o = fx.run(&["--json", "check"]);
+    o.expect_code(4);
+    let err = o.stderr_str();
+    assert!(
+        err.contains(&format!("journal.jsonl line {torn} is damaged")),
+        "{err}"
+    );
+    let after = lines(&fx.state);
+    assert_eq!(after.len(), torn + journaled(&o).len());
+    // Chained after the torn line: seq its number + 1, prev its bytes' SHA-256.
+    let events = chained_from(&after[torn..], torn + 1, sha256_hex(&after[torn - 1]));
+    assert_eq!(events, journaled(&o));
+    let (line, report) = verify(&fx, 17);
+    assert!(
+        line.contains(&format!("journal.jsonl line {torn}: not a journal line")),
+        "{line}"
+    );
+    assert_eq!(report["broken"], torn);
 }
