@@ -94,3 +94,46 @@ impl Sink for Journal {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use homeostat_core::event::Warning;
+    use homeostat_core::journal::Verifier;
+
+    #[test]
+    fn a_big_round_goes_out_in_batches_and_commit_makes_it_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = Journal::new(dir.path());
+        let message = "x".repeat(1000);
+        let warning = |t| {
+            Event::Warning(Warning {
+                t,
+                source: b"/etc/hosts",
+                measurement: None,
+                message: &message,
+            })
+        };
+        let path = file::path(dir.path());
+        let mut n = 0;
+        while !path.exists() {
+            sink.event(&warning(n)).unwrap();
+            n += 1;
+            assert!(n < 2000, "nothing appended after {n} KB of lines");
+        }
+        // The batch is out before the commit; the rest waits for it.
+        let batch = std::fs::read(&path).unwrap();
+        assert_eq!(batch.iter().filter(|b| **b == b'\n').count() as i64, n);
+        for t in n..n + 10 {
+            sink.event(&warning(t)).unwrap();
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), batch);
+        sink.commit().unwrap();
+        let all = std::fs::read(&path).unwrap();
+        let mut v = Verifier::new(None);
+        for l in all.strip_suffix(b"\n").unwrap().split(|b| *b == b'\n') {
+            v.line(l).unwrap();
+        }
+        assert_eq!(v.finish().unwrap().unwrap().seq, n as u64 + 10);
+    }
+}
