@@ -8,6 +8,7 @@ use std::time::Duration;
 use homeostat_core::feed::{Clock, Sink};
 
 use crate::config::Config;
+use crate::output::journal::Journal;
 use crate::output::metrics::Metrics;
 use crate::output::serve::serve;
 use crate::output::syslog::Syslog;
@@ -135,6 +136,7 @@ impl<C: Clock> Rounds for Daemon<C> {
     fn round(&mut self, files: bool) {
         let now = self.clock.now();
         let mut out = Output::new(self.json, now);
+        out.add(Box::new(Journal::new(&self.agent.state)));
         if self.agent.cfg.output.syslog {
             out.add(Box::new(Syslog::new(
                 &self.agent.cfg.output,

@@ -84,6 +84,18 @@ fn run(cli: Cli) -> Outcome {
     let clock = platform::SystemClock;
     let now = clock.now();
     let mut out = Output::new(cli.json, now);
+    // Every command that reports events journals them (samples excepted, by the sink).
+    if matches!(
+        cli.command,
+        Command::Scan { .. }
+            | Command::Init
+            | Command::Check { .. }
+            | Command::Update { .. }
+            | Command::WatchPeers
+            | Command::Restore { .. }
+    ) {
+        out.add(Box::new(output::journal::Journal::new(&state)));
+    }
     let update = |no_update: bool| cfg.update && !no_update;
     let (files, sample, name) = match cli.command {
         Command::Replay { file } => return monitor::replay::command(&cfg, &state, &file, &mut out),

@@ -26,6 +26,7 @@ pub mod entropy;
 pub mod event;
 pub mod feed;
 pub mod fim;
+pub mod journal;
 pub mod logscan;
 pub mod peers;
 pub mod procs;

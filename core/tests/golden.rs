@@ -2,8 +2,10 @@
 //! family homeostat runs on (ci/cross.sh runs these tests on aarch64, 32-bit ARM and
 //! 32-bit big-endian PowerPC under QEMU).
 //!
-//! - `files-v1.db`: a file database of a fixed set of entries that covers every kind,
-//!   every digest algorithm, non-UTF-8 names, extreme numbers and a signed trailer.
+//! - `files-v2.db`: a file database of a fixed set of entries that covers every kind,
+//!   every digest algorithm, non-UTF-8 names, extreme numbers, a journal head and a
+//!   signed trailer. `files-v1.db` holds the same entries in format version 1 (no journal
+//!   head), which this build still reads but no longer writes.
 //! - `state-v1.sparse`: the learner's persisted state (`stats::persist`) after a fixed run
 //!   of samples. The encoding is a fixed 2 MB, mostly zeros, so the file holds only its
 //!   non-zero runs (see [`sparse`]); the tests rebuild the exact bytes from it.
@@ -19,16 +21,30 @@
 
 use homeostat_core::digest::{digest, Algorithm};
 use homeostat_core::fim::db::{
-    decode_header, decode_preamble, decode_trailer, take_varint, Decoder, Encoder, Header,
-    TreeInfo, MAX_FRAME, PREAMBLE_LEN, TRAILER_LEN,
+    decode_head, decode_header, decode_preamble, decode_trailer, decode_version, take_varint,
+    Decoder, Encoder, Header, TreeInfo, HEAD_LEN, MAX_FRAME, PREAMBLE_LEN, TRAILER_LEN,
 };
 use homeostat_core::fim::entry::{FLAG_UNREADABLE, FLAG_UNSTABLE};
 use homeostat_core::fim::{Attr, Attrs, Entry, Kind, Meta, Timestamp};
+use homeostat_core::journal::Head;
 use homeostat_core::stats::{persist, Learner, ObsId, Pair, Report, Sample, Table, OBSERVABLES};
 use sha2::Digest as _;
 
-const GOLDEN_DB: &[u8] = include_bytes!("golden/files-v1.db");
-const GOLDEN_DB_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/files-v1.db");
+const GOLDEN_DB: &[u8] = include_bytes!("golden/files-v2.db");
+const GOLDEN_DB_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/files-v2.db");
+const GOLDEN_DB_V1: &[u8] = include_bytes!("golden/files-v1.db");
+
+/// The journal head the golden database signs: a seq past 32 bits and a fixed hash.
+fn journal_head() -> Head {
+    let mut hash = [0u8; 32];
+    for (i, b) in hash.iter_mut().enumerate() {
+        *b = (i as u8).wrapping_mul(37) ^ 0x5a;
+    }
+    Head {
+        seq: (1 << 33) + 7,
+        hash,
+    }
+}
 
 /// The trees of the golden database: one per digest algorithm.
 const TREES: [(&[u8], Algorithm); 5] = [
@@ -201,7 +217,7 @@ fn encode() -> Vec<u8> {
         let n = enc.record(tree, &e, &mut buf).unwrap();
         out.extend_from_slice(&buf[..n]);
     }
-    let fin = enc.finish();
+    let fin = enc.finish(Some(journal_head()));
     out.extend_from_slice(&fin.tail(Some(&signature())));
     out
 }
@@ -226,7 +242,16 @@ fn encoder_writes_the_golden_bytes() {
 
 #[test]
 fn golden_database_decodes_field_by_field() {
-    let file = GOLDEN_DB;
+    decodes_field_by_field(GOLDEN_DB, 2);
+}
+
+#[test]
+fn golden_version_1_database_decodes_field_by_field() {
+    decodes_field_by_field(GOLDEN_DB_V1, 1);
+}
+
+fn decodes_field_by_field(file: &[u8], version: u16) {
+    assert_eq!(decode_version(file), Ok(version));
 
     // preamble and header
     let hlen = decode_preamble(file).unwrap();
@@ -279,6 +304,15 @@ fn golden_database_decodes_field_by_field() {
     }
     assert_eq!(seen, want.len());
     assert_eq!(dec.count(), want.len() as u64);
+
+    // the journal head (version 2 on), covered by the digest
+    if version >= 2 {
+        assert_eq!(
+            decode_head(&file[pos..pos + HEAD_LEN]),
+            Ok(Some(journal_head()))
+        );
+        pos += HEAD_LEN;
+    }
 
     // trailer: count, SHA-256 of everything before it, the stored signature
     let t = decode_trailer(&file[pos..]).unwrap();

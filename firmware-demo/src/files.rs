@@ -217,7 +217,7 @@ fn write_db(
         let n = enc.record(0, &e, frame)?;
         len = put(out, len, &frame[..n])?;
     }
-    let tail = enc.finish().tail(None);
+    let tail = enc.finish(None).tail(None);
     put(out, len, &tail)
 }
 

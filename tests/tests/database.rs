@@ -7,8 +7,9 @@
 //! bytes are put back and the same check must report exactly that change.
 //!
 //! Layout used to pick positions (core/src/fim/db.rs): preamble `HMSTDB` + version u16 LE
-//! (offset 6..8) + header length u32; header; frames; end byte; trailer of 113 bytes
-//! (magic 8, count 8, SHA-256 32, signed flag 1, signature 64).
+//! (offset 6..8) + header length u32; header; frames; end byte; journal head of 41 bytes
+//! (version 2: present flag 1, seq 8, SHA-256 32); trailer of 113 bytes (magic 8, count 8,
+//! SHA-256 32, signed flag 1, signature 64).
 
 use homeostat_tests::fixture::Fixture;
 use homeostat_tests::fs::{chmod, tick};
@@ -16,6 +17,9 @@ use homeostat_tests::text::esc;
 use homeostat_tests::tree::t;
 
 const TRAILER_LEN: usize = 8 + 8 + 32 + 1 + 64;
+const HEAD_LEN: usize = 1 + 8 + 32;
+/// Bytes from the end marker on: end marker, journal head, trailer.
+const TAIL_LEN: usize = 1 + HEAD_LEN + TRAILER_LEN;
 
 struct Damaged {
     fx: Fixture,
@@ -120,7 +124,9 @@ fn truncated_database_is_refused() {
         20,
         l / 3,
         l / 2,
-        l - TRAILER_LEN - 1, // without the end marker and trailer
+        l - TAIL_LEN,        // without the end marker, journal head and trailer
+        l - TAIL_LEN + 1,    // without the journal head and trailer
+        l - TRAILER_LEN - 9, // inside the journal head
         l - TRAILER_LEN,     // without the trailer
         l - TRAILER_LEN + 8, // trailer magic only
         l - 64,              // inside the signature area
@@ -156,8 +162,11 @@ fn bit_flipped_database_is_refused() {
         l / 4,                // records
         l / 2,                // records
         3 * l / 4,            // records
-        l - TRAILER_LEN - 2,  // last record
-        l - TRAILER_LEN - 1,  // end marker
+        l - TAIL_LEN - 1,     // last record
+        l - TAIL_LEN,         // end marker
+        l - TAIL_LEN + 1,     // journal head: present flag
+        l - TAIL_LEN + 2,     // journal head: seq
+        l - TRAILER_LEN - 1,  // journal head: hash, last byte
         l - TRAILER_LEN,      // trailer magic
         l - TRAILER_LEN + 8,  // record count
         l - TRAILER_LEN + 16, // body digest

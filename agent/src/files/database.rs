@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use homeostat_core::fim::db::{self, DbError, Encoder, Header, TreeInfo, MAX_FRAME, PREAMBLE_LEN};
 use homeostat_core::fim::reader::{Event, ReadError, Reader};
 use homeostat_core::fim::Entry;
+use homeostat_core::journal::Head;
 
 use crate::files::signing::Keys;
 
@@ -90,6 +91,8 @@ pub struct Verified {
     pub trees: Vec<OwnedTree>,
     pub count: u64,
     pub signed: bool,
+    /// The journal head the database signs (none in version 1 databases).
+    pub journal: Option<Head>,
 }
 
 #[derive(Clone, Debug)]
@@ -124,6 +127,7 @@ pub fn verify(path: &Path, keys: &Keys) -> Result<Verified, DbFileError> {
         trees: Vec::new(),
         count: 0,
         signed: false,
+        journal: None,
     };
     loop {
         src.refill().map_err(io_error(path))?;
@@ -171,6 +175,7 @@ pub fn verify(path: &Path, keys: &Keys) -> Result<Verified, DbFileError> {
         }
     }
     reader.end().map_err(|e| invalid(path, e))?;
+    v.journal = reader.journal_head();
     Ok(v)
 }
 
@@ -290,14 +295,14 @@ impl DbWriter {
         self.out.write_all(&self.buf[..n])
     }
 
-    /// Trailer, flush, fsync, rename, fsync of the directory: the old database or the new
-    /// one, never a torn one.
-    pub fn commit(mut self, keys: &Keys) -> io::Result<u64> {
+    /// The journal's `head`, the trailer, flush, fsync, rename, fsync of the directory: the
+    /// old database or the new one, never a torn one.
+    pub fn commit(mut self, keys: &Keys, head: Option<Head>) -> io::Result<u64> {
         let enc = self
             .enc
             .take()
             .ok_or_else(|| io::Error::other("database already committed"))?;
-        let fin = enc.finish();
+        let fin = enc.finish(head);
         self.out
             .write_all(&fin.tail(keys.sign(&fin.digest).as_ref()))?;
         self.out.flush()?;

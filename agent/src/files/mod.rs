@@ -146,7 +146,11 @@ pub fn run<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
             // Every sink has the findings (written, and on disk for files) before the
             // baseline accepts them: a crash in between reports them again next time.
             rep.commit().map_err(out_err)?;
-            w.commit(keys)
+            // The journal holds them now too: the database signs its head as it is.
+            let journal = crate::journal::file::beside(db_path);
+            let head = crate::journal::file::head(&journal)
+                .map_err(io_fail("cannot read the journal's head from", &journal))?;
+            w.commit(keys, head)
                 .map_err(io_fail("cannot write database", db_path))?;
         }
     }

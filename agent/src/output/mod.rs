@@ -3,6 +3,7 @@
 //! - [`text`]: the seed's words on a terminal (warnings on stderr).
 //! - [`json`]: JSON lines through serde, one schema (`docs/json.md`).
 //! - [`changelog`]: CFEngine's `file_changes.log`.
+//! - [`journal`]: `journal.jsonl`, every event but samples in a hash chain.
 //! - [`syslog`]: RFC 5424 datagrams; [`metrics`] and [`serve`]: Prometheus.
 //! - [`escape`]: attacker bytes made printable (`\xNN`), for every transport.
 //!
@@ -11,6 +12,7 @@
 
 pub mod changelog;
 pub mod escape;
+pub mod journal;
 pub mod json;
 pub mod metrics;
 pub mod progress;

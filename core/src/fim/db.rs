@@ -7,8 +7,15 @@
 //! header    postcard Header                                       (created, host, trees)
 //! frames    varint length | postcard record                      one per entry, sorted
 //! end       varint 0                                              1 byte
+//! head      present u8 | seq u64 | SHA-256 [32]                   41 bytes, version 2 on
 //! trailer   "HMSTEND\0" | count u64 | SHA-256 of all above | signed u8 | ed25519 sig [64]
 //! ```
+//!
+//! The head is the journal's last line when the database was written
+//! ([`crate::journal::Head`]; all zeros when there was no journal). It comes after the
+//! records, not in the header, because the run's own findings are journaled while the
+//! records are written; being before the trailer, it is covered by the digest and so by
+//! the signature. Version 1 databases have no head and are still read.
 //!
 //! Records are sorted by tree index, then by [`path_cmp`](super::order::path_cmp); paths
 //! are front-coded against the previous record. The trailer's digest covers every byte
@@ -30,13 +37,19 @@ use crate::fim::attrs::Attrs;
 mod decode;
 mod encode;
 
-pub use decode::{decode_header, decode_preamble, decode_trailer, Decoder, Trailer};
-pub use encode::{Encoder, Finished};
+pub use decode::{
+    decode_head, decode_header, decode_preamble, decode_trailer, decode_version, Decoder, Trailer,
+};
+pub use encode::{encode_head, Encoder, Finished};
 
 /// The first six bytes of every database.
 pub const MAGIC: &[u8; 6] = b"HMSTDB";
-/// The format version this build writes and reads.
-pub const VERSION: u16 = 1;
+/// The format version this build writes; it reads this one and [`VERSION_NO_HEAD`].
+pub const VERSION: u16 = 2;
+/// The first format, without the journal head.
+pub const VERSION_NO_HEAD: u16 = 1;
+/// The journal head: present flag, seq, SHA-256 of the line.
+pub const HEAD_LEN: usize = 1 + 8 + 32;
 /// Magic, version and header length.
 pub const PREAMBLE_LEN: usize = 12;
 /// The first eight bytes of the trailer.
@@ -110,7 +123,7 @@ impl fmt::Display for DbError {
             DbError::BadMagic => f.write_str("not a homeostat database (no HMSTDB magic)"),
             DbError::Version { found } => write!(
                 f,
-                "database format version {found}, this homeostat reads version {VERSION}"
+                "database format version {found}, this homeostat reads versions {VERSION_NO_HEAD} to {VERSION}"
             ),
             DbError::Corrupt(what) => write!(f, "corrupt {what}"),
             DbError::OutOfOrder => f.write_str("records out of order"),

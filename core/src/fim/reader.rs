@@ -2,7 +2,8 @@
 //! hands over, the reader verifies and decodes them.
 //!
 //! A full read ([`Reader::new`]) checks the preamble and header, decodes every record,
-//! holds them to strict order, and at the end checks the trailer: record count, the
+//! holds them to strict order, reads the journal head after them (version 2 on,
+//! [`Reader::journal_head`]), and at the end checks the trailer: record count, the
 //! [`BodyDigest`] of every byte before it, the magic, and the signature through the
 //! caller's [`SignatureCheck`]. Until it yields [`Event::Verified`] nothing it yielded may be
 //! believed: callers that act on records ("integrity before belief") read twice, first to
@@ -35,11 +36,13 @@
 use core::fmt;
 
 use super::db::{
-    decode_header, decode_preamble, decode_trailer, take_varint, BodyDigest, DbError, Decoder,
-    Header, Trailer, TreeInfo, MAX_FRAME, MAX_TREES, PREAMBLE_LEN, TRAILER_LEN,
+    decode_head, decode_header, decode_preamble, decode_trailer, decode_version, take_varint,
+    BodyDigest, DbError, Decoder, Header, Trailer, TreeInfo, HEAD_LEN, MAX_FRAME, MAX_TREES,
+    PREAMBLE_LEN, TRAILER_LEN, VERSION_NO_HEAD,
 };
 use super::entry::Entry;
 use crate::digest::Algorithm;
+use crate::journal::Head;
 
 /// Verifies the signature over a database's body digest (what the trailer records).
 ///
@@ -141,6 +144,8 @@ enum State {
     Header(usize),
     FrameLen,
     Frame(usize),
+    /// The journal head after the end marker (version 2 on).
+    Head,
     Trailer,
     Done,
 }
@@ -173,6 +178,10 @@ pub struct Reader<'b, S = NoSignature> {
     /// Where the item being gathered starts.
     item: u64,
     body: Option<BodyDigest>,
+    /// The preamble's format version (full reads).
+    version: u16,
+    /// The journal head the database records, once read.
+    head: Option<Head>,
     algorithms: heapless::Vec<Algorithm, MAX_TREES>,
     decoder: Decoder,
     signature: S,
@@ -192,6 +201,8 @@ impl<'b, S: SignatureCheck> Reader<'b, S> {
             offset: 0,
             item: 0,
             body: Some(BodyDigest::new()),
+            version: VERSION_NO_HEAD,
+            head: None,
             algorithms: heapless::Vec::new(),
             decoder: Decoder::new(),
             signature,
@@ -201,6 +212,12 @@ impl<'b, S: SignatureCheck> Reader<'b, S> {
     /// Records decoded so far.
     pub fn count(&self) -> u64 {
         self.decoder.count()
+    }
+
+    /// The journal head the database signs (`None`: it recorded none, or it is a version 1
+    /// database). Believe it only after [`Event::Verified`].
+    pub fn journal_head(&self) -> Option<Head> {
+        self.head
     }
 
     /// Bytes consumed so far: the offset of the next byte to feed.
@@ -274,6 +291,7 @@ impl<'b, S: SignatureCheck> Reader<'b, S> {
             State::Preamble => "the preamble",
             State::Header(_) => "the header",
             State::FrameLen | State::Frame(_) => "a record or the end marker",
+            State::Head => "the journal head",
             State::Trailer => "the trailer",
         };
         Err(fail(self.item, DbError::Truncated { expected }))
@@ -337,6 +355,7 @@ impl<'b, S: SignatureCheck> Reader<'b, S> {
                     return Ok(None);
                 };
                 let hlen = decode_preamble(&src).map_err(|e| fail(0, e))?;
+                self.version = decode_version(&src).map_err(|e| fail(0, e))?;
                 self.item = self.offset;
                 self.state = State::Header(hlen);
                 Ok(None)
@@ -375,6 +394,15 @@ impl<'b, S: SignatureCheck> Reader<'b, S> {
                 self.state = State::FrameLen;
                 Ok(Some(Ready::Frame(src, self.item)))
             }
+            State::Head => {
+                let Some(src) = self.gather_small::<HEAD_LEN>(input, used) else {
+                    return Ok(None);
+                };
+                self.head = decode_head(&src).map_err(|e| fail(self.item, e))?;
+                self.item = self.offset;
+                self.state = State::Trailer;
+                Ok(None)
+            }
             State::Trailer => {
                 let Some(src) = self.gather_small::<TRAILER_LEN>(input, used) else {
                     return Ok(None);
@@ -409,7 +437,10 @@ impl<'b, S: SignatureCheck> Reader<'b, S> {
         if len == 0 {
             if self.body.is_some() {
                 self.item = self.offset;
-                self.state = State::Trailer;
+                self.state = match self.version {
+                    VERSION_NO_HEAD => State::Trailer,
+                    _ => State::Head,
+                };
                 return Ok(None);
             }
             self.state = State::Done;
@@ -465,6 +496,8 @@ impl<'b> Reader<'b, NoSignature> {
             offset,
             item: offset,
             body: None,
+            version: VERSION_NO_HEAD,
+            head: None,
             algorithms,
             decoder: Decoder::new(),
             signature: NoSignature,

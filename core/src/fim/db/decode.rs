@@ -2,12 +2,13 @@
 //! the trailer.
 
 use super::{
-    DbError, Header, TreeInfo, WireRecord, MAGIC, MAX_HEADER, MAX_PATH, PREAMBLE_LEN, TRAILER_LEN,
-    TRAILER_MAGIC, VERSION,
+    DbError, Header, TreeInfo, WireRecord, HEAD_LEN, MAGIC, MAX_HEADER, MAX_PATH, PREAMBLE_LEN,
+    TRAILER_LEN, TRAILER_MAGIC, VERSION, VERSION_NO_HEAD,
 };
 use crate::digest::{Algorithm, Digest};
 use crate::fim::entry::{Entry, Kind, Meta, Timestamp};
 use crate::fim::order::path_cmp;
+use crate::journal::Head;
 
 /// The decoded trailer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,15 +49,44 @@ pub fn decode_trailer(t: &[u8]) -> Result<Trailer, DbError> {
     })
 }
 
-/// Checks the preamble; returns the header length that follows it.
-pub fn decode_preamble(p: &[u8]) -> Result<usize, DbError> {
+/// Decodes the [`HEAD_LEN`] bytes after the end marker (version 2 on): the journal head
+/// the database signs, or `None` when it recorded none.
+pub fn decode_head(b: &[u8]) -> Result<Option<Head>, DbError> {
+    if b.len() != HEAD_LEN {
+        return Err(DbError::Corrupt("journal head length"));
+    }
+    match b[0] {
+        0 if b[1..].iter().all(|b| *b == 0) => Ok(None),
+        1 => {
+            let mut seq = [0u8; 8];
+            seq.copy_from_slice(&b[1..9]);
+            let mut hash = [0u8; 32];
+            hash.copy_from_slice(&b[9..]);
+            Ok(Some(Head {
+                seq: u64::from_le_bytes(seq),
+                hash,
+            }))
+        }
+        _ => Err(DbError::Corrupt("journal head flag")),
+    }
+}
+
+/// Checks the preamble's magic and returns its format version, refusing one this build
+/// does not read.
+pub fn decode_version(p: &[u8]) -> Result<u16, DbError> {
     if p.len() < PREAMBLE_LEN || &p[..6] != MAGIC {
         return Err(DbError::BadMagic);
     }
     let version = u16::from_le_bytes([p[6], p[7]]);
-    if version != VERSION {
+    if !(VERSION_NO_HEAD..=VERSION).contains(&version) {
         return Err(DbError::Version { found: version });
     }
+    Ok(version)
+}
+
+/// Checks the preamble; returns the header length that follows it.
+pub fn decode_preamble(p: &[u8]) -> Result<usize, DbError> {
+    decode_version(p)?;
     let len = u32::from_le_bytes([p[8], p[9], p[10], p[11]]) as usize;
     if len > MAX_HEADER {
         return Err(DbError::Corrupt("header length"));

@@ -2,11 +2,12 @@
 //! marker and the trailer.
 
 use super::{
-    put_varint, BodyDigest, DbError, Header, WireRecord, MAGIC, MAX_PATH, PREAMBLE_LEN,
+    put_varint, BodyDigest, DbError, Header, WireRecord, HEAD_LEN, MAGIC, MAX_PATH, PREAMBLE_LEN,
     TRAILER_LEN, TRAILER_MAGIC, VERSION,
 };
 use crate::fim::entry::Entry;
 use crate::fim::order::path_cmp;
+use crate::journal::Head;
 
 /// Writes a database as a stream of byte chunks the caller stores.
 pub struct Encoder {
@@ -116,36 +117,54 @@ impl Encoder {
         self.count
     }
 
-    /// Closes the stream: the caller signs [`Finished::digest`] if it has a key, then
-    /// writes [`Finished::tail`].
-    pub fn finish(mut self) -> Finished {
+    /// Closes the stream with the journal's `head` as it is now (`None`: no journal): the
+    /// caller signs [`Finished::digest`] if it has a key, then writes [`Finished::tail`].
+    pub fn finish(mut self, head: Option<Head>) -> Finished {
         self.body.update(&[0u8]);
+        self.body.update(&encode_head(head.as_ref()));
         Finished {
             count: self.count,
+            head,
             digest: self.body.finish(),
         }
     }
+}
+
+/// The [`HEAD_LEN`] bytes recording the journal's head; all zeros for none.
+pub fn encode_head(head: Option<&Head>) -> [u8; HEAD_LEN] {
+    let mut b = [0u8; HEAD_LEN];
+    if let Some(h) = head {
+        b[0] = 1;
+        b[1..9].copy_from_slice(&h.seq.to_le_bytes());
+        b[9..].copy_from_slice(&h.hash);
+    }
+    b
 }
 
 /// A closed stream, waiting for its trailer.
 pub struct Finished {
     /// Records written.
     pub count: u64,
+    /// The journal head recorded after the records.
+    pub head: Option<Head>,
     /// SHA-256 of every byte before the trailer: what a signature signs.
     pub digest: [u8; 32],
 }
 
 impl Finished {
-    /// The end marker and trailer, optionally with an ed25519 signature of `digest`.
-    pub fn tail(&self, signature: Option<&[u8; 64]>) -> [u8; 1 + TRAILER_LEN] {
-        let mut t = [0u8; 1 + TRAILER_LEN];
+    /// The end marker, the journal head and the trailer, optionally with an ed25519
+    /// signature of `digest`.
+    pub fn tail(&self, signature: Option<&[u8; 64]>) -> [u8; 1 + HEAD_LEN + TRAILER_LEN] {
+        let mut t = [0u8; 1 + HEAD_LEN + TRAILER_LEN];
         // t[0] = 0: the end marker
-        t[1..9].copy_from_slice(TRAILER_MAGIC);
-        t[9..17].copy_from_slice(&self.count.to_le_bytes());
-        t[17..49].copy_from_slice(&self.digest);
+        t[1..1 + HEAD_LEN].copy_from_slice(&encode_head(self.head.as_ref()));
+        let tr = &mut t[1 + HEAD_LEN..];
+        tr[..8].copy_from_slice(TRAILER_MAGIC);
+        tr[8..16].copy_from_slice(&self.count.to_le_bytes());
+        tr[16..48].copy_from_slice(&self.digest);
         if let Some(sig) = signature {
-            t[49] = 1;
-            t[50..114].copy_from_slice(sig);
+            tr[48] = 1;
+            tr[49..113].copy_from_slice(sig);
         }
         t
     }

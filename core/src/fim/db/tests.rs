@@ -50,7 +50,7 @@ fn round_trip(entries: &[Entry<&'static [u8]>]) -> Vec<u8> {
         let n = enc.record(0, e, &mut buf).unwrap();
         file.extend_from_slice(&buf[..n]);
     }
-    let fin = enc.finish();
+    let fin = enc.finish(None);
     file.extend_from_slice(&fin.tail(None));
     file
 }
@@ -75,6 +75,8 @@ fn decode_all(file: &[u8]) -> Result<Vec<Entry<Vec<u8>>>, DbError> {
         });
         pos += len as usize;
     }
+    assert_eq!(decode_head(&file[pos..pos + HEAD_LEN])?, None);
+    pos += HEAD_LEN;
     let t = decode_trailer(&file[pos..])?;
     let mut body = sha2::Sha256::new();
     body.update(&file[..pos]);
@@ -143,4 +145,22 @@ fn varint_bounds() {
     assert_eq!(take_varint(&b[..n]).unwrap(), Some((300, n)));
     assert_eq!(take_varint(&[0x80]).unwrap(), None);
     assert!(take_varint(&[0x80, 0x80, 0x80, 0x01]).is_err());
+}
+
+#[test]
+fn the_journal_head_encodes_in_fixed_bytes() {
+    let head = crate::journal::Head {
+        seq: 0x0102_0304_0506_0708,
+        hash: [9; 32],
+    };
+    let b = encode_head(Some(&head));
+    assert_eq!(b[0], 1);
+    assert_eq!(b[1..9], [8, 7, 6, 5, 4, 3, 2, 1]);
+    assert_eq!(decode_head(&b), Ok(Some(head)));
+    assert_eq!(decode_head(&encode_head(None)), Ok(None));
+    assert_eq!(encode_head(None), [0u8; HEAD_LEN]);
+    let mut stray = encode_head(None);
+    stray[5] = 1; // "none" with bytes in it
+    assert!(decode_head(&stray).is_err());
+    assert!(decode_head(&b[1..]).is_err());
 }

@@ -3,7 +3,7 @@
 use super::*;
 use crate::digest::digest;
 use crate::fim::attrs::Attrs;
-use crate::fim::db::{Encoder, Finished};
+use crate::fim::db::{encode_head, Encoder, Finished, HEAD_LEN};
 use crate::fim::entry::{Kind, Meta};
 extern crate std;
 use std::vec::Vec;
@@ -64,11 +64,13 @@ fn seal(head: &[u8], frames: &[Vec<u8>], count: u64, sig: Option<&[u8; 64]>) -> 
         file.extend_from_slice(f);
     }
     file.push(0);
+    file.extend_from_slice(&encode_head(None));
     let fin = Finished {
         count,
+        head: None,
         digest: BodyDigest::of(&file),
     };
-    file.extend_from_slice(&fin.tail(sig)[1..]);
+    file.extend_from_slice(&fin.tail(sig)[1 + HEAD_LEN..]);
     file
 }
 
@@ -81,7 +83,7 @@ fn good() -> Vec<u8> {
         let n = enc.record(*tree, &entry(path, i as u64), &mut buf).unwrap();
         file.extend_from_slice(&buf[..n]);
     }
-    file.extend_from_slice(&enc.finish().tail(None));
+    file.extend_from_slice(&enc.finish(None).tail(None));
     file
 }
 
@@ -164,6 +166,7 @@ fn every_truncation_is_refused_at_the_item_it_cuts() {
     let file = good();
     let hlen = decode_preamble(&file).unwrap();
     let body_end = (file.len() - TRAILER_LEN) as u64;
+    let head_start = body_end - HEAD_LEN as u64;
     for cut in 0..file.len() {
         let e = read(&file[..cut], 5, &mut [0u8; MAX_FRAME], NoSignature).unwrap_err();
         let DbError::Truncated { expected } = e.error else {
@@ -173,8 +176,10 @@ fn every_truncation_is_refused_at_the_item_it_cuts() {
             (0, "the preamble")
         } else if cut < PREAMBLE_LEN + hlen {
             (PREAMBLE_LEN as u64, "the header")
-        } else if (cut as u64) < body_end {
+        } else if (cut as u64) < head_start {
             (e.offset, "a record or the end marker")
+        } else if (cut as u64) < body_end {
+            (head_start, "the journal head")
         } else {
             (body_end, "the trailer")
         };
@@ -303,9 +308,9 @@ fn magic_version_frame_length_and_capacity() {
         fail(0, DbError::BadMagic)
     );
     let mut file = good();
-    file[6] = 2;
+    file[6] = 3;
     let e = read(&file, 100, &mut [], NoSignature).unwrap_err();
-    assert_eq!(e.error, DbError::Version { found: 2 });
+    assert_eq!(e.error, DbError::Version { found: 3 });
     let (head, _) = parts(&[]);
     let mut file = head.clone();
     file.extend_from_slice(&[0xff, 0xff, 0x7f]);
@@ -348,4 +353,86 @@ fn a_records_read_starts_at_a_tree() {
     }
     assert_eq!(got, [(1, b"/b".to_vec()), (1, b"/b/y".to_vec())]);
     assert!(r.end().is_ok());
+}
+
+/// [`good`] with the journal head `head`, and the reader that read it whole.
+fn with_head(head: Option<Head>) -> Vec<u8> {
+    let mut file = Vec::new();
+    let mut buf = [0u8; MAX_FRAME];
+    let (mut enc, n) = Encoder::begin(&header(), &mut buf).unwrap();
+    file.extend_from_slice(&buf[..n]);
+    for (i, (tree, path)) in ENTRIES.iter().enumerate() {
+        let n = enc.record(*tree, &entry(path, i as u64), &mut buf).unwrap();
+        file.extend_from_slice(&buf[..n]);
+    }
+    file.extend_from_slice(&enc.finish(head).tail(None));
+    file
+}
+
+fn head_read(file: &[u8], chunk: usize) -> Result<Option<Head>, ReadError> {
+    let mut buf = [0u8; MAX_FRAME];
+    let mut r = Reader::new(&mut buf, NoSignature);
+    for piece in file.chunks(chunk) {
+        let mut rest = piece;
+        loop {
+            let (used, ev) = r.feed(rest)?;
+            rest = &rest[used..];
+            if ev.is_none() {
+                break;
+            }
+        }
+    }
+    r.end()?;
+    Ok(r.journal_head())
+}
+
+#[test]
+fn the_journal_head_is_read_and_covered_by_the_digest() {
+    let head = Head {
+        seq: 42,
+        hash: [0xab; 32],
+    };
+    let file = with_head(Some(head));
+    for chunk in [1, 5, file.len()] {
+        assert_eq!(head_read(&file, chunk), Ok(Some(head)));
+    }
+    assert_eq!(head_read(&with_head(None), 7), Ok(None));
+    // A head edited on disk (a cut journal made to look whole): the digest refuses it.
+    let body_end = file.len() - TRAILER_LEN;
+    let mut edited = file.clone();
+    edited[body_end - 32] ^= 1;
+    assert_eq!(
+        head_read(&edited, 9),
+        Err(fail(body_end as u64, DbError::DigestMismatch))
+    );
+    let mut flag = file.clone();
+    flag[body_end - HEAD_LEN] = 2;
+    assert_eq!(
+        head_read(&flag, 9),
+        Err(fail(
+            (body_end - HEAD_LEN) as u64,
+            DbError::Corrupt("journal head flag")
+        ))
+    );
+}
+
+#[test]
+fn a_version_1_database_has_no_head_and_still_reads() {
+    // Version 1: the same bytes without the head, the digest over what is left.
+    let file = good();
+    let body_end = file.len() - TRAILER_LEN;
+    let mut v1 = file[..body_end - HEAD_LEN].to_vec();
+    v1[6..8].copy_from_slice(&1u16.to_le_bytes());
+    let fin = Finished {
+        count: ENTRIES.len() as u64,
+        head: None,
+        digest: BodyDigest::of(&v1),
+    };
+    v1.extend_from_slice(&fin.tail(None)[1 + HEAD_LEN..]);
+    for chunk in [1, 3, v1.len()] {
+        assert_eq!(head_read(&v1, chunk), Ok(None));
+    }
+    let seen = read(&v1, 5, &mut [0u8; MAX_FRAME], NoSignature).unwrap();
+    assert!(seen.verified);
+    assert_eq!(seen.records.len(), ENTRIES.len());
 }
