@@ -96,7 +96,15 @@ impl Accepted {
                 writer.push(index, e).map_err(fail)?;
             }
         }
-        writer.commit(keys).map_err(fail)
+        // The restore events are journaled (committed by the caller): sign the head as it is.
+        let journal = crate::journal::file::beside(&v.path);
+        let head = crate::journal::file::head(&journal).map_err(|e| {
+            format!(
+                "cannot read the journal's head from {}: {e}",
+                journal.display()
+            )
+        })?;
+        writer.commit(keys, head).map_err(fail)
     }
 }
 
@@ -158,7 +166,7 @@ mod tests {
             w.push(tree, &e).unwrap();
         }
         w.push(1, &entry("/z", 9)).unwrap();
-        w.commit(&keys).unwrap();
+        w.commit(&keys, None).unwrap();
 
         let v = database::verify(&db, &keys).unwrap();
         let mut acc = Accepted::default();
