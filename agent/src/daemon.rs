@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use homeostat_core::feed::{Clock, Sink};
 
+use crate::config::peers::PeerSettings;
 use crate::config::Config;
 use crate::output::metrics::Metrics;
 use crate::output::serve::serve;
@@ -118,6 +119,7 @@ pub fn run(
         json,
         metrics,
         listener,
+        peers: None,
     };
     let intervals = d.intervals();
     schedule(&mut d, intervals).map_err(|e| (crate::exit::IO, format!("daemon: {e}")))
@@ -139,6 +141,8 @@ struct Daemon<C> {
     metrics: Option<Metrics>,
     /// Where `/metrics` is served, until the runtime takes it.
     listener: Option<std::net::TcpListener>,
+    /// The neighbours' watch's `[peers]`, once it runs (a reload sends the new one).
+    peers: Option<tokio::sync::watch::Sender<Option<PeerSettings>>>,
 }
 
 impl<C> Daemon<C> {
@@ -198,8 +202,9 @@ impl<C: Clock> Rounds for Daemon<C> {
                 Err(e) => say(&format!("[output] metrics: cannot serve: {e}")),
             }
         }
-        let peers = self.agent.cfg.peers.as_ref()?;
-        watch::every(peers, self.agent.state.clone())
+        let (tx, settings) = tokio::sync::watch::channel(self.agent.cfg.peers.clone());
+        self.peers = Some(tx);
+        Some(watch::every(settings, self.agent.state.clone()))
     }
 
     fn watched(&mut self, watched: Watched) {
@@ -219,6 +224,17 @@ impl<C: Clock> Rounds for Daemon<C> {
             Ok(cfg) => {
                 say("configuration reloaded");
                 self.agent.cfg = cfg;
+                // The neighbours' watch restarts only when `[peers]` changed.
+                if let Some(tx) = &self.peers {
+                    let new = self.agent.cfg.peers.clone();
+                    tx.send_if_modified(|p| {
+                        let changed = *p != new;
+                        if changed {
+                            *p = new;
+                        }
+                        changed
+                    });
+                }
                 // Feeds are rebuilt from the new [monitor]; the learned state is kept.
                 if let Some(s) = self.agent.session.as_mut() {
                     if let Some(m) = self.agent.cfg.monitor.as_ref() {

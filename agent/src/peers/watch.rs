@@ -15,7 +15,7 @@ use std::time::Duration;
 use ed25519_dalek::VerifyingKey;
 use homeostat_core::event::{Epoch, Event, PeerReport, PeerState};
 use homeostat_core::feed::Sink;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::config::peers::PeerSettings;
 use crate::config::Config;
@@ -110,27 +110,33 @@ pub fn report(out: &mut Output, now: Epoch, watched: &Watched) -> (u8, Option<St
     (bits, failure)
 }
 
-/// For `run`: watches the neighbours now and then every `[peers] interval`, on the
-/// current runtime; each watch arrives on the returned channel. `None` without hosts.
-pub fn every(settings: &PeerSettings, state: PathBuf) -> Option<mpsc::Receiver<Watched>> {
-    if settings.hosts.is_empty() {
-        return None;
-    }
-    let neighbours = settings.neighbours();
-    let period = settings.interval.max(Duration::from_secs(1));
+/// The `[peers]` settings `run` watches with; a reload sends new ones.
+pub type Settings = watch::Receiver<Option<PeerSettings>>;
+
+/// For `run`: watches the neighbours at once and then every `[peers] interval`, on the
+/// current runtime, while the settings have hosts; each watch arrives on the returned
+/// channel. New settings (a reload) take effect at once.
+pub fn every(mut settings: Settings, state: PathBuf) -> mpsc::Receiver<Watched> {
     let (tx, rx) = mpsc::channel(1);
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(period);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
-            let watched = watch(&neighbours, &state, Timeouts::PEERS).await;
-            if tx.send(watched).await.is_err() {
-                return; // the daemon is finishing
+            let current = settings.borrow_and_update().clone();
+            if let Some(p) = current.filter(|p| !p.hosts.is_empty()) {
+                let watched = watch(&p.neighbours(), &state, Timeouts::PEERS).await;
+                if tx.send(watched).await.is_err() {
+                    return; // the daemon is finishing
+                }
+                let period = p.interval.max(Duration::from_secs(1));
+                tokio::select! {
+                    _ = tokio::time::sleep(period) => continue,
+                    changed = settings.changed() => if changed.is_err() { return },
+                }
+            } else if settings.changed().await.is_err() {
+                return;
             }
         }
     });
-    Some(rx)
+    rx
 }
 
 /// One watch of `neighbours`, all at once; the results in list order.

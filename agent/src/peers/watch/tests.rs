@@ -344,3 +344,42 @@ fn a_watch_reports_every_neighbour_in_list_order() {
         [Ok((b, PeerState::Unreachable)), Ok((a, PeerState::New))]
     );
 }
+
+#[test]
+fn run_watches_once_hosts_are_set_and_again_at_each_change() {
+    let (host, routes) = neighbour_at();
+    let (state, work) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let key = SigningKey::from_bytes(&[7; 32]);
+    serve(
+        &routes,
+        &key,
+        database(work.path(), Some(&key), &[("a", "1")]),
+    );
+    let me = "127.0.0.1:1".to_string();
+    let settings = |interval: u64| PeerSettings {
+        hosts: vec![me.clone(), host.clone()],
+        me: Some(me.clone()),
+        group_size: 2,
+        interval: Duration::from_secs(interval),
+        ..PeerSettings::default()
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (tx, rx) = watch::channel(None);
+        let mut watches = every(rx, state.path().to_owned());
+        // An hour apart: the second watch comes only from the change of settings.
+        let bound = Duration::from_secs(60);
+        for (interval, want) in [(3600, PeerState::New), (7200, PeerState::Unchanged)] {
+            tx.send(Some(settings(interval))).unwrap();
+            let w = tokio::time::timeout(bound, watches.recv())
+                .await
+                .expect("a watch after the settings changed")
+                .expect("the watch task runs");
+            let states: Vec<_> = w.into_iter().map(|r| r.unwrap().state).collect();
+            assert_eq!(states, [want]);
+        }
+    });
+}
