@@ -7,6 +7,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -129,6 +130,30 @@ impl Pins {
     pub fn discard_download(&self, host: &str) {
         let _ = fs::remove_file(self.download(host));
     }
+
+    /// Waits until no other watch on this state directory runs, and holds it off until
+    /// the [`Lock`] is dropped: a `watch-peers` beside `run` would otherwise write the
+    /// same downloads at once and report a forgery that is not there.
+    pub fn lock(&self) -> io::Result<Lock> {
+        let dir = File::open(&self.dir).map_err(|e| with_path(e, &self.dir))?;
+        loop {
+            // SAFETY: flock on a descriptor this function owns; no memory is passed.
+            #[allow(unsafe_code)]
+            let rc = unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX) };
+            if rc == 0 {
+                return Ok(Lock { _dir: dir });
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(with_path(e, &self.dir));
+            }
+        }
+    }
+}
+
+/// The `peers/` directory held by one watch; closing it lets the next one in.
+pub struct Lock {
+    _dir: File,
 }
 
 /// Makes a rename or link in `dir` durable; best effort, as the data files are synced.
@@ -192,6 +217,27 @@ mod tests {
         let pins = Pins::open(d.path()).unwrap();
         fs::write(pins.key_file("h:1"), "not a key\n").unwrap();
         assert_eq!(pins.pinned("h:1").unwrap(), Pin::Unreadable);
+    }
+
+    #[test]
+    fn one_watch_at_a_time() {
+        let d = tempfile::tempdir().unwrap();
+        let pins = Pins::open(d.path()).unwrap();
+        let held = pins.lock().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let other = pins.clone();
+        let waiter = std::thread::spawn(move || {
+            let lock = other.lock().unwrap();
+            tx.send(()).unwrap();
+            drop(lock);
+        });
+        // Whatever the machine's speed, the second cannot get in while the first holds.
+        assert!(rx
+            .recv_timeout(std::time::Duration::from_millis(200))
+            .is_err());
+        drop(held);
+        rx.recv().unwrap();
+        waiter.join().unwrap();
     }
 
     #[test]

@@ -144,7 +144,22 @@ pub async fn watch(neighbours: &[String], state: &Path, timeouts: Timeouts) -> W
     let pins = match Pins::open(state) {
         Ok(p) => p,
         Err(e) => {
-            let why = format!("watch-peers: cannot open the peers directory {e}");
+            let why = format!("watch-peers: cannot open the peers directory: {e}");
+            return neighbours.iter().map(|_| Err(why.clone())).collect();
+        }
+    };
+    let held = {
+        let pins = pins.clone();
+        tokio::task::spawn_blocking(move || pins.lock()).await
+    };
+    let locked = match held {
+        Ok(lock) => lock.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let _lock = match locked {
+        Ok(lock) => lock,
+        Err(e) => {
+            let why = format!("watch-peers: cannot lock the peers directory: {e}");
             return neighbours.iter().map(|_| Err(why.clone())).collect();
         }
     };
