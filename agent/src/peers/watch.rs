@@ -15,7 +15,7 @@ use std::time::Duration;
 use ed25519_dalek::VerifyingKey;
 use homeostat_core::event::{Epoch, Event, PeerReport, PeerState};
 use homeostat_core::feed::Sink;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use crate::config::peers::PeerSettings;
 use crate::config::Config;
@@ -111,7 +111,7 @@ pub fn report(out: &mut Output, now: Epoch, watched: &Watched) -> (u8, Option<St
 }
 
 /// The `[peers]` settings `run` watches with; a reload sends new ones.
-pub type Settings = watch::Receiver<Option<PeerSettings>>;
+pub type Settings = tokio::sync::watch::Receiver<Option<PeerSettings>>;
 
 /// For `run`: watches the neighbours at once and then every `[peers] interval`, on the
 /// current runtime, while the settings have hosts; each watch arrives on the returned

@@ -267,8 +267,11 @@ fn a_changed_key_stays_changed_until_the_pin_is_removed() {
     routes
         .lock()
         .unwrap()
-        .insert("/v1/key", b"garbage".to_vec());
-    assert_eq!(once(&host, state.path()).state, PeerState::KeyChanged);
+        .insert("/v1/key", b"\x1b[2J\nforged line\n".to_vec());
+    let f = once(&host, state.path());
+    assert_eq!(f.state, PeerState::KeyChanged, "{f:?}");
+    assert!(f.message.contains("serves no valid key"), "{}", f.message);
+    assert!(!f.message.contains(char::is_control), "{:?}", f.message);
 
     serve(
         &routes,
@@ -368,7 +371,7 @@ fn run_watches_once_hosts_are_set_and_again_at_each_change() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let (tx, rx) = watch::channel(None);
+        let (tx, rx) = tokio::sync::watch::channel(None);
         let mut watches = every(rx, state.path().to_owned());
         // An hour apart: the second watch comes only from the change of settings.
         let bound = Duration::from_secs(60);
