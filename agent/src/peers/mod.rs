@@ -5,4 +5,5 @@
 //! - [`watch`]: fetch, pin, verify and compare the neighbours' databases (`watch-peers`).
 
 pub mod serve;
+pub mod server;
 pub mod watch;
