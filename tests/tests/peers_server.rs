@@ -4,7 +4,8 @@
 //! watched file only while it matches the database; and the hostile clients of the
 //! issue: a client outside `allow` (403, one log line), `..` paths and unwatched files
 //! (never bytes), POST (405), a 10 MiB body (413), a head over 8 KiB (431), and 50 slow
-//! plus 500 idle connections that must not keep an allowed client waiting 5 s.
+//! plus 500 idle connections that must not keep an allowed client waiting 5 s; and a
+//! client that never finishes its request head is closed 10 s after accept.
 
 use std::net::{IpAddr, Ipv4Addr, TcpStream};
 use std::os::unix::ffi::OsStrExt;
@@ -306,4 +307,30 @@ fn drip(slow: &[TcpStream], stop: &AtomicBool) {
         i += 1;
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+#[test]
+fn a_client_without_its_request_head_is_closed_10_s_after_accept() {
+    use std::io::{Read, Write};
+    let h = Host::new("");
+    let start = Instant::now();
+    let mut s = connect(h.port());
+    s.write_all(b"GET /v1/key HT").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut buf = [0u8; 256];
+    let n = match s.read(&mut buf) {
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => 0,
+        Err(e) => panic!("waiting for the server to close: {e}"),
+    };
+    assert_eq!(n, 0, "closed without an answer: {:?}", &buf[..n]);
+    // The deadline runs from accept, which comes after `start`.
+    assert!(
+        start.elapsed() >= Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    let line = h.served.await_line("no request head within 10 s");
+    assert!(line.contains("127.0.0.1:"), "{line}");
+    assert_eq!(h.get("/v1/key").status, 200, "still serving");
 }

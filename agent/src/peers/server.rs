@@ -9,6 +9,7 @@
 //! - [`routes`]: GET only, no body; `/v1/key`, `/v1/files.db`, `/v1/journal`, `/v1/file`.
 //! - [`file`]: what `/v1/file?path=P` may serve, and opening it without symlinks.
 //! - [`body`]: response bodies, files streamed in chunks.
+//! - [`stall`]: an answer the client stops taking ends its connection after a minute.
 
 mod admit;
 mod body;
@@ -17,6 +18,7 @@ mod file;
 mod linger;
 mod routes;
 mod slots;
+mod stall;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,8 @@
 //! One admitted connection: one request (keep-alive off) through hyper with a request
 //! head of at most 8 KiB (hyper answers 431 beyond), closed when its head has not come
 //! 10 s after accept or when it is evicted, and closed lingering after its answer so that
-//! refusals (413, 431) reach a client that is still sending.
+//! refusals (413, 431) reach a client that is still sending. An answer the client stops
+//! taking for a minute ends the connection ([`super::stall`]).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -20,6 +21,7 @@ use tokio::time::{sleep_until, Instant};
 use super::linger::{self, AFTER_ANSWER};
 use super::routes;
 use super::slots::{Phase, Slot};
+use super::stall::{Progress, Tracked, STALL};
 use super::Shared;
 
 /// The largest request head read (hyper's buffer; beyond it hyper answers 431).
@@ -52,26 +54,36 @@ pub async fn serve(
     });
     // Hyper borrows the stream, so it is still ours for the lingering close whether the
     // connection ends well or not (a 431 ends it with an error).
+    let progress = Progress::new(accepted);
     let ended = {
+        let io = Tracked {
+            io: &mut stream,
+            progress: &progress,
+        };
         let conn = http1::Builder::new()
             .keep_alive(false)
             .max_buf_size(MAX_HEAD)
-            .serve_connection(TokioIo::new(&mut stream), svc);
+            .serve_connection(TokioIo::new(io), svc);
         tokio::pin!(conn);
-        let head_deadline = sleep_until(accepted + HEAD_TIMEOUT);
-        tokio::pin!(head_deadline);
-        let mut waiting_for_head = true;
+        // First the head's deadline, then, while answering, the stall check.
+        let timer = sleep_until(accepted + HEAD_TIMEOUT);
+        tokio::pin!(timer);
         loop {
             tokio::select! {
                 r = conn.as_mut() => break r,
                 // Evicted to make room: the log line was written by the evicter.
                 _ = &mut evicted => return,
-                () = &mut head_deadline, if waiting_for_head => {
+                () = &mut timer => {
                     if slot.phase() == Some(Phase::Head) {
                         super::log(peer, "closed: no request head within 10 s of accept");
                         return;
                     }
-                    waiting_for_head = false;
+                    let last = progress.last();
+                    if last.elapsed() >= STALL {
+                        super::log(peer, "closed: took none of its answer for 60 s");
+                        return;
+                    }
+                    timer.as_mut().reset(last + STALL);
                 }
             }
         }
