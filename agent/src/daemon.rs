@@ -112,6 +112,9 @@ pub fn run(
         ),
         None => None,
     };
+    // `[peers] listen`: the neighbourhood watch's server, on a thread of its own.
+    crate::peers::server::start_thread(&agent.cfg, &agent.keys, &agent.state)
+        .map_err(|e| (crate::exit::IO, e))?;
     let mut d = Daemon {
         config_path,
         agent,

@@ -35,7 +35,6 @@ impl Cidr {
     }
 
     /// Whether `ip` lies in the range (an IPv4-mapped IPv6 address counts as IPv4).
-    #[allow(dead_code)] // until `serve` admits clients
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
         let (a, b, bits) = match (self.addr, ip) {
@@ -94,7 +93,6 @@ impl Default for PeerSettings {
 
 impl PeerSettings {
     /// Whether a client address is admitted.
-    #[allow(dead_code)] // until `serve` admits clients
     pub fn admits(&self, ip: IpAddr) -> bool {
         self.allow.iter().any(|c| c.contains(ip))
     }

@@ -10,4 +10,5 @@ pub mod client;
 pub mod compare;
 pub mod pins;
 pub mod serve;
+pub mod server;
 pub mod watch;
