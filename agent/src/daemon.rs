@@ -1,21 +1,25 @@
 //! `homeostat run`: the daemon's clock and signals. What a round does is the caller's;
 //! this module only decides when: a sample every interval (the first at once), the files
-//! on their own longer interval, SIGHUP to reload, SIGTERM or SIGINT to finish cleanly.
+//! on their own longer interval, the neighbours' watches as they arrive, SIGHUP to reload,
+//! SIGTERM or SIGINT to finish cleanly.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use homeostat_core::feed::{Clock, Sink};
 
+use crate::config::peers::PeerSettings;
 use crate::config::Config;
 use crate::output::journal::Journal;
 use crate::output::metrics::Metrics;
 use crate::output::serve::serve;
 use crate::output::syslog::Syslog;
 use crate::output::Output;
+use crate::peers::watch::{self, Watched};
 use crate::round::{Agent, Files};
 
 use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
 use tokio::time::{interval, Instant, MissedTickBehavior};
 
 /// What the daemon asks of its owner.
@@ -26,8 +30,21 @@ pub trait Rounds {
     fn reload(&mut self) -> (Duration, Duration);
     /// Flush and save everything before exit.
     fn finish(&mut self);
-    /// Start what runs beside the rounds on the runtime (the `/metrics` server).
-    fn start(&mut self) {}
+    /// Start what runs beside the rounds on the runtime (the `/metrics` server, the
+    /// neighbours' watch); returns where the watches arrive, if the watch runs.
+    fn start(&mut self) -> Option<mpsc::Receiver<Watched>> {
+        None
+    }
+    /// Report one watch of the neighbours.
+    fn watched(&mut self, _watched: Watched) {}
+}
+
+/// The next watch, or never when there is no watch.
+async fn next_watch(rx: &mut Option<mpsc::Receiver<Watched>>) -> Option<Watched> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Runs until SIGTERM or SIGINT. `intervals` = (sample, files).
@@ -36,7 +53,7 @@ pub fn schedule(rounds: &mut impl Rounds, intervals: (Duration, Duration)) -> st
         .enable_all()
         .build()?;
     rt.block_on(async {
-        rounds.start();
+        let mut watches = rounds.start();
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
         let mut hup = signal(SignalKind::hangup())?;
@@ -53,6 +70,7 @@ pub fn schedule(rounds: &mut impl Rounds, intervals: (Duration, Duration)) -> st
                     }
                     rounds.round(files);
                 }
+                Some(w) = next_watch(&mut watches) => rounds.watched(w),
                 _ = hup.recv() => {
                     let (e, f) = rounds.reload();
                     if e != every {
@@ -95,6 +113,9 @@ pub fn run(
         ),
         None => None,
     };
+    // `[peers] listen`: the neighbourhood watch's server, on a thread of its own.
+    crate::peers::server::start_thread(&agent.cfg, &agent.keys, &agent.state)
+        .map_err(|e| (crate::exit::IO, e))?;
     let mut d = Daemon {
         config_path,
         agent,
@@ -102,6 +123,7 @@ pub fn run(
         json,
         metrics,
         listener,
+        peers: None,
     };
     let intervals = d.intervals();
     schedule(&mut d, intervals).map_err(|e| (crate::exit::IO, format!("daemon: {e}")))
@@ -123,6 +145,8 @@ struct Daemon<C> {
     metrics: Option<Metrics>,
     /// Where `/metrics` is served, until the runtime takes it.
     listener: Option<std::net::TcpListener>,
+    /// The neighbours' watch's `[peers]`, once it runs (a reload sends the new one).
+    peers: Option<tokio::sync::watch::Sender<Option<PeerSettings>>>,
 }
 
 impl<C> Daemon<C> {
@@ -130,11 +154,9 @@ impl<C> Daemon<C> {
         let m = self.agent.cfg.monitor.clone().unwrap_or_default();
         (m.interval, m.files_interval)
     }
-}
 
-impl<C: Clock> Rounds for Daemon<C> {
-    fn round(&mut self, files: bool) {
-        let now = self.clock.now();
+    /// A round's sinks: standard output, syslog and the metrics when configured.
+    fn output(&self, now: homeostat_core::event::Epoch) -> Output {
         let mut out = Output::new(self.json, now);
         out.add(Box::new(Journal::new(&self.agent.state)));
         if self.agent.cfg.output.syslog {
@@ -147,6 +169,14 @@ impl<C: Clock> Rounds for Daemon<C> {
         if let Some(m) = &self.metrics {
             out.add(m.sink());
         }
+        out
+    }
+}
+
+impl<C: Clock> Rounds for Daemon<C> {
+    fn round(&mut self, files: bool) {
+        let now = self.clock.now();
+        let mut out = self.output(now);
         let files = match files {
             true => Files::Due {
                 update: self.agent.cfg.update,
@@ -168,15 +198,29 @@ impl<C: Clock> Rounds for Daemon<C> {
         }
     }
 
-    fn start(&mut self) {
-        let (Some(l), Some(m)) = (self.listener.take(), self.metrics.as_ref()) else {
-            return;
-        };
-        match tokio::net::TcpListener::from_std(l) {
-            Ok(l) => {
-                tokio::spawn(serve(l, m.text()));
+    fn start(&mut self) -> Option<mpsc::Receiver<Watched>> {
+        if let (Some(l), Some(m)) = (self.listener.take(), self.metrics.as_ref()) {
+            match tokio::net::TcpListener::from_std(l) {
+                Ok(l) => {
+                    tokio::spawn(serve(l, m.text()));
+                }
+                Err(e) => say(&format!("[output] metrics: cannot serve: {e}")),
             }
-            Err(e) => say(&format!("[output] metrics: cannot serve: {e}")),
+        }
+        let (tx, settings) = tokio::sync::watch::channel(self.agent.cfg.peers.clone());
+        self.peers = Some(tx);
+        Some(watch::every(settings, self.agent.state.clone()))
+    }
+
+    fn watched(&mut self, watched: Watched) {
+        let now = self.clock.now();
+        let mut out = self.output(now);
+        let (_, failure) = watch::report(&mut out, now, &watched);
+        if let Some(why) = failure {
+            say(&why);
+        }
+        if let Err(e) = out.commit() {
+            say(&format!("cannot write report: {e}"));
         }
     }
 
@@ -185,6 +229,17 @@ impl<C: Clock> Rounds for Daemon<C> {
             Ok(cfg) => {
                 say("configuration reloaded");
                 self.agent.cfg = cfg;
+                // The neighbours' watch restarts only when `[peers]` changed.
+                if let Some(tx) = &self.peers {
+                    let new = self.agent.cfg.peers.clone();
+                    tx.send_if_modified(|p| {
+                        let changed = *p != new;
+                        if changed {
+                            *p = new;
+                        }
+                        changed
+                    });
+                }
                 // Feeds are rebuilt from the new [monitor]; the learned state is kept.
                 if let Some(s) = self.agent.session.as_mut() {
                     if let Some(m) = self.agent.cfg.monitor.as_ref() {

@@ -412,9 +412,10 @@ pub enum PeerState {
     Unchanged,
     /// Verified, and its records differ from the copy fetched last time.
     Changed,
-    /// It could not be fetched (refused, timed out, not a database).
+    /// It could not be fetched (refused, timed out, an HTTP error status).
     Unreachable,
-    /// Its database is unsigned, or its signature does not verify with the pinned key.
+    /// Its database is unsigned, its signature does not verify with the pinned key, or
+    /// what it serves is not a database at all (or its key is not a key).
     BadSignature,
     /// It serves a key other than the one pinned.
     KeyChanged,

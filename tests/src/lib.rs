@@ -27,10 +27,12 @@ pub mod json;
 pub mod net;
 pub mod procs;
 pub mod prom;
+pub mod rawhttp;
 // geteuid, with a SAFETY note.
 #[allow(unsafe_code)]
 pub mod run;
 pub mod scenario;
+pub mod served;
 pub mod snapshot;
 pub mod text;
 pub mod tree;

@@ -79,7 +79,6 @@ pub struct Config {
     /// `[[process]]`: process promises, in config order.
     pub processes: Vec<process::ProcessPromise>,
     /// `[peers]`: the neighbourhood watch (absent: no server, no neighbours).
-    #[allow(dead_code)] // until serve and watch-peers read it
     pub peers: Option<peers::PeerSettings>,
 }
 

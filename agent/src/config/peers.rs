@@ -1,9 +1,6 @@
 //! `[peers]` in the configuration: the neighbourhood watch (who may fetch this host's
 //! database, whom this host watches, how often).
 
-// Until `serve` and `watch-peers` use every part (being built in this change).
-#![allow(dead_code)]
-
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;

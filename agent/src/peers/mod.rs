@@ -2,7 +2,13 @@
 //! their neighbours' (the seed's `peers()` and `admit`).
 //!
 //! - [`serve`]: the read-only HTTP/1.1 server (`homeostat serve`, and `run` with `listen`).
-//! - [`watch`]: fetch, pin, verify and compare the neighbours' databases (`watch-peers`).
+//! - [`watch`]: fetch, pin, verify and compare the neighbours' databases (`watch-peers`),
+//!   with [`client`] (GET over HTTP/1.1), [`pins`] (keys pinned on first use) and
+//!   [`compare`] (two databases, record by record).
 
+pub mod client;
+pub mod compare;
+pub mod pins;
 pub mod serve;
+pub mod server;
 pub mod watch;
