@@ -169,7 +169,7 @@ mod tests {
                 w.push(i as u16, r).unwrap();
             }
         }
-        w.commit(&Keys::default()).unwrap();
+        w.commit(&Keys::default(), None).unwrap();
         verify(dest, &Keys::default()).unwrap()
     }
 

@@ -94,7 +94,7 @@ fn database(dir: &Path, key: Option<&SigningKey>, files: &[(&str, &str)]) -> Vec
         signing: key.cloned(),
         verifying: None,
     };
-    w.commit(&keys).unwrap();
+    w.commit(&keys, None).unwrap();
     std::fs::read(&dest).unwrap()
 }
 
