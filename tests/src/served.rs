@@ -22,12 +22,17 @@ impl Served {
     /// `homeostat --config CONFIG --state-dir STATE serve`; returns once it listens (at
     /// most 20 s), or panics with what it said.
     pub fn start(config: &Path, state: &Path) -> Served {
+        Served::start_command(config, state, "serve")
+    }
+
+    /// The same with another command that serves (`run` with `[peers] listen`).
+    pub fn start_command(config: &Path, state: &Path, command: &str) -> Served {
         let mut child = Command::new(homeostat_bin())
             .arg("--config")
             .arg(config)
             .arg("--state-dir")
             .arg(state)
-            .arg("serve")
+            .arg(command)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -57,7 +62,7 @@ impl Served {
         });
         served.port = port.unwrap_or_else(|| {
             panic!(
-                "homeostat serve did not say where it listens within 20 s; stderr:\n{}",
+                "homeostat {command} did not say where it listens within 20 s; stderr:\n{}",
                 served.lines().join("\n")
             )
         });

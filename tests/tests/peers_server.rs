@@ -26,31 +26,46 @@ struct Host {
 /// A file name no client may get wrong: a byte that is not UTF-8, a space, a comma.
 const ODD_NAME: &[u8] = b"caf\xe9 x,y";
 
+/// The key's file, beside the tree.
+fn key_path(fx: &Fixture) -> std::path::PathBuf {
+    fx.dir.path().join("db.key")
+}
+
+/// The config: the tree, the signing key, and `[peers]` listening at `listen`.
+fn configure(fx: &Fixture, listen: &str, peers_extra: &str) {
+    fx.write_config(
+        &format!(
+            "[database]\nkey = \"{}\"\n[peers]\nlisten = \"{listen}\"\nallow = [\"127.0.0.1\"]\n{peers_extra}\n",
+            key_path(fx).display()
+        ),
+        "",
+    );
+}
+
+/// A tree with a few files, a signing key and a database; the public key in hex.
+fn prepared(peers_extra: &str) -> (Fixture, String) {
+    let fx = Fixture::bare();
+    std::fs::write(fx.tree.join("a.txt"), b"alpha contents\n").unwrap();
+    std::fs::write(fx.tree.join("c.txt"), b"charlie contents\n").unwrap();
+    std::fs::create_dir(fx.tree.join("sub")).unwrap();
+    std::fs::write(fx.tree.join("sub/b"), b"bravo contents\n").unwrap();
+    std::fs::write(fx.path(ODD_NAME), b"odd contents\n").unwrap();
+    std::fs::write(fx.scratch.join("unwatched"), b"unwatched contents\n").unwrap();
+    let kg = fx.run(&["keygen", "--out", key_path(&fx).to_str().unwrap()]);
+    kg.expect_code(0);
+    let public_key = kg
+        .stdout_str()
+        .lines()
+        .find_map(|l| l.strip_prefix("public key: ").map(str::to_owned))
+        .expect("keygen prints the public key");
+    configure(&fx, "127.0.0.1:0", peers_extra);
+    fx.init();
+    (fx, public_key)
+}
+
 impl Host {
     fn new(peers_extra: &str) -> Host {
-        let fx = Fixture::bare();
-        std::fs::write(fx.tree.join("a.txt"), b"alpha contents\n").unwrap();
-        std::fs::write(fx.tree.join("c.txt"), b"charlie contents\n").unwrap();
-        std::fs::create_dir(fx.tree.join("sub")).unwrap();
-        std::fs::write(fx.tree.join("sub/b"), b"bravo contents\n").unwrap();
-        std::fs::write(fx.path(ODD_NAME), b"odd contents\n").unwrap();
-        std::fs::write(fx.scratch.join("unwatched"), b"unwatched contents\n").unwrap();
-        let key = fx.dir.path().join("db.key");
-        let kg = fx.run(&["keygen", "--out", key.to_str().unwrap()]);
-        kg.expect_code(0);
-        let public_key = kg
-            .stdout_str()
-            .lines()
-            .find_map(|l| l.strip_prefix("public key: ").map(str::to_owned))
-            .expect("keygen prints the public key");
-        fx.write_config(
-            &format!(
-                "[database]\nkey = \"{}\"\n[peers]\nlisten = \"127.0.0.1:0\"\nallow = [\"127.0.0.1\"]\n{peers_extra}\n",
-                key.display()
-            ),
-            "",
-        );
-        fx.init();
+        let (fx, public_key) = prepared(peers_extra);
         let served = Served::start(&fx.config, &fx.state);
         Host {
             fx,
@@ -330,4 +345,30 @@ fn a_client_without_its_request_head_is_closed_10_s_after_accept() {
     let line = h.served.await_line("no request head within 10 s");
     assert!(line.contains("127.0.0.1:"), "{line}");
     assert_eq!(h.get("/v1/key").status, 200, "still serving");
+}
+
+#[test]
+fn run_serves_too_and_a_taken_address_exits_18() {
+    let (fx, public_key) = prepared("");
+    let served = Served::start_command(&fx.config, &fx.state, "run");
+    let key = rawhttp::get(served.port, "/v1/key");
+    assert_eq!(key.status, 200, "{}", key.head);
+    assert_eq!(key.body, format!("{public_key}\n").as_bytes());
+    let db = rawhttp::get(served.port, "/v1/files.db");
+    assert_eq!(db.status, 200, "{}", db.head);
+    assert!(db.body.starts_with(b"HMSTDB"), "a database");
+    drop(served);
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    configure(&fx, &addr, "");
+    for command in ["serve", "run"] {
+        let o = fx.run(&[command]);
+        o.expect_code(18);
+        assert!(
+            o.stderr_str().contains(&format!("cannot listen on {addr}")),
+            "{command}: {}",
+            o.stderr_str()
+        );
+    }
 }
