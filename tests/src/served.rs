@@ -27,12 +27,19 @@ impl Served {
 
     /// The same with another command that serves (`run` with `[peers] listen`).
     pub fn start_command(config: &Path, state: &Path, command: &str) -> Served {
-        let mut child = Command::new(homeostat_bin())
-            .arg("--config")
+        let mut cmd = Command::new(homeostat_bin());
+        cmd.arg("--config")
             .arg(config)
             .arg("--state-dir")
             .arg(state)
-            .arg(command)
+            .arg(command);
+        Served::start_with(cmd, command)
+    }
+
+    /// `cmd`, which ends in a homeostat that serves (under `unshare`, say), called `what`
+    /// in messages.
+    pub fn start_with(mut cmd: Command, command: &str) -> Served {
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -71,7 +71,10 @@ pub fn command(
                 .map_err(|e| (CONFIG, format!("--from {}: {e}", dir.display())))?;
             run.each(&mut mirror, paths, out)?
         }
-        From::Peer(host) => run.each(&mut Peer { host }, paths, out)?,
+        From::Peer(host) => {
+            let mut peer = Peer::new(host).map_err(|e| (IO, format!("tokio runtime: {e}")))?;
+            run.each(&mut peer, paths, out)?
+        }
     };
     let report = |e: std::io::Error| (IO, format!("cannot write report: {e}"));
     // The events are out before the database accepts what they say was done.

@@ -106,23 +106,83 @@ impl Source for Mirror {
     }
 }
 
-/// `--from http://HOST:PORT`. The HTTP client is another branch's (`peers/client.rs`);
-/// until it is plugged in here, every path is refused with this message. Plugging it in:
-/// `open` asks `GET /v1/file?path=P` (P the percent-encoded bytes of `/` + `names`
-/// joined by `/`) and returns a blocking reader of the body; a 404 or a failed request
-/// is `Err` with the status or error (the caller refuses that path and goes on).
+/// `--from http://HOST:PORT`: the peer's `GET /v1/file?path=P`, which answers only while
+/// its copy matches its own database. The body goes to an unnamed temporary file (memory
+/// stays constant whatever the size); the caller hashes it against this host's database
+/// before it is believed, as for a mirror.
 pub struct Peer {
-    pub host: String,
+    host: String,
+    rt: tokio::runtime::Runtime,
+}
+
+/// Largest file a peer may send (the write stops one byte past the recorded size anyway).
+const PEER_FILE_LIMIT: u64 = 1 << 40;
+
+impl Peer {
+    pub fn new(host: String) -> io::Result<Peer> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        Ok(Peer { host, rt })
+    }
+}
+
+/// `/v1/file?path=P` for the absolute path of `names`: every byte but unreserved ones
+/// and `/` percent-encoded, so any file name travels.
+fn file_target(names: &[&[u8]]) -> String {
+    let mut t = String::from("/v1/file?path=");
+    for name in names {
+        t.push_str("%2F");
+        for &b in *name {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                t.push(char::from(b));
+            } else {
+                t.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    t
+}
+
+/// An unnamed file in the temporary directory, gone when closed.
+fn anonymous_file() -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_TMPFILE)
+        .mode(0o600)
+        .open(std::env::temp_dir())
 }
 
 impl Source for Peer {
-    type Reader = io::Empty;
+    type Reader = File;
 
-    fn open(&mut self, _names: &[&[u8]]) -> Result<io::Empty, String> {
-        Err(format!(
-            "--from http:// not available yet (peer {})",
-            self.host
-        ))
+    fn open(&mut self, names: &[&[u8]]) -> Result<File, String> {
+        use crate::peers::client::{get, Timeouts};
+        use std::io::{Seek, SeekFrom};
+        let target = file_target(names);
+        let mut file =
+            anonymous_file().map_err(|e| format!("cannot make a temporary file: {e}"))?;
+        let got = self
+            .rt
+            .block_on(get(
+                &self.host,
+                &target,
+                PEER_FILE_LIMIT,
+                Timeouts::PEERS,
+                &mut file,
+            ))
+            .map_err(|e| e.to_string())?;
+        if got.status != 200 {
+            return Err(format!(
+                "peer {} answered {} (it has no copy matching its database)",
+                self.host, got.status
+            ));
+        }
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| format!("temporary copy: {e}"))?;
+        Ok(file)
     }
 }
 
@@ -178,11 +238,23 @@ mod tests {
     }
 
     #[test]
-    fn peer_is_refused_until_the_client_is_plugged_in() {
-        let mut p = Peer {
-            host: "127.0.0.2:5309".into(),
-        };
+    fn peer_targets_encode_every_byte_that_needs_it() {
+        assert_eq!(
+            file_target(&[b"etc", b"a b\n%\xff~.x"]),
+            "/v1/file?path=%2Fetc%2Fa%20b%0A%25%FF~.x"
+        );
+    }
+
+    #[test]
+    fn an_unreachable_peer_is_a_refusal_naming_it() {
+        // A port nothing listens on: bind one, note it, close it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut p = Peer::new(format!("127.0.0.1:{port}")).unwrap();
         let e = p.open(&[b"etc", b"hosts"]).unwrap_err();
-        assert!(e.contains("not available yet"), "{e}");
+        assert!(e.contains(&format!("127.0.0.1:{port}")), "{e}");
     }
 }
