@@ -84,7 +84,8 @@ fn run(cli: Cli) -> Outcome {
     let clock = platform::SystemClock;
     let now = clock.now();
     let mut out = Output::new(cli.json, now);
-    // Every command that reports events journals them (samples excepted, by the sink).
+    // Every command that reports events journals them (samples excepted, by the sink),
+    // and sends them to syslog when `[output]` asks.
     if matches!(
         cli.command,
         Command::Scan { .. }
@@ -95,6 +96,14 @@ fn run(cli: Cli) -> Outcome {
             | Command::Restore { .. }
     ) {
         out.add(Box::new(output::journal::Journal::new(&state)));
+        if cfg.output.syslog {
+            let host = state_dir::hostname();
+            out.add(Box::new(output::syslog::Syslog::new(
+                &cfg.output,
+                &host,
+                now,
+            )));
+        }
     }
     let update = |no_update: bool| cfg.update && !no_update;
     let (files, sample, name) = match cli.command {
@@ -138,13 +147,6 @@ fn run(cli: Cli) -> Outcome {
         Command::Config { .. } | Command::Keygen { .. } => unreachable!("handled above"),
     };
     let mut agent = Agent::new(cfg, keys, state);
-    if agent.cfg.output.syslog {
-        out.add(Box::new(output::syslog::Syslog::new(
-            &agent.cfg.output,
-            &agent.host,
-            now,
-        )));
-    }
     // `scan` is a round: it feeds the metrics file and the counters `run` serves.
     let metrics = (name == "scan" && agent.cfg.output.metrics_wanted())
         .then(|| output::metrics::Metrics::open(&agent.state));

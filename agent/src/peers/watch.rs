@@ -22,7 +22,6 @@ use crate::config::Config;
 use crate::exit::{Outcome, CONFIG, IO};
 use crate::files::database::{verify, DbFileError};
 use crate::files::signing::Keys;
-use crate::output::syslog::Syslog;
 use crate::output::Output;
 use crate::peers::client::{self, Timeouts};
 use crate::peers::compare::{self, Counts};
@@ -48,13 +47,8 @@ pub struct Found {
 pub type Watched = Vec<Result<Found, String>>;
 
 /// `homeostat watch-peers`: exits with the OR of the events' bits (0 when nothing is
-/// wrong). A host not in the list watches none: a warning says so. The events go to
-/// syslog too when `[output]` asks, as a round's do.
+/// wrong). A host not in the list watches none: a warning says so.
 pub fn command(cfg: &Config, state: &Path, out: &mut Output) -> Outcome {
-    if cfg.output.syslog {
-        let host = crate::state_dir::hostname();
-        out.add(Box::new(Syslog::new(&cfg.output, &host, out.now())));
-    }
     let settings = cfg
         .peers
         .as_ref()
