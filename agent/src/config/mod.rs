@@ -150,6 +150,17 @@ mod tests {
     use std::time::Duration;
 
     #[test]
+    fn readme_config_example_parses() {
+        let readme = include_str!("../../../README.md");
+        let section = &readme[readme.find("## Configuration").expect("section")..];
+        let start = section.find("```toml\n").expect("toml block") + 8;
+        let block = &section[start..];
+        let block = &block[..block.find("```").expect("end of block")];
+        let c = Config::parse(block, "README.md").unwrap_or_else(|e| panic!("{e:#}"));
+        assert!(c.peers.is_some() && !c.trees.is_empty() && !c.rules.is_empty());
+    }
+
+    #[test]
     fn default_config_parses() {
         let c = Config::parse(DEFAULT, "default").unwrap();
         let roots: Vec<&[u8]> = c.trees.iter().map(|t| &t.spec.root[..]).collect();
