@@ -144,15 +144,27 @@ fn file_target(names: &[&[u8]]) -> String {
     t
 }
 
-/// An unnamed file in the temporary directory, gone when closed.
+/// An unnamed file in the temporary directory, gone when closed: created with a name
+/// only this process uses (`O_EXCL`, mode 0600), unlinked at once (portable, unlike
+/// Linux's `O_TMPFILE`).
 fn anonymous_file() -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "homeostat-restore-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let path = std::env::temp_dir().join(name);
+    let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
-        .custom_flags(libc::O_TMPFILE)
+        .create_new(true)
         .mode(0o600)
-        .open(std::env::temp_dir())
+        .open(&path)?;
+    std::fs::remove_file(&path)?;
+    Ok(file)
 }
 
 impl Source for Peer {
