@@ -27,6 +27,10 @@ enum Line<'a> {
         old: Option<Values<'a>>,
         #[serde(skip_serializing_if = "Option::is_none")]
         new: Option<Values<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        package: Option<Pkg>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        accepted: bool,
     },
     Setid {
         t: i64,
@@ -216,6 +220,31 @@ impl Serialize for Keys<'_> {
     }
 }
 
+/// A file finding's `package` (`docs/json.md`): names and versions escaped like paths.
+#[derive(Serialize)]
+struct Pkg {
+    name: String,
+    arch: String,
+    from: Option<String>,
+    to: Option<String>,
+    verified: &'static str,
+    cause: &'static str,
+}
+
+impl Pkg {
+    fn of(p: &homeostat_core::package::Package<'_>) -> Pkg {
+        let text = |s: &str| escape(s.as_bytes());
+        Pkg {
+            name: text(p.name),
+            arch: text(p.arch),
+            from: p.from.map(text),
+            to: p.to.map(text),
+            verified: p.verified.name(),
+            cause: p.cause.name(),
+        }
+    }
+}
+
 impl<'a> Line<'a> {
     /// The line of `e`, or `None` for events JSON does not show.
     fn of(e: &'a Event<'a>) -> Option<Line<'a>> {
@@ -230,6 +259,8 @@ impl<'a> Line<'a> {
                     attrs: f.diff.iter().map(Attr::name).collect(),
                     old: values(f.old),
                     new: values(f.new),
+                    package: f.package.as_ref().map(Pkg::of),
+                    accepted: f.accepted,
                 }
             }
             Event::SetId(s) => Line::Setid {
@@ -437,6 +468,8 @@ mod tests {
             old: Some(side(&old, None)),
             new: Some(side(&new, Some(&b"/x\x1b"[..]))),
             handle: "etc",
+            package: None,
+            accepted: false,
         });
         assert_eq!(
             lines(&[e]),

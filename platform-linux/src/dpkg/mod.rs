@@ -78,7 +78,7 @@ impl std::fmt::Display for Problem {
 
 /// The index key of a path: SipHash with fixed keys. A collision can only lend a path an
 /// owner, never a verdict: digests are looked up by the same key and must match content.
-pub(crate) fn path_key(path: &[u8]) -> u64 {
+pub fn path_key(path: &[u8]) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     h.write(path);
     h.finish()

@@ -254,6 +254,8 @@ mod tests {
                 old: None,
                 new: None,
                 handle: "files_etc",
+                package: None,
+                accepted: false,
             })
         };
         sink.event(&change(Change::Changed)).unwrap();
