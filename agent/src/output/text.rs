@@ -315,13 +315,13 @@ fn changed_line(a: Attr, p: &str, o: Side<'_>, n: Side<'_>) -> String {
     }
 }
 
-/// "upgrade of coreutils 9.1-1 → 9.4-1, verified against the .deb": what the package
+/// "upgrade of coreutils 9.1-1 -> 9.4-1, verified against the .deb": what the package
 /// database says of a finding, every name escaped.
 fn package_sentence(p: &Package<'_>, gone: bool, accepted: bool) -> String {
     let e = |s: Option<&str>| s.map_or_else(|| String::from("?"), |s| escape(s.as_bytes()));
     let name = escape(p.name.as_bytes());
     let what = match p.cause {
-        Cause::Upgrade => format!("upgrade of {name} {} → {}", e(p.from), e(p.to)),
+        Cause::Upgrade => format!("upgrade of {name} {} -> {}", e(p.from), e(p.to)),
         Cause::Install => format!("install of {name} {}", e(p.to)),
         Cause::Remove => format!("removal of {name} {}", e(p.from)),
         Cause::Unexplained => format!(
