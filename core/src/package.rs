@@ -128,8 +128,12 @@ pub enum Expected {
 /// A package database. Ids are the source's own (indexes into what it loaded); strings it
 /// returns live as long as the source.
 pub trait PackageSource {
-    /// Owner of `path` in the database now.
-    fn owner(&mut self, path: &[u8]) -> Option<u32>;
+    /// Every package that lists `path` now (directories have many).
+    fn owners(&mut self, path: &[u8]) -> impl Iterator<Item = u32> + '_;
+    /// The first of [`PackageSource::owners`].
+    fn owner(&mut self, path: &[u8]) -> Option<u32> {
+        self.owners(path).next()
+    }
     /// A package by `name:arch` (an owner recorded with the baseline).
     fn by_name(&mut self, name: &str, arch: &str) -> Option<u32>;
     /// Name and architecture of `id`.

@@ -219,10 +219,18 @@ impl Packages {
             let (n, a) = recorded_name.as_ref()?;
             src.by_name(n, a)
         };
-        // A gone path keeps the owner recorded with it; a live one has today's.
+        // A gone path keeps the owner recorded with it; a live one has today's: of several
+        // (a shared directory), one with a transaction in the window.
         let id = match change {
             Change::Removed => by_record(src).or_else(|| src.owner(path)),
-            _ => src.owner(path).or_else(|| by_record(src)),
+            _ => {
+                let all: Vec<u32> = src.owners(path).collect();
+                let active = all
+                    .iter()
+                    .copied()
+                    .find(|&id| src.transaction(id, since, now).is_some());
+                active.or(all.first().copied()).or_else(|| by_record(src))
+            }
         };
         let Some(id) = id else { return Ok(None) };
         let tx = src

@@ -68,6 +68,16 @@ impl Owners {
             .map(|&(_, id)| id)
     }
 
+    /// Every package that lists `path`, in package order.
+    pub(crate) fn all(&self, path: &[u8]) -> impl Iterator<Item = u32> + '_ {
+        let key = path_key(path);
+        let i = self.keys.partition_point(|&(k, _)| k < key);
+        self.keys[i..]
+            .iter()
+            .take_while(move |(k, _)| *k == key)
+            .map(|&(_, id)| id)
+    }
+
     /// Whether `id` lists `path`.
     pub(crate) fn lists(&self, id: u32, path: &[u8]) -> bool {
         let key = path_key(path);

@@ -9,6 +9,7 @@
 
 mod deb;
 mod index;
+mod info;
 mod log;
 mod status;
 mod tar;
@@ -103,7 +104,8 @@ pub struct Dpkg {
     by_name: HashMap<(String, String), u32>,
     owners: index::Owners,
     conffiles: HashMap<(u32, u64), [u8; 16]>,
-    txs: Vec<log::Tx>,
+    /// Each package's logged transactions, oldest first.
+    txs: HashMap<u32, Vec<log::Tx>>,
     md5sums: HashMap<u32, HashMap<u64, [u8; 16]>>,
     listed: Option<HashMap<deb::Nva, [u8; 32]>>,
     debs: HashMap<u32, Option<Members>>,
@@ -133,7 +135,7 @@ impl Dpkg {
                 info: None,
             });
         }
-        let lists = list_files(&paths.dpkg_dir.join("info"), &mut pkgs, &by_name);
+        let lists = info::list_files(&paths.dpkg_dir.join("info"), &mut pkgs, &by_name);
         let named: Vec<(u32, &str, PathBuf)> = lists
             .iter()
             .map(|(id, p)| (*id, pkgs[*id as usize].name.as_str(), p.clone()))
@@ -142,10 +144,12 @@ impl Dpkg {
             index::Owners::build(&named, &paths.dpkg_dir.join("diversions"), &mut problems);
         let txs = log::read(&paths.dpkg_log, since, &mut problems);
         // Packages purged since: known only by the log, and by the baseline's owners.
-        for tx in &txs {
+        let mut by_pkg: HashMap<u32, Vec<log::Tx>> = HashMap::new();
+        for tx in txs {
             let key = (tx.name.clone(), tx.arch.clone());
-            if let std::collections::hash_map::Entry::Vacant(e) = by_name.entry(key) {
-                e.insert(pkgs.len());
+            let next = pkgs.len();
+            let id = *by_name.entry(key).or_insert(next);
+            if id == next {
                 pkgs.push(Pkg {
                     name: tx.name.clone(),
                     arch: tx.arch.clone(),
@@ -153,6 +157,7 @@ impl Dpkg {
                     info: None,
                 });
             }
+            by_pkg.entry(id as u32).or_default().push(tx);
         }
         let by_name = by_name.into_iter().map(|(k, v)| (k, v as u32)).collect();
         Ok(Dpkg {
@@ -161,12 +166,30 @@ impl Dpkg {
             by_name,
             owners,
             conffiles,
-            txs,
+            txs: by_pkg,
             md5sums: HashMap::new(),
             listed: None,
             debs: HashMap::new(),
             problems,
         })
+    }
+
+    /// `path` as the package database knows it: itself, or its other name on a merged
+    /// `/usr` (`/usr/sbin/x` is listed as `/sbin/x`, and the other way round).
+    fn named<'p>(&self, path: &'p [u8]) -> std::borrow::Cow<'p, [u8]> {
+        if self.owners.owner(path).is_some() {
+            return path.into();
+        }
+        let alias = match path.strip_prefix(b"/usr") {
+            Some(rest) if info::merged(rest) => rest.to_vec(),
+            Some(_) => return path.into(),
+            None if info::merged(path) => [b"/usr", path].concat(),
+            None => return path.into(),
+        };
+        match self.owners.owner(&alias) {
+            Some(_) => alias.into(),
+            None => path.into(),
+        }
     }
 
     /// Problems found since the last call.
@@ -189,39 +212,15 @@ impl Dpkg {
 
     /// `info/P.md5sums`: `MD5  relative/path` lines.
     fn read_md5sums(&mut self, id: u32) -> HashMap<u64, [u8; 16]> {
-        let mut out = HashMap::new();
         let Some(info) = &self.pkgs[id as usize].info else {
-            return out;
+            return HashMap::new();
         };
         let file = self
             .paths
             .dpkg_dir
             .join("info")
             .join(format!("{info}.md5sums"));
-        let Ok(text) = std::fs::read(&file) else {
-            return out;
-        };
-        for (i, line) in text.split(|&b| b == b'\n').enumerate() {
-            if line.is_empty() {
-                continue;
-            }
-            let parsed = line
-                .get(34..)
-                .filter(|_| &line[32..34] == b"  ")
-                .and_then(|rel| {
-                    let md5 = status::hex16(std::str::from_utf8(&line[..32]).ok()?)?;
-                    Some((path_key(&[b"/", rel].concat()), md5))
-                });
-            match parsed {
-                Some((k, md5)) => {
-                    out.insert(k, md5);
-                }
-                None => self
-                    .problems
-                    .push(Problem::at(&file, i + 1, "expected `MD5  PATH`")),
-            }
-        }
-        out
+        info::md5sums(&file, &mut self.problems)
     }
 
     /// The archive of `id` as installed, when apt's lists vouch for it.
@@ -284,44 +283,10 @@ impl Dpkg {
     }
 }
 
-/// `info/*.list`: each names its package (`name.list` or `name:arch.list`).
-fn list_files(
-    info: &Path,
-    pkgs: &mut [Pkg],
-    by_name: &HashMap<(String, String), usize>,
-) -> Vec<(u32, PathBuf)> {
-    let mut by_plain: HashMap<&str, usize> = HashMap::new();
-    for (i, p) in pkgs.iter().enumerate() {
-        by_plain.entry(p.name.as_str()).or_insert(i);
-    }
-    let mut found = Vec::new();
-    let Ok(dir) = std::fs::read_dir(info) else {
-        return Vec::new();
-    };
-    for e in dir.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some(base) = name.strip_suffix(".list") else {
-            continue;
-        };
-        let id = match base.split_once(':') {
-            Some((n, a)) => by_name.get(&(n.to_owned(), a.to_owned())).copied(),
-            None => by_plain.get(base).copied(),
-        };
-        if let Some(id) = id {
-            found.push((id as u32, base.to_owned(), e.path()));
-        }
-    }
-    let mut out = Vec::with_capacity(found.len());
-    for (id, base, path) in found {
-        pkgs[id as usize].info = Some(base);
-        out.push((id, path));
-    }
-    out
-}
-
 impl PackageSource for Dpkg {
-    fn owner(&mut self, path: &[u8]) -> Option<u32> {
-        self.owners.owner(path)
+    fn owners(&mut self, path: &[u8]) -> impl Iterator<Item = u32> + '_ {
+        let path = self.named(path).into_owned();
+        self.owners.all(&path)
     }
 
     fn by_name(&mut self, name: &str, arch: &str) -> Option<u32> {
@@ -345,21 +310,23 @@ impl PackageSource for Dpkg {
         since: Epoch,
         now: Epoch,
     ) -> Option<(TxKind, Option<&str>, Option<&str>)> {
-        let p = &self.pkgs[id as usize];
         // The latest: a later line wins a tie within the second.
         let tx = self
             .txs
+            .get(&id)?
             .iter()
             .rev()
-            .find(|t| t.t >= since && t.t <= now && t.name == p.name && t.arch == p.arch)?;
+            .find(|t| t.t >= since && t.t <= now)?;
         Some((tx.kind, tx.from.as_deref(), tx.to.as_deref()))
     }
 
     fn conffile(&mut self, id: u32, path: &[u8]) -> Option<[u8; 16]> {
+        let path = &self.named(path).into_owned();
         self.conffiles.get(&(id, path_key(path))).copied()
     }
 
     fn expected(&mut self, id: u32, path: &[u8], alg: Algorithm) -> Option<Expected> {
+        let path = &self.named(path).into_owned();
         // A diverted file is known to its package by its old name.
         let key = path_key(path);
         let name = self
@@ -392,6 +359,10 @@ impl PackageSource for Dpkg {
     }
 
     fn lists(&mut self, id: u32, path: &[u8]) -> bool {
+        let path = &self.named(path).into_owned();
         self.owners.lists(id, path)
     }
 }
+
+#[cfg(test)]
+mod tests;
