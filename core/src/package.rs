@@ -154,8 +154,6 @@ pub trait PackageSource {
     fn conffile(&mut self, id: u32, path: &[u8]) -> Option<[u8; 16]>;
     /// What `id` as installed now expects at `path`; `alg` is the tree's algorithm.
     fn expected(&mut self, id: u32, path: &[u8], alg: Algorithm) -> Option<Expected>;
-    /// MD5 of the live file at `path`.
-    fn md5_of(&mut self, path: &[u8]) -> Option<[u8; 16]>;
 }
 
 /// The facts a source gave about one finding.

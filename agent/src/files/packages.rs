@@ -12,7 +12,7 @@ use std::fs::{self, File};
 use std::io::{self, BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use homeostat_core::digest::{digest, Algorithm};
+use homeostat_core::digest::{digest, Algorithm, Hasher};
 use homeostat_core::event::{Change, Epoch};
 use homeostat_core::fim::{Attrs, Entry};
 use homeostat_core::package::{
@@ -80,6 +80,28 @@ fn in_root<'p>(root: &Path, path: &'p [u8]) -> Option<std::borrow::Cow<'p, [u8]>
         Some(rest) if rest.starts_with(b"/") => Some(rest.into()),
         _ => None,
     }
+}
+
+/// MD5 of the file at `path`, if it still holds what the check hashed for `e` (the same
+/// read hashes both): a file rewritten since is not verified.
+fn live_md5(path: &[u8], e: &Entry<Vec<u8>>) -> Option<[u8; 16]> {
+    use std::io::Read;
+    use std::os::unix::ffi::OsStrExt;
+    let seen = e.meta.content?;
+    let mut f = File::open(std::ffi::OsStr::from_bytes(path)).ok()?;
+    let (mut md5, mut same) = (Hasher::new(Algorithm::Md5), Hasher::new(seen.algorithm()));
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match f.read(&mut buf).ok()? {
+            0 => break,
+            n => {
+                md5.update(&buf[..n]);
+                same.update(&buf[..n]);
+            }
+        }
+    }
+    let md5 = md5.finalize();
+    (same.finalize() == seen).then(|| md5.as_bytes().try_into().ok())?
 }
 
 /// `<database>.owners`.
@@ -243,10 +265,9 @@ impl Packages {
             _ => None,
         };
         let needs_md5 = conffile.is_some() || matches!(expected, Some(Expected::Md5(_)));
-        let live_md5 = if needs_md5 {
-            src.md5_of(live_path)
-        } else {
-            None
+        let live_md5 = match (needs_md5, new) {
+            (true, Some(e)) => live_md5(live_path, e),
+            _ => None,
         };
         let target = new
             .and_then(|e| e.target())

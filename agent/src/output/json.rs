@@ -128,7 +128,14 @@ enum Line<'a> {
         changed: u64,
         unreadable: u64,
         warnings: u64,
+        /// Findings `[packages] accept` took (not in the three above); shown when some were.
+        #[serde(skip_serializing_if = "is_zero")]
+        accepted: u64,
     },
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Serialize)]
@@ -368,6 +375,7 @@ impl<'a> Line<'a> {
                     changed: c.changed,
                     unreadable: c.unreadable,
                     warnings: c.warnings,
+                    accepted: c.accepted,
                 }
             }
             _ => return None,
@@ -477,6 +485,42 @@ mod tests {
                 r#"{"type":"file","change":"changed","path":"/etc/a\\x0ab\\x5c","attrs":["type","mode","target"],"#,
                 r#""old":{"type":"file","mode":"0644","target":null},"#,
                 r#""new":{"type":"symlink","mode":"4755","target":"/x\\x1b"}}"#,
+                "\n"
+            )
+        );
+    }
+
+    #[test]
+    fn a_package_object_with_hostile_names_escaped() {
+        use homeostat_core::package::{Cause, Package, Verified};
+        let meta = Meta::empty(Kind::File);
+        let e = Event::File(FileChange {
+            change: Change::Removed,
+            path: b"/x",
+            diff: Attrs::EMPTY,
+            watched: Attrs::EMPTY.with(Attr::Size),
+            old: Some(Side {
+                meta: &meta,
+                target: None,
+            }),
+            new: None,
+            handle: "h",
+            package: Some(Package {
+                name: "evil\n\"}",
+                arch: "all",
+                from: Some("1:2.0"),
+                to: None,
+                verified: Verified::Md5sums,
+                cause: Cause::Remove,
+            }),
+            accepted: true,
+        });
+        assert_eq!(
+            lines(&[e]),
+            concat!(
+                r#"{"type":"file","change":"removed","path":"/x","attrs":[],"old":{"size":0},"#,
+                r#""package":{"name":"evil\\x0a\"}","arch":"all","from":"1:2.0","to":null,"#,
+                r#""verified":"md5sums","cause":"remove"},"accepted":true}"#,
                 "\n"
             )
         );

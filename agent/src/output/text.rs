@@ -116,10 +116,13 @@ impl<W: Write> Text<W> {
 
     fn summary(&mut self, s: &Summary<'_>) -> io::Result<()> {
         let c = s.counts;
-        let unreadable = match c.unreadable {
+        let mut unreadable = match c.unreadable {
             0 => String::new(),
             n => format!(", {n} unreadable"),
         };
+        if c.accepted > 0 {
+            unreadable.push_str(&format!(", {} accepted from packages", c.accepted));
+        }
         writeln!(
             self.out,
             "homeostat {}: {} entries, {} added, {} removed, {} changed{unreadable}",
@@ -342,4 +345,33 @@ fn package_sentence(p: &Package<'_>, gone: bool, accepted: bool) -> String {
         ""
     };
     format!("{what}{how}{accepted}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn package_sentences_escape_names() {
+        let p = Package {
+            name: "core\x1b[2Jutils",
+            arch: "amd64",
+            from: Some("9.1-1"),
+            to: Some("9.4-1"),
+            verified: Verified::Deb,
+            cause: Cause::Upgrade,
+        };
+        assert_eq!(
+            package_sentence(&p, false, true),
+            "upgrade of core\\x1b[2Jutils 9.1-1 -> 9.4-1, verified against the .deb; accepted into the baseline"
+        );
+        let gone = Package {
+            to: None,
+            verified: Verified::Md5sums,
+            cause: Cause::Remove,
+            ..p
+        };
+        assert!(package_sentence(&gone, true, false)
+            .ends_with("9.1-1, verified against the package's file list"));
+    }
 }

@@ -16,10 +16,9 @@ mod tar;
 
 use std::collections::{HashMap, HashSet};
 use std::hash::Hasher as _;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use homeostat_core::digest::{Algorithm, Hasher};
+use homeostat_core::digest::Algorithm;
 use homeostat_core::event::Epoch;
 use homeostat_core::package::{Archived, Expected, PackageSource, TxKind};
 
@@ -342,20 +341,6 @@ impl PackageSource for Dpkg {
             return Some(Expected::Md5(md5));
         }
         self.owners.lists(id, path).then_some(Expected::Listed)
-    }
-
-    fn md5_of(&mut self, path: &[u8]) -> Option<[u8; 16]> {
-        use std::os::unix::ffi::OsStrExt;
-        let mut f = std::fs::File::open(std::ffi::OsStr::from_bytes(path)).ok()?;
-        let mut h = Hasher::new(Algorithm::Md5);
-        let mut buf = [0u8; 64 * 1024];
-        loop {
-            match f.read(&mut buf).ok()? {
-                0 => break,
-                n => h.update(&buf[..n]),
-            }
-        }
-        h.finalize().as_bytes().try_into().ok()
     }
 
     fn lists(&mut self, id: u32, path: &[u8]) -> bool {
