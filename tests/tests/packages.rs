@@ -202,6 +202,11 @@ fn accept_verified_counts_only_what_it_did_not_accept() {
         assert_eq!(e["package"]["cause"], "upgrade");
     }
     assert!(event(&first, &d, BETA).unwrap().get("accepted").is_none());
+    let summary = first.json().pop().unwrap();
+    assert_eq!(
+        (summary["accepted"].as_u64(), summary["changed"].as_u64()),
+        (Some(first.files().len() as u64 - 1), Some(1))
+    );
 
     // Accepted ones are not reported again; the rest is, until an update.
     let second = d.run(&cfg, &["--json", "check"]);
