@@ -11,7 +11,7 @@ use super::{path_key, Problem};
 pub(crate) struct Stanza {
     pub name: String,
     pub arch: String,
-    /// The version, when the package is installed (`Status: … installed`).
+    /// The version, when the package's files are on disk (installed, unpacked, …).
     pub version: Option<String>,
     /// Conffiles the status records: path key → expected MD5.
     pub conffiles: Vec<(u64, [u8; 16])>,
@@ -55,7 +55,13 @@ pub(crate) fn read(path: &Path, problems: &mut Vec<Problem>) -> std::io::Result<
             "Package" => cur.name = value.to_owned(),
             "Architecture" => cur.arch = value.to_owned(),
             "Version" => version = Some(value.to_owned()),
-            "Status" => installed = value.split(' ').nth(2) == Some("installed"),
+            // Unpacked or half-configured: the files on disk are this version's already.
+            "Status" => {
+                installed = !matches!(
+                    value.split(' ').nth(2),
+                    None | Some("not-installed" | "config-files")
+                )
+            }
             _ => {}
         }
     }
