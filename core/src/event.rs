@@ -65,6 +65,11 @@ pub struct FileChange<'a> {
     pub new: Option<Side<'a>>,
     /// The tree's handle in `file_changes.log` (CFEngine's promise handle).
     pub handle: &'a str,
+    /// The package that owns the path and what explains the change, when a package
+    /// database is configured and knows the path.
+    pub package: Option<crate::package::Package<'a>>,
+    /// Accepted into the baseline by `[packages] accept`: counts in no exit status.
+    pub accepted: bool,
 }
 
 impl FileChange<'_> {
@@ -216,6 +221,8 @@ pub struct Counts {
     pub unreadable: u64,
     /// Warnings reported.
     pub warnings: u64,
+    /// File findings accepted into the baseline by themselves (not in the three above).
+    pub accepted: u64,
 }
 
 impl Counts {
@@ -227,6 +234,7 @@ impl Counts {
     /// Counts what `e` adds to a run's totals.
     pub fn count(&mut self, e: &Event<'_>) {
         match e {
+            Event::File(f) if f.accepted => self.accepted += 1,
             Event::File(f) => match f.change {
                 Change::Added => self.added += 1,
                 Change::Removed => self.removed += 1,
@@ -571,6 +579,8 @@ mod tests {
                 old: Some(side),
                 new: Some(side),
                 handle: "h",
+                package: None,
+                accepted: false,
             })
         };
         c.count(&f(Change::Added));
@@ -579,6 +589,11 @@ mod tests {
         c.count(&Event::Examined { unreadable: false });
         assert_eq!(c.exit_bits(), 1 | 4);
         assert_eq!((c.entries, c.unreadable, c.added, c.changed), (2, 1, 1, 1));
+        if let Event::File(mut accepted) = f(Change::Removed) {
+            accepted.accepted = true;
+            c.count(&Event::File(accepted));
+        }
+        assert_eq!((c.removed, c.accepted, c.exit_bits()), (0, 1, 1 | 4));
     }
 
     #[test]

@@ -10,9 +10,11 @@
 //! - [`storage`]: a directory of blobs replaced atomically
 //!   ([`homeostat_core::feed::Storage`]).
 //! - [`command`]: running a measurement's command with a timeout and an output bound.
+//! - [`dpkg`]: the dpkg database as a package source ([`homeostat_core::package::PackageSource`]).
 
 pub mod clock;
 pub mod command;
+pub mod dpkg;
 pub mod hashpool;
 pub mod logtail;
 pub mod monitor;

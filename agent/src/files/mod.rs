@@ -4,6 +4,7 @@
 //! it decides.
 
 pub mod database;
+pub mod packages;
 pub mod restore;
 pub mod signing;
 
@@ -15,6 +16,7 @@ use homeostat_core::fim::join::{self, Baseline, Decision, Examined, Finding, Joi
 use homeostat_core::fim::{Attrs, Entry};
 
 use self::database::{DbFileError, DbWriter, Section, Verified};
+use self::packages::Packages;
 use self::signing::Keys;
 use crate::config::{Config, Tree};
 use crate::output::progress::Progress;
@@ -100,7 +102,17 @@ pub fn run<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
         host,
         trees,
     };
-    let mut writer = match mode.core().writes() {
+    let mut packages = match &cfg.packages {
+        None => None,
+        Some(s) => {
+            let since = old.as_ref().map_or(now, |v| v.created);
+            Some(Packages::load(s, db_path, since, now, rep).map_err(out_err)?)
+        }
+    };
+    // `accept = "verified"` writes the database of a plain check too, for what it accepts.
+    let accept_only = matches!(mode, Mode::Check { update: false })
+        && packages.as_ref().is_some_and(Packages::accepts);
+    let mut writer = match mode.core().writes() || accept_only {
         false => None,
         true => Some(
             DbWriter::create(db_path, &header)
@@ -119,7 +131,12 @@ pub fn run<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
             }
         }
     }
+    if let (Some(p), Some(_)) = (packages.as_mut(), &writer) {
+        p.begin()
+            .map_err(io_fail("cannot write owners beside", db_path))?;
+    }
     let progress = Progress::new(!rep.json());
+    let mut any_accepted = false;
     let mut any_change = false;
     let mut sbuf = Section::buffer();
     for (i, tree) in cfg.trees.iter().enumerate() {
@@ -129,6 +146,9 @@ pub fn run<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
             rep: &mut *rep,
             writer: writer.as_mut(),
             db: db_path,
+            packages: packages.as_mut(),
+            accept_only,
+            accepted: false,
         };
         let section = match &old {
             None => None,
@@ -137,12 +157,13 @@ pub fn run<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
         let mut join = Join::new(mode.core(), tree.spec.attrs);
         out.merge(&mut join, section, source.walk(&tree.spec), &progress)?;
         any_change |= join.changed();
+        any_accepted |= out.accepted;
     }
     progress.finish();
     if let Some(w) = writer {
         // A check that found nothing leaves the database as it was: same content, no
         // rewrite. Init and update always write.
-        if mode.core().commits(any_change) {
+        if mode.core().commits(any_change) || any_accepted {
             // Every sink has the findings (written, and on disk for files) before the
             // baseline accepts them: a crash in between reports them again next time.
             rep.commit().map_err(out_err)?;
@@ -152,6 +173,10 @@ pub fn run<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
                 .map_err(io_fail("cannot read the journal's head from", &journal))?;
             w.commit(keys, head)
                 .map_err(io_fail("cannot write database", db_path))?;
+            if let Some(p) = packages.as_mut() {
+                p.commit()
+                    .map_err(io_fail("cannot write owners beside", db_path))?;
+            }
         }
     }
     Ok(())
@@ -168,6 +193,12 @@ struct Out<'a, 'w> {
     rep: &'a mut Output,
     writer: Option<&'w mut DbWriter>,
     db: &'a Path,
+    /// The package view, with `[packages]`.
+    packages: Option<&'a mut Packages>,
+    /// The writer is there only for what `accept` takes: the rest keeps its record.
+    accept_only: bool,
+    /// Something was accepted by `accept`.
+    accepted: bool,
 }
 
 impl Out<'_, '_> {
@@ -277,6 +308,7 @@ impl Out<'_, '_> {
         old: Option<&'e Entry<Vec<u8>>>,
         new: Option<&'e Entry<Vec<u8>>>,
     ) -> Result<(), Failure> {
+        let mut accepted = false;
         if let Some(finding) = d.finding {
             let (change, diff, old, new) = match finding {
                 Finding::Added => (Change::Added, Attrs::EMPTY, None, new),
@@ -288,6 +320,18 @@ impl Out<'_, '_> {
                 meta: &e.meta,
                 target: e.target(),
             };
+            let verdict = match self.packages.as_deref_mut() {
+                None => None,
+                Some(p) => p
+                    .explain(change, diff, path, new, self.tree.spec.algorithm, self.rep)
+                    .map_err(out_err)?,
+            };
+            let accepts = self.packages.as_deref().is_some_and(Packages::accepts);
+            accepted = accepts
+                && verdict
+                    .as_ref()
+                    .is_some_and(|v| v.package().verified_change());
+            self.accepted |= accepted;
             let f = FileChange {
                 change,
                 path,
@@ -296,6 +340,8 @@ impl Out<'_, '_> {
                 old: old.map(side),
                 new: new.map(side),
                 handle: &self.tree.handle,
+                package: verdict.as_ref().map(packages::Verdict::package),
+                accepted,
             };
             self.rep.emit(&Event::File(f)).map_err(out_err)?;
         }
@@ -313,7 +359,13 @@ impl Out<'_, '_> {
                 }
             }
         }
-        let kept = match d.keep {
+        // What `accept` did not take keeps its record, to be reported again.
+        let keep = match (d.finding, self.accept_only && !accepted) {
+            (Some(Finding::Added), true) => Keep::Nothing,
+            (Some(_), true) => Keep::Old,
+            _ => d.keep,
+        };
+        let kept = match keep {
             Keep::Nothing => None,
             Keep::Old => old,
             Keep::New => new,
@@ -332,6 +384,10 @@ impl Out<'_, '_> {
         if let (Some(e), Some(w)) = (kept, self.writer.as_deref_mut()) {
             w.push(self.index, e)
                 .map_err(io_fail("cannot write database", self.db))?;
+            if let Some(p) = self.packages.as_deref_mut() {
+                p.keep(&e.path, keep == Keep::Old, self.rep)
+                    .map_err(out_err)?;
+            }
         }
         Ok(())
     }

@@ -27,6 +27,10 @@ enum Line<'a> {
         old: Option<Values<'a>>,
         #[serde(skip_serializing_if = "Option::is_none")]
         new: Option<Values<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        package: Option<Pkg>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        accepted: bool,
     },
     Setid {
         t: i64,
@@ -124,7 +128,14 @@ enum Line<'a> {
         changed: u64,
         unreadable: u64,
         warnings: u64,
+        /// Findings `[packages] accept` took (not in the three above); shown when some were.
+        #[serde(skip_serializing_if = "is_zero")]
+        accepted: u64,
     },
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Serialize)]
@@ -216,6 +227,31 @@ impl Serialize for Keys<'_> {
     }
 }
 
+/// A file finding's `package` (`docs/json.md`): names and versions escaped like paths.
+#[derive(Serialize)]
+struct Pkg {
+    name: String,
+    arch: String,
+    from: Option<String>,
+    to: Option<String>,
+    verified: &'static str,
+    cause: &'static str,
+}
+
+impl Pkg {
+    fn of(p: &homeostat_core::package::Package<'_>) -> Pkg {
+        let text = |s: &str| escape(s.as_bytes());
+        Pkg {
+            name: text(p.name),
+            arch: text(p.arch),
+            from: p.from.map(text),
+            to: p.to.map(text),
+            verified: p.verified.name(),
+            cause: p.cause.name(),
+        }
+    }
+}
+
 impl<'a> Line<'a> {
     /// The line of `e`, or `None` for events JSON does not show.
     fn of(e: &'a Event<'a>) -> Option<Line<'a>> {
@@ -230,6 +266,8 @@ impl<'a> Line<'a> {
                     attrs: f.diff.iter().map(Attr::name).collect(),
                     old: values(f.old),
                     new: values(f.new),
+                    package: f.package.as_ref().map(Pkg::of),
+                    accepted: f.accepted,
                 }
             }
             Event::SetId(s) => Line::Setid {
@@ -337,6 +375,7 @@ impl<'a> Line<'a> {
                     changed: c.changed,
                     unreadable: c.unreadable,
                     warnings: c.warnings,
+                    accepted: c.accepted,
                 }
             }
             _ => return None,
@@ -437,6 +476,8 @@ mod tests {
             old: Some(side(&old, None)),
             new: Some(side(&new, Some(&b"/x\x1b"[..]))),
             handle: "etc",
+            package: None,
+            accepted: false,
         });
         assert_eq!(
             lines(&[e]),
@@ -444,6 +485,42 @@ mod tests {
                 r#"{"type":"file","change":"changed","path":"/etc/a\\x0ab\\x5c","attrs":["type","mode","target"],"#,
                 r#""old":{"type":"file","mode":"0644","target":null},"#,
                 r#""new":{"type":"symlink","mode":"4755","target":"/x\\x1b"}}"#,
+                "\n"
+            )
+        );
+    }
+
+    #[test]
+    fn a_package_object_with_hostile_names_escaped() {
+        use homeostat_core::package::{Cause, Package, Verified};
+        let meta = Meta::empty(Kind::File);
+        let e = Event::File(FileChange {
+            change: Change::Removed,
+            path: b"/x",
+            diff: Attrs::EMPTY,
+            watched: Attrs::EMPTY.with(Attr::Size),
+            old: Some(Side {
+                meta: &meta,
+                target: None,
+            }),
+            new: None,
+            handle: "h",
+            package: Some(Package {
+                name: "evil\n\"}",
+                arch: "all",
+                from: Some("1:2.0"),
+                to: None,
+                verified: Verified::Md5sums,
+                cause: Cause::Remove,
+            }),
+            accepted: true,
+        });
+        assert_eq!(
+            lines(&[e]),
+            concat!(
+                r#"{"type":"file","change":"removed","path":"/x","attrs":[],"old":{"size":0},"#,
+                r#""package":{"name":"evil\\x0a\"}","arch":"all","from":"1:2.0","to":null,"#,
+                r#""verified":"md5sums","cause":"remove"},"accepted":true}"#,
                 "\n"
             )
         );

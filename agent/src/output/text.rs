@@ -9,6 +9,7 @@ use homeostat_core::event::{
 };
 use homeostat_core::feed::Sink;
 use homeostat_core::fim::Attr;
+use homeostat_core::package::{Cause, Package, Verified};
 
 use super::timefmt::{utc, utc_ns};
 use crate::output::escape::{escape, quoted_target, sanitize};
@@ -30,13 +31,25 @@ impl Text<BufWriter<io::Stdout>> {
 impl<W: Write> Text<W> {
     fn file(&mut self, f: &FileChange<'_>) -> io::Result<()> {
         let p = escape(f.path);
+        self.finding(f, &p)?;
+        match &f.package {
+            Some(pkg) => writeln!(
+                self.out,
+                "{p}: {}",
+                package_sentence(pkg, f.change == Change::Removed, f.accepted)
+            ),
+            None => Ok(()),
+        }
+    }
+
+    fn finding(&mut self, f: &FileChange<'_>, p: &str) -> io::Result<()> {
         match f.change {
             Change::Added => writeln!(self.out, "New file found: {p}"),
             Change::Removed => writeln!(self.out, "File {p} no longer exists"),
             Change::Changed => {
                 if let (Some(o), Some(n)) = (f.old, f.new) {
                     for a in f.diff.iter() {
-                        writeln!(self.out, "{}", changed_line(a, &p, o, n))?;
+                        writeln!(self.out, "{}", changed_line(a, p, o, n))?;
                     }
                 }
                 Ok(())
@@ -103,10 +116,13 @@ impl<W: Write> Text<W> {
 
     fn summary(&mut self, s: &Summary<'_>) -> io::Result<()> {
         let c = s.counts;
-        let unreadable = match c.unreadable {
+        let mut unreadable = match c.unreadable {
             0 => String::new(),
             n => format!(", {n} unreadable"),
         };
+        if c.accepted > 0 {
+            unreadable.push_str(&format!(", {} accepted from packages", c.accepted));
+        }
         writeln!(
             self.out,
             "homeostat {}: {} entries, {} added, {} removed, {} changed{unreadable}",
@@ -299,5 +315,63 @@ fn changed_line(a: Attr, p: &str, o: Side<'_>, n: Side<'_>) -> String {
                 .map_or("none", |d| d.algorithm().name());
             format!("ALERT: Hash ({alg}) for {p} changed!")
         }
+    }
+}
+
+/// "upgrade of coreutils 9.1-1 -> 9.4-1, verified against the .deb": what the package
+/// database says of a finding, every name escaped.
+fn package_sentence(p: &Package<'_>, gone: bool, accepted: bool) -> String {
+    let e = |s: Option<&str>| s.map_or_else(|| String::from("?"), |s| escape(s.as_bytes()));
+    let name = escape(p.name.as_bytes());
+    let what = match p.cause {
+        Cause::Upgrade => format!("upgrade of {name} {} -> {}", e(p.from), e(p.to)),
+        Cause::Install => format!("install of {name} {}", e(p.to)),
+        Cause::Remove => format!("removal of {name} {}", e(p.from)),
+        Cause::Unexplained => format!(
+            "owned by {name} {}, no package transaction explains it",
+            e(p.to)
+        ),
+    };
+    let how = match (p.verified, p.cause) {
+        (Verified::Deb, _) => ", verified against the .deb",
+        (Verified::Md5sums, _) if gone => ", verified against the package's file list",
+        (Verified::Md5sums, _) => ", verified against dpkg's md5sums",
+        (Verified::None, Cause::Unexplained) => "",
+        (Verified::None, _) => ", not verified",
+    };
+    let accepted = if accepted {
+        "; accepted into the baseline"
+    } else {
+        ""
+    };
+    format!("{what}{how}{accepted}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn package_sentences_escape_names() {
+        let p = Package {
+            name: "core\x1b[2Jutils",
+            arch: "amd64",
+            from: Some("9.1-1"),
+            to: Some("9.4-1"),
+            verified: Verified::Deb,
+            cause: Cause::Upgrade,
+        };
+        assert_eq!(
+            package_sentence(&p, false, true),
+            "upgrade of core\\x1b[2Jutils 9.1-1 -> 9.4-1, verified against the .deb; accepted into the baseline"
+        );
+        let gone = Package {
+            to: None,
+            verified: Verified::Md5sums,
+            cause: Cause::Remove,
+            ..p
+        };
+        assert!(package_sentence(&gone, true, false)
+            .ends_with("9.1-1, verified against the package's file list"));
     }
 }
