@@ -67,6 +67,22 @@ pub enum Command {
         /// another, are one sample.
         file: PathBuf,
     },
+    /// Draw the learned week: per observable a CSV and an SVG of average ± deviation with
+    /// the values recorded in the last week, and an index.html showing them all.
+    Graph {
+        /// Directory to write into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Observables to draw (default: every one measured).
+        #[arg(long, value_name = "NAME", num_args = 1..)]
+        obs: Vec<String>,
+        /// Scale each week to 0..1 (cfenvgraph's default).
+        #[arg(long)]
+        scale: bool,
+        /// Draw the deviation as error bars every half hour instead of a band.
+        #[arg(long)]
+        bars: bool,
+    },
     /// Evaluate a class expression (`!` > `.`/`&` > `|`, parentheses) against the classes
     /// of the last sample and the persistent classes alive now. Exit 0 true, 1 false.
     Eval { expr: String },

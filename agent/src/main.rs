@@ -6,6 +6,7 @@ mod config;
 mod daemon;
 mod exit;
 mod files;
+mod graph;
 mod journal;
 mod measurements;
 mod monitor;
@@ -103,6 +104,20 @@ fn run(cli: Cli) -> Outcome {
             return monitor::show::command(&cfg, &state, &observables, vars, &mut out)
         }
         Command::Eval { expr } => return monitor::eval::command(&state, &expr, now),
+        Command::Graph {
+            out: dir,
+            obs,
+            scale,
+            bars,
+        } => {
+            let opts = graph::Options {
+                out: &dir,
+                names: &obs,
+                scale,
+                bars,
+            };
+            return graph::command(&cfg, &state, &opts, &mut out);
+        }
         Command::Serve => return peers::serve::command(&cfg, &keys, &state),
         Command::WatchPeers => return peers::watch::command(&cfg, &state, &mut out),
         Command::Restore { paths, from } => {

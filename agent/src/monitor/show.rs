@@ -2,12 +2,28 @@
 
 use std::io::{self, Write};
 
-use homeostat_core::stats::{table, ObsId};
+use homeostat_core::stats::learner::YOUNG_SAMPLES;
+use homeostat_core::stats::{table, Learner, ObsId};
 
 use super::peaks::{Extras, Peak};
 use super::store::Brain;
 use crate::output::escape::{escape, json_str};
 use crate::output::timefmt::utc;
+
+/// How far the learning is: while the table is young (its first [`YOUNG_SAMPLES`], a week
+/// at the default 150 s interval) in days of that week, with the warning that classes
+/// are provisional.
+pub fn learning(l: &Learner) -> String {
+    let age = l.age();
+    if age < YOUNG_SAMPLES {
+        format!(
+            "learning: {} of 7 days ({age} of {YOUNG_SAMPLES} samples); classes are provisional",
+            age * 7 / YOUNG_SAMPLES
+        )
+    } else {
+        format!("learned from {age} samples (a week or more)")
+    }
+}
 
 /// Prints the state of the named observables (all that have been measured when none).
 pub fn show(
