@@ -59,6 +59,12 @@ pub enum Command {
         /// Print CFEngine's variables `mon.value_X`, `mon.av_X`, `mon.dev_X`.
         #[arg(long)]
         vars: bool,
+        /// Every observable measured, idle ones (value 0, no class) included.
+        #[arg(long)]
+        all: bool,
+        /// A live dashboard on the terminal, refreshed at each sample (q quits).
+        #[arg(long, conflicts_with_all = ["vars", "observables"])]
+        watch: bool,
     },
     /// Feed recorded `epoch,observable,value` lines through the learner (seed a new
     /// machine's normal state from history). Uses and updates the same state as `run`.

@@ -100,8 +100,16 @@ fn run(cli: Cli) -> Outcome {
     let update = |no_update: bool| cfg.update && !no_update;
     let (files, sample, name) = match cli.command {
         Command::Replay { file } => return monitor::replay::command(&cfg, &state, &file, &mut out),
-        Command::State { observables, vars } => {
-            return monitor::show::command(&cfg, &state, &observables, vars, &mut out)
+        Command::State {
+            observables,
+            vars,
+            all,
+            watch,
+        } => {
+            if watch {
+                return monitor::watch::command(&state, all);
+            }
+            return monitor::show::command(&cfg, &state, &observables, vars, all, &mut out);
         }
         Command::Eval { expr } => return monitor::eval::command(&state, &expr, now),
         Command::Graph {
@@ -167,6 +175,13 @@ fn run(cli: Cli) -> Outcome {
         out.add(m.sink());
     }
     let done = agent.round(files, sample, &mut out);
+    if let Some(session) = agent.session.as_ref().filter(|_| !out.json()) {
+        // A young table's classes are provisional: said once, after the round's classes.
+        if session.brain.learner.is_young() {
+            let _ = out.commit();
+            println!("{}", monitor::show::learning(&session.brain.learner));
+        }
+    }
     if let Some(m) = &metrics {
         let file = agent.cfg.output.metrics_file.as_deref();
         if let Err(e) = m.round_done(now, &agent.state, file) {

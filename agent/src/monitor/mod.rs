@@ -6,7 +6,9 @@
 //! - [`store`], [`peaks`], [`history`]: the state on disk (learner, peak snapshots, last
 //!   classes, the recorded week).
 //! - [`replay`], [`show`], [`eval`]: `homeostat replay`, `state` and `eval`.
+//! - [`watch`], [`dashboard`]: `state --watch`, the live view on a terminal.
 
+pub mod dashboard;
 pub mod eval;
 pub mod events;
 pub mod history;
@@ -15,3 +17,4 @@ pub mod peaks;
 pub mod replay;
 pub mod show;
 pub mod store;
+pub mod watch;

@@ -31,16 +31,25 @@ pub fn show(
     brain: &Brain,
     extras: &Extras,
     now: i64,
-    names: &[String],
-    vars: bool,
-    json: bool,
+    view: &View<'_>,
 ) -> anyhow::Result<()> {
+    let View {
+        names,
+        vars,
+        json,
+        all,
+    } = *view;
     let l = &brain.learner;
     let slot = table::slot(now);
+    // The text view leaves out idle observables (value 0, no class) unless `--all`.
+    let idle = |id: ObsId, name: &str| {
+        l.last(id) == Some(0.0) && !extras.last_classes.iter().any(|c| classes_of(c, name))
+    };
     let chosen: Vec<(ObsId, String)> = if names.is_empty() {
         l.registry()
             .iter()
             .filter(|(id, _)| l.last(*id).is_some())
+            .filter(|(id, n)| all || vars || json || !idle(*id, n))
             .map(|(id, n)| (id, n.to_string()))
             .collect()
     } else {
@@ -62,6 +71,9 @@ pub fn show(
             utc(now),
             l.forget_rate()
         )?;
+        if l.is_young() {
+            writeln!(out, "{}", learning(l))?;
+        }
     }
     for (id, name) in chosen {
         let w = brain.table[slot][id.index()];
@@ -69,11 +81,10 @@ pub fn show(
         let value = l.last(id);
         // CFEngine's dev_X: the square root of both variances.
         let dev = (w.var + loc.var).sqrt();
-        let prefix = format!("{name}_");
         let classes: Vec<&String> = extras
             .last_classes
             .iter()
-            .filter(|c| c.starts_with(&prefix) || c.starts_with(&format!("entropy_{name}_")))
+            .filter(|c| classes_of(c, &name))
             .collect();
         if vars {
             writeln!(out, "mon.value_{name} = {:.2}", value.unwrap_or(0.0))?;
@@ -110,6 +121,7 @@ pub fn show(
                 .collect::<Vec<_>>()
                 .join(" ")
         )?;
+        recent(out, brain, id)?;
         if let Some(p) = extras.peaks.get(&name) {
             peak(out, p)?;
         }
@@ -123,6 +135,63 @@ pub fn show(
         writeln!(out, "listening: {}", items.join(", "))?;
     }
     Ok(())
+}
+
+/// What `state` was asked for.
+#[derive(Clone, Copy)]
+pub struct View<'a> {
+    /// Observables to show; none: every one measured (`all`) or those with a value or a
+    /// class (the text view's default).
+    pub names: &'a [String],
+    pub vars: bool,
+    pub json: bool,
+    pub all: bool,
+}
+
+/// Whether class `c` belongs to observable `name` (its own or its entropy classes).
+pub fn classes_of(c: &str, name: &str) -> bool {
+    let own = c.strip_prefix(name).is_some_and(|r| r.starts_with('_'));
+    let entropy = c
+        .strip_prefix("entropy_")
+        .and_then(|r| r.strip_prefix(name))
+        .is_some_and(|r| r.starts_with('_'));
+    own || entropy
+}
+
+/// Slots of recorded history `state` shows per observable: the last hour.
+const RECENT_SLOTS: usize = 12;
+
+/// The values recorded in the hour up to the newest sample, one bar per five-minute slot
+/// (blank where none was recorded), with their range.
+fn recent(out: &mut impl Write, brain: &Brain, id: ObsId) -> io::Result<()> {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let Some(last) = brain.history.latest() else {
+        return Ok(());
+    };
+    let newest = table::slot(last);
+    let values: Vec<Option<f32>> = (0..RECENT_SLOTS)
+        .rev()
+        .map(|back| {
+            let s = (newest + table::SLOTS - back) % table::SLOTS;
+            brain.history.recent(s, last).and_then(|r| r.value(id))
+        })
+        .collect();
+    let seen: Vec<f32> = values.iter().flatten().copied().collect();
+    let (Some(lo), Some(hi)) = (
+        seen.iter().copied().reduce(f32::min),
+        seen.iter().copied().reduce(f32::max),
+    ) else {
+        return Ok(());
+    };
+    let bars: String = values
+        .iter()
+        .map(|v| match v {
+            None => ' ',
+            Some(_) if hi <= lo => BARS[3],
+            Some(v) => BARS[(((v - lo) / (hi - lo)) * 7.0).round().clamp(0.0, 7.0) as usize],
+        })
+        .collect();
+    writeln!(out, "    recorded, last hour: {bars} ({lo:.2}..{hi:.2})")
 }
 
 /// The peak snapshot with CFEngine's frequency bar chart (48 `*`, then `+`, capped at 50).
@@ -155,6 +224,7 @@ pub fn command(
     state: &std::path::Path,
     names: &[String],
     vars: bool,
+    all: bool,
     out: &mut crate::output::Output,
 ) -> crate::exit::Outcome {
     use crate::exit::{CONFIG, IO};
@@ -166,9 +236,12 @@ pub fn command(
         &session.brain,
         &session.extras,
         out.now(),
-        names,
-        vars,
-        out.json(),
+        &View {
+            names,
+            vars,
+            json: out.json(),
+            all,
+        },
     )
     .map_err(|e| (CONFIG, format!("{e:#}")))?;
     stdout
