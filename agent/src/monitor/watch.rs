@@ -1,6 +1,6 @@
 //! `homeostat state --watch`: the dashboard of [`super::dashboard`] on the terminal,
-//! redrawn whenever the daemon saves a sample (the learner state's mtime moves) or the
-//! window changes size. q, Esc or Ctrl-C quits; the terminal is restored on every way
+//! re-read whenever the daemon saves a sample (the state files' mtimes move) and redrawn
+//! as the window changes size. q, Esc or Ctrl-C quits; the terminal is restored on every way
 //! out, a panic included.
 
 use std::io::{self, IsTerminal};
@@ -16,6 +16,7 @@ use ratatui::crossterm::terminal::{
 use ratatui::Terminal;
 
 use super::dashboard::{draw, Snapshot};
+use super::peaks;
 use super::store::STATE_FILE;
 use crate::exit::{Outcome, CONFIG, IO};
 
@@ -54,12 +55,15 @@ pub fn command(state: &Path, all: bool) -> Outcome {
     let _screen = Screen;
     execute!(io::stdout(), EnterAlternateScreen).map_err(io_err)?;
     let mut term = Terminal::new(CrosstermBackend::new(io::stdout())).map_err(io_err)?;
-    let stamp = |p: &Path| -> Option<SystemTime> { p.metadata().and_then(|m| m.modified()).ok() };
-    let file = state.join(STATE_FILE);
-    let mut seen = None;
+    // A sample saves the learner state, the history, then the classes (monitor.state):
+    // both ends are watched, so a read between them is followed by one after.
+    let stamp = |name: &str| -> Option<SystemTime> {
+        state.join(name).metadata().and_then(|m| m.modified()).ok()
+    };
+    let mut seen = (None, None);
     let mut snap = None;
     loop {
-        let now = stamp(&file);
+        let now = (stamp(STATE_FILE), stamp(peaks::FILE));
         if snap.is_none() || now != seen {
             seen = now;
             snap = Some(Snapshot::read(state, all).map_err(|e| (IO, format!("{e:#}")))?);
