@@ -17,7 +17,7 @@
 
 use std::io::{self, Read};
 
-use homeostat_core::digest::{digest, Algorithm, Hasher};
+use homeostat_core::digest::{Algorithm, Hasher};
 use homeostat_core::stats::{table, Kind, ObsId, Report, Table, OBSERVABLES, SLOTS};
 
 use crate::platform::StateDir;
@@ -171,11 +171,7 @@ impl History {
         let Some(r) = store.load(FILE)? else {
             return Ok(None);
         };
-        let mut bytes = Vec::with_capacity(ENCODED_LEN);
-        Reading(r)
-            .take(ENCODED_LEN as u64 + 1)
-            .read_to_end(&mut bytes)?;
-        decode(&bytes).map(Some)
+        read(&mut Reading(r)).map(Some)
     }
 }
 
@@ -187,42 +183,65 @@ fn encode_row(r: &Row, buf: &mut [u8; ROW_LEN]) {
     }
 }
 
-fn decode(bytes: &[u8]) -> io::Result<History> {
-    let bad = |what: String| io::Error::new(io::ErrorKind::InvalidData, what);
-    if bytes.len() != ENCODED_LEN {
-        return Err(bad(format!(
-            "history is {} bytes, expected {ENCODED_LEN}",
-            bytes.len()
-        )));
+fn decode_row(b: &[u8; ROW_LEN], row: &mut Row) {
+    let mut t = [0u8; 8];
+    t.copy_from_slice(&b[..8]);
+    let mut a = [0u8; 16];
+    a.copy_from_slice(&b[8..24]);
+    row.t = i64::from_le_bytes(t);
+    row.anomalous = u128::from_le_bytes(a);
+    for (v, c) in row.values.iter_mut().zip(b[24..].chunks_exact(3)) {
+        *v = f32::from_bits(u32::from_le_bytes([0, c[0], c[1], c[2]]));
     }
-    if &bytes[..8] != MAGIC {
+}
+
+/// Reads a history row by row (never the whole file at once: the daemon's memory budget),
+/// checking magic, version, shape, length and checksum.
+fn read(r: &mut impl Read) -> io::Result<History> {
+    let bad = |what: String| io::Error::new(io::ErrorKind::InvalidData, what);
+    let short = |e: io::Error| {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            bad(format!("history is shorter than {ENCODED_LEN} bytes"))
+        } else {
+            e
+        }
+    };
+    let mut head = [0u8; HEADER_LEN];
+    r.read_exact(&mut head).map_err(short)?;
+    if &head[..8] != MAGIC {
         return Err(bad("not a homeostat history (no HMSTHIST magic)".into()));
     }
-    let version = u16::from_le_bytes([bytes[8], bytes[9]]);
+    let version = u16::from_le_bytes([head[8], head[9]]);
     if version != VERSION {
         return Err(bad(format!(
             "history format version {version}; this build reads {VERSION}"
         )));
     }
-    let (body, sum) = bytes.split_at(ENCODED_LEN - 32);
-    if digest(Algorithm::Sha256, body).as_bytes() != sum {
-        return Err(bad("history checksum mismatch (damaged or edited)".into()));
+    let shape = (
+        u16::from_le_bytes([head[10], head[11]]),
+        u16::from_le_bytes([head[12], head[13]]),
+    );
+    if shape != (SLOTS as u16, OBSERVABLES as u16) {
+        return Err(bad(format!(
+            "history of shape {shape:?}, expected ({SLOTS}, {OBSERVABLES})"
+        )));
     }
+    let mut hash = Hasher::new(Algorithm::Sha256);
+    hash.update(&head);
     let mut h = History::default();
-    for (row, b) in h
-        .rows
-        .iter_mut()
-        .zip(body[HEADER_LEN..].chunks_exact(ROW_LEN))
-    {
-        let mut t = [0u8; 8];
-        t.copy_from_slice(&b[..8]);
-        let mut a = [0u8; 16];
-        a.copy_from_slice(&b[8..24]);
-        row.t = i64::from_le_bytes(t);
-        row.anomalous = u128::from_le_bytes(a);
-        for (v, c) in row.values.iter_mut().zip(b[24..].chunks_exact(3)) {
-            *v = f32::from_bits(u32::from_le_bytes([0, c[0], c[1], c[2]]));
-        }
+    let mut buf = [0u8; ROW_LEN];
+    for row in h.rows.iter_mut() {
+        r.read_exact(&mut buf).map_err(short)?;
+        hash.update(&buf);
+        decode_row(&buf, row);
+    }
+    let mut sum = [0u8; 32];
+    r.read_exact(&mut sum).map_err(short)?;
+    if r.read(&mut [0u8; 1])? != 0 {
+        return Err(bad(format!("history is longer than {ENCODED_LEN} bytes")));
+    }
+    if hash.finalize().as_bytes() != sum {
+        return Err(bad("history checksum mismatch (damaged or edited)".into()));
     }
     Ok(h)
 }
@@ -313,5 +332,8 @@ mod tests {
         std::fs::write(&p, &bytes).unwrap();
         let e = History::load(&mut store).err().unwrap();
         assert!(e.to_string().contains("checksum"), "{e}");
+        std::fs::write(&p, &bytes[..100]).unwrap();
+        let e = History::load(&mut store).err().unwrap();
+        assert!(e.to_string().contains("shorter than 822576"), "{e}");
     }
 }
