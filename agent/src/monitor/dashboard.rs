@@ -33,6 +33,8 @@ pub struct Obs {
     pub expect: f32,
     pub stddev: f32,
     pub dev: f32,
+    /// The recorded last hour as bars (`show::last_hour`), blank when none.
+    pub last_hour: String,
     pub classes: Vec<String>,
 }
 
@@ -74,6 +76,7 @@ impl Snapshot {
                     expect: w.expect,
                     stddev: w.stddev(),
                     dev,
+                    last_hour: super::show::last_hour(&brain, id).map_or(String::new(), |b| b.0),
                     classes,
                 });
             }
@@ -166,6 +169,7 @@ pub fn draw(f: &mut Frame<'_>, snap: &Snapshot) {
             format!("{:.2}", o.value),
             format!("{:.2} ± {:.2}", o.expect, o.stddev),
             format!("{:.2}", o.dev),
+            o.last_hour.clone(),
             sanitize(&o.classes.join(" ")),
         ])
         .style(style)
@@ -175,13 +179,21 @@ pub fn draw(f: &mut Frame<'_>, snap: &Snapshot) {
         Constraint::Length(12),
         Constraint::Length(22),
         Constraint::Length(7),
+        Constraint::Length(13),
         Constraint::Min(10),
     ];
     f.render_widget(
         Table::new(rows, widths)
             .header(
-                Row::new(["observable", "value", "weekly avg ± dev", "dev", "classes"])
-                    .style(Style::default().add_modifier(Modifier::BOLD)),
+                Row::new([
+                    "observable",
+                    "value",
+                    "weekly avg ± dev",
+                    "dev",
+                    "last hour",
+                    "classes",
+                ])
+                .style(Style::default().add_modifier(Modifier::BOLD)),
             )
             .block(Block::bordered().title(" observables ")),
         body,

@@ -162,12 +162,10 @@ pub fn classes_of(c: &str, name: &str) -> bool {
 const RECENT_SLOTS: usize = 12;
 
 /// The values recorded in the hour up to the newest sample, one bar per five-minute slot
-/// (blank where none was recorded), with their range.
-fn recent(out: &mut impl Write, brain: &Brain, id: ObsId) -> io::Result<()> {
+/// (blank where none was recorded), and their range; `None` when nothing was recorded.
+pub fn last_hour(brain: &Brain, id: ObsId) -> Option<(String, f32, f32)> {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let Some(last) = brain.history.latest() else {
-        return Ok(());
-    };
+    let last = brain.history.latest()?;
     let newest = table::slot(last);
     let values: Vec<Option<f32>> = (0..RECENT_SLOTS)
         .rev()
@@ -176,13 +174,9 @@ fn recent(out: &mut impl Write, brain: &Brain, id: ObsId) -> io::Result<()> {
             brain.history.recent(s, last).and_then(|r| r.value(id))
         })
         .collect();
-    let seen: Vec<f32> = values.iter().flatten().copied().collect();
-    let (Some(lo), Some(hi)) = (
-        seen.iter().copied().reduce(f32::min),
-        seen.iter().copied().reduce(f32::max),
-    ) else {
-        return Ok(());
-    };
+    let seen = values.iter().flatten().copied();
+    let lo = seen.clone().reduce(f32::min)?;
+    let hi = seen.reduce(f32::max)?;
     let bars: String = values
         .iter()
         .map(|v| match v {
@@ -191,7 +185,14 @@ fn recent(out: &mut impl Write, brain: &Brain, id: ObsId) -> io::Result<()> {
             Some(v) => BARS[(((v - lo) / (hi - lo)) * 7.0).round().clamp(0.0, 7.0) as usize],
         })
         .collect();
-    writeln!(out, "    recorded, last hour: {bars} ({lo:.2}..{hi:.2})")
+    Some((bars, lo, hi))
+}
+
+fn recent(out: &mut impl Write, brain: &Brain, id: ObsId) -> io::Result<()> {
+    match last_hour(brain, id) {
+        Some((bars, lo, hi)) => writeln!(out, "    recorded, last hour: {bars} ({lo:.2}..{hi:.2})"),
+        None => Ok(()),
+    }
 }
 
 /// The peak snapshot with CFEngine's frequency bar chart (48 `*`, then `+`, capped at 50).
@@ -248,4 +249,27 @@ pub fn command(
         .flush()
         .map_err(|e| (IO, format!("cannot write report: {e}")))?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use homeostat_core::stats::{Report, Sample, DEFAULT_FORGET_RATE};
+
+    #[test]
+    fn last_hour_bars_what_was_recorded() {
+        let mut brain = Brain::fresh(DEFAULT_FORGET_RATE);
+        assert!(last_hour(&brain, ObsId::USERS).is_none());
+        let (mut s, mut r) = (Sample::new(), Report::new());
+        // Slots 0, 1 and 3 of a Monday; slot 2 has no sample.
+        for (slot, v) in [(0, 1.0), (1, 5.0), (3, 9.0)] {
+            s.set(ObsId::USERS, v);
+            brain.learn(1_704_067_200 + slot * 300, &s, &mut r);
+        }
+        let (bars, lo, hi) = last_hour(&brain, ObsId::USERS).unwrap();
+        assert_eq!((lo, hi), (1.0, 9.0));
+        // Twelve slots up to the newest: eight from last week (none), then 1, 5, -, 9.
+        assert_eq!(bars, "        ▁▅ █");
+        assert!(learning(&brain.learner).starts_with("learning: 0 of 7 days (3 of 4032"));
+    }
 }
