@@ -41,11 +41,13 @@ svgs=$(find "$scratch/out" -name '*.svg' | wc -l)
 csvs=$(find "$scratch/out" -name '*.csv' | wc -l)
 wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s}' "$scratch/time")
 kib=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$scratch/time")
+cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {print s}' "$scratch/time")
 bytes=$(du -sb "$scratch/out" | cut -f1)
 printf 'cpu: %s\n' "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
 printf 'graph: %s SVGs, %s CSVs, index.html; %.1f MiB written\n' "$svgs" "$csvs" "$(bc -l <<<"$bytes/1048576")"
-printf 'graph: %.2f s wall (target < 1 s), peak RSS %.2f MiB (target < 32 MiB)\n' \
-  "$wall" "$(bc -l <<<"$kib/1024")"
+printf 'graph: %.2f s wall (target < 1 s; %.2f s CPU), peak RSS %.2f MiB (target < 32 MiB)\n' \
+  "$wall" "$cpu" "$(bc -l <<<"$kib/1024")"
+printf 'load average: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 ok=1
 [[ $svgs -eq 128 && $csvs -eq 128 && -s $scratch/out/index.html ]] || ok=0
 (( $(bc -l <<<"$wall < 1") )) || ok=0

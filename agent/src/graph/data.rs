@@ -30,12 +30,12 @@ impl Series {
         let slots = (0..SLOTS)
             .map(|s| {
                 let p = brain.table[s][id.index()];
-                let row = brain.history.recent(s, now);
+                let rec = brain.history.recent_value(s, id, now);
                 Slot {
                     expect: p.expect,
                     dev: p.stddev(),
-                    recorded: row.and_then(|r| r.value(id).map(|v| (v, r.t))),
-                    anomaly: row.is_some_and(|r| r.is_anomalous(id) && r.value(id).is_some()),
+                    recorded: rec.map(|(v, t, _)| (v, t)),
+                    anomaly: rec.is_some_and(|(_, _, a)| a),
                 }
             })
             .collect();

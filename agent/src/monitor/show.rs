@@ -171,7 +171,7 @@ pub fn last_hour(brain: &Brain, id: ObsId) -> Option<(String, f32, f32)> {
         .rev()
         .map(|back| {
             let s = (newest + table::SLOTS - back) % table::SLOTS;
-            brain.history.recent(s, last).and_then(|r| r.value(id))
+            brain.history.recent_value(s, id, last).map(|(v, _, _)| v)
         })
         .collect();
     let seen = values.iter().flatten().copied();
