@@ -76,6 +76,9 @@ fn watch_shows_observables_classes_and_refreshes() {
         day.push_str(&format!("{t},www_in,{}\n{t},users,3\n", 20 + i % 3));
     }
     replay(&state, work.path(), "day.csv", &day);
+    // A finding in the journal, with a terminal escape in its path.
+    let line = r#"{"seq":1,"prev":"0","type":"file","t":1704067200,"change":"added","path":"/etc/evil\u001b[2J"}"#;
+    std::fs::write(state.join("journal.jsonl"), format!("{line}\n")).unwrap();
 
     let tmux = Tmux {
         socket: format!("homeostat-watch-{}", std::process::id()),
@@ -114,6 +117,10 @@ fn watch_shows_observables_classes_and_refreshes() {
         assert!(s.contains(want), "{want:?} not on the screen:\n{s}");
     }
     assert!(s.contains("learning: 3 of 7 days"), "{s}");
+    assert!(
+        s.contains("2024-01-01T00:00:00Z file added /etc/evil\\x1b[2J"),
+        "the finding, escaped:\n{s}"
+    );
     assert!(!s.contains("www_in_high_anomaly"), "{s}");
 
     let t = T0 + (2016 + 12) * 300;

@@ -135,7 +135,21 @@ fn finding(v: &serde_json::Value) -> Option<String> {
         .get("t")
         .and_then(|t| t.as_i64())
         .map_or(String::new(), utc);
-    Some(sanitize(&format!("{t} {what}")))
+    Some(printable(&format!("{t} {what}")))
+}
+
+/// Journal text is in the contract's form already (paths with `\xNN`, a `\` written
+/// `\x5c`): only what is not printable ASCII is escaped here, `\` left as it is.
+fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if (0x20..0x7f).contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
 }
 
 /// Draws `snap` on the whole frame.
@@ -232,5 +246,14 @@ mod tests {
         let c: serde_json::Value =
             serde_json::from_str(r#"{"type":"classes","t":0,"classes":[]}"#).unwrap();
         assert!(finding(&c).is_none());
+        // A path as the journal holds it (already escaped) is shown as it is.
+        let j: serde_json::Value = serde_json::from_str(
+            r#"{"type":"file","t":0,"change":"changed","path":"/etc/caf\\xe9"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            finding(&j).unwrap(),
+            "1970-01-01T00:00:00Z file changed /etc/caf\\xe9"
+        );
     }
 }
