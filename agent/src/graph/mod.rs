@@ -36,8 +36,8 @@ pub struct Options<'a> {
 /// Said on a chart with nothing learned or recorded.
 pub const EMPTY_NOTE: &str = "nothing learned yet: no sample of this observable";
 
-/// The observables to draw, by id and name.
-fn chosen(brain: &Brain, names: &[String]) -> anyhow::Result<Vec<(ObsId, String)>> {
+/// The observables to draw, by id and name; an unknown name is an error naming it.
+pub fn chosen(brain: &Brain, names: &[String]) -> anyhow::Result<Vec<(ObsId, String)>> {
     let r = brain.learner.registry();
     if names.is_empty() {
         let measured: Vec<(ObsId, String)> = r
@@ -65,15 +65,16 @@ fn chosen(brain: &Brain, names: &[String]) -> anyhow::Result<Vec<(ObsId, String)
         .collect()
 }
 
-/// Writes the files for `brain` (made at `now`) into `opts.out` (created if missing).
+/// Writes the files of the `chosen` observables of `brain` (made at `now`) into
+/// `opts.out` (created if missing).
 pub fn write_all(
     brain: &Brain,
     extras: &crate::monitor::peaks::Extras,
     host: &str,
     now: i64,
+    chosen: &[(ObsId, String)],
     opts: &Options<'_>,
 ) -> anyhow::Result<usize> {
-    let chosen = chosen(brain, opts.names)?;
     std::fs::create_dir_all(opts.out)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", opts.out.display()))?;
     let deviation = if opts.bars {
@@ -86,7 +87,7 @@ pub fn write_all(
     let last = brain.history.latest().unwrap_or(now);
     let now_slot = table::slot(last);
     let mut charts = Vec::with_capacity(chosen.len());
-    for (id, name) in &chosen {
+    for (id, name) in chosen {
         let mut series = Series::of(brain, *id, name, last);
         let note = series.is_empty().then(|| EMPTY_NOTE.to_string());
         if opts.scale {
@@ -128,14 +129,10 @@ pub fn command(
 ) -> Outcome {
     let session = crate::round::open_session(cfg, state, out)?;
     let host = crate::state_dir::hostname();
-    let n = write_all(&session.brain, &session.extras, &host, out.now(), opts).map_err(|e| {
-        let code = if e.to_string().starts_with("no observable") {
-            CONFIG
-        } else {
-            IO
-        };
-        (code, format!("{e:#}"))
-    })?;
+    let brain = &session.brain;
+    let chosen = chosen(brain, opts.names).map_err(|e| (CONFIG, format!("{e:#}")))?;
+    let n = write_all(brain, &session.extras, &host, out.now(), &chosen, opts)
+        .map_err(|e| (IO, format!("{e:#}")))?;
     if !out.json() {
         println!(
             "graph: {n} observables in {}",
