@@ -93,10 +93,15 @@ impl<W: Write> Text<W> {
         writeln!(self.out, "{line}")
     }
 
+    /// A sample's row, for an observable with a value or a class: a host's many idle
+    /// observables (`0.00 ± 0.00`, no class) are left to `state --all` and JSON.
     fn sample(&mut self, s: &Sampled<'_>) -> io::Result<()> {
         let o = s.outcome;
         let classes: Vec<_> = o.classes.names(s.name).collect();
         let classes: Vec<&str> = classes.iter().map(|c| c.as_str()).collect();
+        if o.value == 0.0 && classes.is_empty() {
+            return Ok(());
+        }
         let e = s
             .entropy
             .map_or_else(String::new, |e| format!(" entropy {:.0}%", e * 100.0));
