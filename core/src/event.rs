@@ -13,6 +13,9 @@ use crate::fim::{Attrs, Meta};
 use crate::logscan::Kind as MeasureKind;
 use crate::stats::{ObsId, Outcome};
 
+mod watch;
+pub use watch::{Gap, Via, Writer};
+
 /// Seconds since the Unix epoch.
 pub type Epoch = i64;
 
@@ -65,6 +68,8 @@ pub struct FileChange<'a> {
     pub new: Option<Side<'a>>,
     /// The tree's handle in `file_changes.log` (CFEngine's promise handle).
     pub handle: &'a str,
+    /// How it was found (scheduled, real time, rescan).
+    pub via: Via<'a>,
 }
 
 impl FileChange<'_> {
@@ -522,6 +527,8 @@ pub enum Event<'a> {
     Peer(PeerReport<'a>),
     /// A file put back (or refused) by `restore`.
     Restore(Restored<'a>),
+    /// `run` was not watching for a while (stopped or crashed).
+    Gap(Gap),
 }
 
 impl Event<'_> {
@@ -543,6 +550,7 @@ impl Event<'_> {
             Event::Alert(_) => "alert",
             Event::Peer(_) => "peer",
             Event::Restore(_) => "restore",
+            Event::Gap(_) => "gap",
             Event::Examined { .. } | Event::Baseline(_) | Event::NoBaseline { .. } => return None,
         })
     }
@@ -570,6 +578,7 @@ mod tests {
                 old: Some(side),
                 new: Some(side),
                 handle: "h",
+                via: Via::Scheduled,
             })
         };
         c.count(&f(Change::Added));

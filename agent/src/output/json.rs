@@ -437,6 +437,7 @@ mod tests {
             old: Some(side(&old, None)),
             new: Some(side(&new, Some(&b"/x\x1b"[..]))),
             handle: "etc",
+            via: Default::default(),
         });
         assert_eq!(
             lines(&[e]),

@@ -254,6 +254,7 @@ mod tests {
                 old: None,
                 new: None,
                 handle: "files_etc",
+                via: Default::default(),
             })
         };
         sink.event(&change(Change::Changed)).unwrap();
