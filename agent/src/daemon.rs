@@ -5,6 +5,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod heartbeat;
+mod realtime;
+
+pub use heartbeat::Heartbeat;
+
 use homeostat_core::feed::{Clock, Sink};
 
 use crate::config::Config;
@@ -27,6 +32,22 @@ pub trait Rounds {
     fn finish(&mut self);
     /// Start what runs beside the rounds on the runtime (the `/metrics` server).
     fn start(&mut self) {}
+    /// The real-time watch's batches, if it runs (taken once, after `start`).
+    fn batches(&mut self) -> Option<tokio::sync::mpsc::Receiver<crate::files::realtime::Batch>> {
+        None
+    }
+    /// Check what one batch of the watch touched.
+    fn touched(&mut self, _batch: crate::files::realtime::Batch) {}
+}
+
+/// The next batch of the watch; never, when there is no watch.
+async fn next_batch(
+    rx: &mut Option<tokio::sync::mpsc::Receiver<crate::files::realtime::Batch>>,
+) -> Option<crate::files::realtime::Batch> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Runs until SIGTERM or SIGINT. `intervals` = (sample, files).
@@ -36,6 +57,7 @@ pub fn schedule(rounds: &mut impl Rounds, intervals: (Duration, Duration)) -> st
         .build()?;
     rt.block_on(async {
         rounds.start();
+        let mut batches = rounds.batches();
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
         let mut hup = signal(SignalKind::hangup())?;
@@ -62,6 +84,7 @@ pub fn schedule(rounds: &mut impl Rounds, intervals: (Duration, Duration)) -> st
                     }
                     files_every = f;
                 }
+                Some(b) = next_batch(&mut batches) => rounds.touched(b),
                 _ = term.recv() => break,
                 _ = int.recv() => break,
             }
@@ -94,7 +117,9 @@ pub fn run(
         ),
         None => None,
     };
+    let watch = realtime::Watch::new(&agent.state);
     let mut d = Daemon {
+        watch,
         config_path,
         agent,
         clock,
@@ -122,6 +147,8 @@ struct Daemon<C> {
     metrics: Option<Metrics>,
     /// Where `/metrics` is served, until the runtime takes it.
     listener: Option<std::net::TcpListener>,
+    /// The real-time watch, its figures and the gap to report.
+    watch: realtime::Watch,
 }
 
 impl<C> Daemon<C> {
@@ -145,6 +172,7 @@ impl<C: Clock> Rounds for Daemon<C> {
         if let Some(m) = &self.metrics {
             out.add(m.sink());
         }
+        self.agent.rescan = self.watch_gap(now, &mut out);
         let files = match files {
             true => Files::Due {
                 update: self.agent.cfg.update,
@@ -152,9 +180,11 @@ impl<C: Clock> Rounds for Daemon<C> {
             false => Files::Skip,
         };
         let done = self.agent.round(files, true, &mut out);
+        self.agent.rescan = false;
         if let Some((_, why)) = done.failure {
             say(&why);
         }
+        self.watch_round(now, &mut out);
         if let Err(e) = out.commit() {
             say(&format!("cannot write report: {e}"));
         }
@@ -166,7 +196,16 @@ impl<C: Clock> Rounds for Daemon<C> {
         }
     }
 
+    fn batches(&mut self) -> Option<tokio::sync::mpsc::Receiver<crate::files::realtime::Batch>> {
+        self.watch.take_batches()
+    }
+
+    fn touched(&mut self, batch: crate::files::realtime::Batch) {
+        self.watch_batch(batch);
+    }
+
     fn start(&mut self) {
+        self.watch_start();
         let (Some(l), Some(m)) = (self.listener.take(), self.metrics.as_ref()) else {
             return;
         };
@@ -203,6 +242,7 @@ impl<C: Clock> Rounds for Daemon<C> {
     }
 
     fn finish(&mut self) {
+        self.watch_stop(self.clock.now());
         if let Some(s) = self.agent.session.as_mut() {
             if let Err(e) = s.save() {
                 say(&format!("cannot save the learner state: {e}"));

@@ -14,7 +14,7 @@ use crate::logscan::Kind as MeasureKind;
 use crate::stats::{ObsId, Outcome};
 
 mod watch;
-pub use watch::{Gap, Via, Writer};
+pub use watch::{Coverage, Gap, Via, Writer};
 
 /// Seconds since the Unix epoch.
 pub type Epoch = i64;
@@ -529,6 +529,8 @@ pub enum Event<'a> {
     Restore(Restored<'a>),
     /// `run` was not watching for a while (stopped or crashed).
     Gap(Gap),
+    /// The real-time watch's figures (metrics and `state` only).
+    Coverage(Coverage<'a>),
 }
 
 impl Event<'_> {
@@ -551,7 +553,10 @@ impl Event<'_> {
             Event::Peer(_) => "peer",
             Event::Restore(_) => "restore",
             Event::Gap(_) => "gap",
-            Event::Examined { .. } | Event::Baseline(_) | Event::NoBaseline { .. } => return None,
+            Event::Examined { .. }
+            | Event::Baseline(_)
+            | Event::NoBaseline { .. }
+            | Event::Coverage(_) => return None,
         })
     }
 }

@@ -4,8 +4,11 @@
 //! it decides.
 
 pub mod database;
+pub mod origin;
+pub mod realtime;
 pub mod restore;
 pub mod signing;
+pub mod touched;
 
 use std::path::Path;
 
@@ -15,6 +18,7 @@ use homeostat_core::fim::join::{self, Baseline, Decision, Examined, Finding, Joi
 use homeostat_core::fim::{Attrs, Entry};
 
 use self::database::{DbFileError, DbWriter, Section, Verified};
+pub use self::origin::Origin;
 use self::signing::Keys;
 use crate::config::{Config, Tree};
 use crate::output::progress::Progress;
@@ -31,6 +35,12 @@ pub enum Mode {
     Check { update: bool },
     /// Accept the current state of `only` (all when empty) into the database.
     Update { only: Vec<Vec<u8>> },
+    /// Check the paths `only` alone (real time), as tidied by [`join::tidy`]; with
+    /// `update`, accept what was reported.
+    Paths {
+        update: bool,
+        only: Vec<join::Touched<Vec<u8>>>,
+    },
 }
 
 /// Why a run stopped.
@@ -54,14 +64,19 @@ impl Mode {
             Mode::Init => join::Mode::Init,
             Mode::Check { update } => join::Mode::Check { update: *update },
             Mode::Update { only } => join::Mode::Update { only },
+            Mode::Paths { update, only } => join::Mode::Paths {
+                update: *update,
+                only,
+            },
         }
     }
 }
 
 /// One run of `mode` over the configured trees, walked by `source`, against the database
-/// at `db_path`.
+/// at `db_path`; its findings were found as `origin` says (on schedule, in real time, by
+/// a rescan).
 #[allow(clippy::too_many_arguments)]
-pub fn run<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
+pub fn run_via<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
     source: &mut F,
     keys: &Keys,
     cfg: &Config,
@@ -69,6 +84,7 @@ pub fn run<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
     host: &str,
     now: i64,
     mode: &Mode,
+    origin: &Origin<'_>,
     rep: &mut Output,
 ) -> Result<(), Failure> {
     // Integrity before belief: the whole database is verified before any finding.
@@ -129,6 +145,7 @@ pub fn run<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
             rep: &mut *rep,
             writer: writer.as_mut(),
             db: db_path,
+            origin,
         };
         let section = match &old {
             None => None,
@@ -164,6 +181,7 @@ struct Out<'a, 'w> {
     rep: &'a mut Output,
     writer: Option<&'w mut DbWriter>,
     db: &'a Path,
+    origin: &'a Origin<'a>,
 }
 
 impl Out<'_, '_> {
@@ -292,6 +310,7 @@ impl Out<'_, '_> {
                 old: old.map(side),
                 new: new.map(side),
                 handle: &self.tree.handle,
+                via: self.origin.via(path),
             };
             self.rep.emit(&Event::File(f)).map_err(out_err)?;
         }

@@ -27,6 +27,10 @@ enum Line<'a> {
         old: Option<Values<'a>>,
         #[serde(skip_serializing_if = "Option::is_none")]
         new: Option<Values<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        via: Option<&'static str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        process: Option<Process>,
     },
     Setid {
         t: i64,
@@ -115,6 +119,11 @@ enum Line<'a> {
         ok: bool,
         message: String,
     },
+    Gap {
+        t: i64,
+        from: i64,
+        to: i64,
+    },
     Summary {
         t: i64,
         command: &'a str,
@@ -125,6 +134,14 @@ enum Line<'a> {
         unreadable: u64,
         warnings: u64,
     },
+}
+
+/// The writer of a real-time finding: `exe` escaped, `null` when it had gone.
+#[derive(Serialize)]
+struct Process {
+    pid: u32,
+    exe: Option<String>,
+    uid: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -230,6 +247,12 @@ impl<'a> Line<'a> {
                     attrs: f.diff.iter().map(Attr::name).collect(),
                     old: values(f.old),
                     new: values(f.new),
+                    via: f.via.name(),
+                    process: f.via.writer().map(|w| Process {
+                        pid: w.pid,
+                        exe: w.exe.map(escape),
+                        uid: w.uid,
+                    }),
                 }
             }
             Event::SetId(s) => Line::Setid {
@@ -325,6 +348,11 @@ impl<'a> Line<'a> {
                 path: escape(r.path),
                 ok: r.ok,
                 message: sanitize(r.message),
+            },
+            Event::Gap(g) => Line::Gap {
+                t: g.t,
+                from: g.from,
+                to: g.to,
             },
             Event::Summary(s) => {
                 let c = s.counts;

@@ -57,3 +57,19 @@ pub struct Gap {
     /// The start that ended it.
     pub to: Epoch,
 }
+
+/// The real-time watch's figures since `run` started, for metrics and `state` (not
+/// shown in reports).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Coverage<'a> {
+    /// `fanotify`, `inotify`, or `none` when nothing is watched in real time.
+    pub mechanism: &'a str,
+    /// Changes the watch reported (paths, before batching).
+    pub events: u64,
+    /// Lost event queues.
+    pub overflows: u64,
+    /// Full checks after an overflow or a gap.
+    pub rescans: u64,
+    /// Kernel watches in use (fanotify marks, inotify watch descriptors).
+    pub watches: u64,
+}

@@ -76,7 +76,10 @@ mod tests {
             t("/a/b-x", false),
         ];
         let n = tidy(&mut v);
-        assert_eq!(&v[..n], &[t("/a", false), t("/a/b", true), t("/a/b-x", false)]);
+        assert_eq!(
+            &v[..n],
+            &[t("/a", false), t("/a/b", true), t("/a/b-x", false)]
+        );
     }
 
     #[test]
