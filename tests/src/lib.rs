@@ -17,6 +17,7 @@
 #![cfg(target_os = "linux")]
 
 pub mod content;
+pub mod daemon;
 pub mod expect;
 pub mod filelog;
 pub mod fixture;
