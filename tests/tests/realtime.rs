@@ -349,3 +349,53 @@ fn heartbeat_t(fx: &Fixture) -> i64 {
     let v: Value = homeostat_tests::serde_json::from_slice(&b).unwrap();
     v["t"].as_i64().expect("heartbeat t")
 }
+
+/// The watch's figures: Prometheus families that pass promtool, and `state`'s line.
+#[test]
+fn coverage_in_metrics_and_state() {
+    let fx = watched(&["a"]);
+    let prom = fx.dir.path().join("homeostat.prom");
+    let top = format!(
+        "update = true\n[monitor]\ninterval = \"1s\"\n[output]\nmetrics_file = \"{}\"\n",
+        prom.display()
+    );
+    fx.write_config(&top, "realtime = true");
+    let d = start(&fx);
+    fs::write(fx.tree.join("a"), b"changed").unwrap();
+    let a = p(&fx, "a");
+    d.wait("the change", REALTIME, |l| {
+        has(l, &a, "changed", "realtime")
+    });
+    // The next round renders the batch's figures.
+    let text = wait_for(Duration::from_secs(10), Duration::from_millis(50), || {
+        let t = fs::read_to_string(&prom).ok()?;
+        let events = homeostat_tests::prom::sample(&t, "homeostat_realtime_events_total")?;
+        (events >= 1.0).then_some(t)
+    })
+    .expect("homeostat_realtime_events_total ≥ 1 in the metrics file within 10 s");
+    homeostat_tests::prom::promtool_check(&text);
+    let mechanism = if is_root() { "fanotify" } else { "inotify" };
+    assert!(
+        text.contains(&format!(
+            "homeostat_realtime_watches{{mechanism=\"{mechanism}\"}}"
+        )),
+        "{text}"
+    );
+    for f in ["overflows_total", "rescans_total"] {
+        assert!(
+            text.contains(&format!("homeostat_realtime_{f} 0\n")),
+            "{text}"
+        );
+    }
+    d.stop();
+    let o = fx.run(&["--json", "state"]);
+    o.expect_code(0);
+    let rt: Vec<Value> = o
+        .json()
+        .into_iter()
+        .filter(|v| v["type"] == "realtime")
+        .collect();
+    assert_eq!(rt.len(), 1, "{}", o.stdout_str());
+    assert_eq!(rt[0]["mechanism"], mechanism);
+    assert!(rt[0]["events"].as_u64() >= Some(1), "{}", rt[0]);
+}

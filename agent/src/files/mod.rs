@@ -92,7 +92,9 @@ pub fn run_via<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
         Mode::Init => None,
         _ => Some(database::verify(db_path, keys)?),
     };
-    if let Some(v) = &old {
+    // A real-time check says once per start what a scheduled one says every time.
+    let quiet = matches!(mode, Mode::Paths { .. });
+    if let Some(v) = old.as_ref().filter(|_| !quiet) {
         rep.emit(&Event::Baseline(event::Baseline {
             created: v.created,
             host: &v.host,
@@ -123,7 +125,7 @@ pub fn run_via<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
                 .map_err(io_fail("cannot write database", db_path))?,
         ),
     };
-    if let Some(v) = &old {
+    if let Some(v) = old.as_ref().filter(|_| !quiet) {
         for t in &v.trees {
             let roots = cfg.trees.iter().map(|c| &c.spec.root[..]);
             if !join::still_configured(&t.root, roots) {
