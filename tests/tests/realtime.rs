@@ -150,6 +150,14 @@ fn each_change(m: Mechanism) {
             fs::write(fx.tree.join("d/f"), b"inside").unwrap();
         },
     );
+    // A hostile name is one escaped line, like any other report.
+    let evil = b"evil\nname\x1b[31m\xff";
+    let evil_path = fx.path(evil);
+    let evil_json = homeostat_tests::text::esc(&fx.abs(evil));
+    fs::write(&evil_path, b"x").unwrap();
+    d.wait("a hostile name", REALTIME, |l| {
+        has(l, &evil_json, "added", "realtime")
+    });
     settle(&d, &fx, "zz-end");
 
     let l = d.lines();
