@@ -54,11 +54,18 @@ impl Heartbeat {
     /// `homeostat state`'s line about the watch.
     pub fn show(&self, out: &mut impl io::Write, json: bool) -> io::Result<()> {
         if json {
-            let mut v = serde_json::to_value(self).map_err(io::Error::other)?;
-            if let Some(o) = v.as_object_mut() {
-                o.insert("type".into(), "realtime".into());
+            #[derive(Serialize)]
+            struct Line<'a> {
+                r#type: &'static str,
+                #[serde(flatten)]
+                beat: &'a Heartbeat,
             }
-            return writeln!(out, "{v}");
+            let line = Line {
+                r#type: "realtime",
+                beat: self,
+            };
+            let text = serde_json::to_string(&line).map_err(io::Error::other)?;
+            return writeln!(out, "{text}");
         }
         writeln!(
             out,
