@@ -44,10 +44,14 @@ pub trait Rounds {
 async fn next_batch(
     rx: &mut Option<tokio::sync::mpsc::Receiver<crate::files::realtime::Batch>>,
 ) -> Option<crate::files::realtime::Batch> {
-    match rx {
-        Some(rx) => rx.recv().await,
-        None => std::future::pending().await,
+    if let Some(r) = rx {
+        if let Some(b) = r.recv().await {
+            return Some(b);
+        }
+        // The watch ended (a reload that stopped it): wait on nothing from now on.
+        *rx = None;
     }
+    std::future::pending().await
 }
 
 /// Runs until SIGTERM or SIGINT. `intervals` = (sample, files).
@@ -76,6 +80,9 @@ pub fn schedule(rounds: &mut impl Rounds, intervals: (Duration, Duration)) -> st
                 }
                 _ = hup.recv() => {
                     let (e, f) = rounds.reload();
+                    if let Some(b) = rounds.batches() {
+                        batches = Some(b);
+                    }
                     if e != every {
                         every = e;
                         tick = interval(every);
@@ -221,7 +228,11 @@ impl<C: Clock> Rounds for Daemon<C> {
         match Config::load(self.config_path.as_deref()) {
             Ok(cfg) => {
                 say("configuration reloaded");
+                let watched = realtime::watched(&self.agent.cfg);
                 self.agent.cfg = cfg;
+                if realtime::watched(&self.agent.cfg) != watched {
+                    self.watch_start();
+                }
                 // Feeds are rebuilt from the new [monitor]; the learned state is kept.
                 if let Some(s) = self.agent.session.as_mut() {
                     if let Some(m) = self.agent.cfg.monitor.as_ref() {

@@ -407,3 +407,32 @@ fn coverage_in_metrics_and_state() {
     assert_eq!(rt[0]["mechanism"], mechanism);
     assert!(rt[0]["events"].as_u64() >= Some(1), "{}", rt[0]);
 }
+
+/// SIGHUP with `realtime = true` newly set starts the watch without a restart.
+#[test]
+fn a_reload_starts_the_watch() {
+    let fx = watched(&["a"]);
+    fx.write_config("update = true", "");
+    let d = start(&fx);
+    fx.write_config("update = true", "realtime = true");
+    d.signal("HUP");
+    let a = p(&fx, "a");
+    // The reload's moment is not visible: write until a write is seen, 10 s at most.
+    let seen = wait_for(Duration::from_secs(10), Duration::from_millis(300), || {
+        fs::OpenOptions::new()
+            .append(true)
+            .open(fx.tree.join("a"))
+            .unwrap()
+            .write_all(b"+")
+            .unwrap();
+        has(&d.lines(), &a, "changed", "realtime").then_some(())
+    });
+    assert!(
+        seen.is_some(),
+        "no real-time finding after the reload: {:?}",
+        d.lines()
+    );
+    // The last write may still be in a batch: wait for one after it.
+    settle(&d, &fx, "zz-end");
+    stop_and_check_clean(d, &fx);
+}

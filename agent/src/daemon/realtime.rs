@@ -1,7 +1,7 @@
 //! The daemon's side of the real-time watch: starting it, checking each batch between
 //! rounds, the rescan after a lost queue, and the heartbeat and gap of [`super::heartbeat`].
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use homeostat_core::event::{Coverage, Epoch, Event, Gap};
@@ -26,6 +26,8 @@ pub struct Watch {
     batches: Option<mpsc::Receiver<Batch>>,
     watches: Option<Arc<AtomicU64>>,
     mechanism: &'static str,
+    /// Ends the watch's thread.
+    stop: Option<Arc<AtomicBool>>,
     events: u64,
     overflows: u64,
     rescans: u64,
@@ -62,9 +64,29 @@ impl Watch {
     }
 }
 
+/// What the watch of `cfg` covers, to tell whether a reload changes it.
+pub fn watched(cfg: &crate::config::Config) -> String {
+    let specs: Vec<_> = cfg
+        .trees
+        .iter()
+        .filter(|t| t.realtime)
+        .map(|t| &t.spec)
+        .collect();
+    format!("{specs:?}")
+}
+
 impl<C: Clock> Daemon<C> {
-    /// Starts watching the `realtime = true` trees, before the first round checks them.
+    /// Starts watching the `realtime = true` trees, before the first round checks them;
+    /// after a reload that changed them, watches them anew (the previous watch ends when
+    /// its batches are no longer taken; what changed in between is found by the next
+    /// scheduled check).
     pub(super) fn watch_start(&mut self) {
+        if let Some(stop) = self.watch.stop.take() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        self.watch.batches = None;
+        self.watch.watches = None;
+        self.watch.mechanism = "none";
         let trees: Vec<_> = self
             .agent
             .cfg
@@ -81,6 +103,7 @@ impl<C: Clock> Daemon<C> {
                 self.watch.batches = Some(feed.batches);
                 self.watch.watches = Some(feed.watches);
                 self.watch.mechanism = feed.mechanism;
+                self.watch.stop = Some(feed.stop);
             }
             Err(e) => say(&format!("{e}; the trees are checked on schedule only")),
         }
@@ -126,6 +149,10 @@ impl<C: Clock> Daemon<C> {
 
     /// Checks what one batch of the watch touched.
     pub(super) fn watch_batch(&mut self, batch: Batch) {
+        if self.watch.stop.is_none() {
+            // The last of a watch a reload ended.
+            return;
+        }
         let now = self.clock.now();
         let mut out = Output::new(self.json, now);
         if self.agent.cfg.output.syslog {

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -103,6 +103,8 @@ pub struct Feed {
     /// Kernel watches in use, as the thread last saw.
     pub watches: Arc<AtomicU64>,
     pub mechanism: &'static str,
+    /// Set to end the thread (a reload that changed the trees): it stops within a second.
+    pub stop: Arc<AtomicBool>,
 }
 
 /// Watches `trees` on a thread of its own (changes under `state_dir` left out); the
@@ -124,15 +126,17 @@ pub fn start(
         Watcher::open(trees, mechanism, say).map_err(|e| format!("real-time watch: {e}"))?;
     let watches = Arc::new(AtomicU64::new(watcher.watches()));
     let (tx, rx) = mpsc::channel(2);
+    let stop = Arc::new(AtomicBool::new(false));
     let feed = Feed {
         batches: rx,
         watches: watches.clone(),
         mechanism: watcher.mechanism(),
+        stop: stop.clone(),
     };
     let skip = std::fs::canonicalize(state_dir).unwrap_or_else(|_| state_dir.to_owned());
     std::thread::Builder::new()
         .name("realtime".into())
-        .spawn(move || gather(&mut watcher, &tx, &watches, &skip))
+        .spawn(move || gather(&mut watcher, &tx, &watches, &stop, &skip))
         .map_err(|e| format!("real-time watch: cannot start its thread: {e}"))?;
     Ok(feed)
 }
@@ -154,12 +158,13 @@ fn gather(
     watcher: &mut crate::platform::watch::Watcher,
     tx: &mpsc::Sender<Batch>,
     watches: &AtomicU64,
+    stop: &AtomicBool,
     skip: &Path,
 ) {
     use homeostat_core::feed::WatchSource;
     let mut pending = Batch::default();
     let mut since: Option<Instant> = None;
-    loop {
+    while !stop.load(Ordering::Relaxed) {
         let timeout = since.map_or(Duration::from_secs(1), |s| {
             WINDOW.saturating_sub(s.elapsed())
         });

@@ -99,7 +99,8 @@ impl Fanotify {
 
     /// Reads the queue until it is empty, reporting each event.
     fn drain(&mut self, buf: &mut [u8], each: &mut dyn FnMut(Watched<'_>)) -> io::Result<()> {
-        loop {
+        // Bounded: under a steady stream the caller still gets to hand over its batch.
+        for _ in 0..super::READS_PER_WAIT {
             let n = read_some(self.fd.as_fd(), buf)?;
             if n == 0 {
                 return Ok(());
@@ -111,6 +112,7 @@ impl Fanotify {
                 self.event(&ev, each);
             }
         }
+        Ok(())
     }
 
     fn event(&mut self, ev: &Event<'_>, each: &mut dyn FnMut(Watched<'_>)) {
@@ -209,7 +211,8 @@ impl<'a> Event<'a> {
         let meta_len = usize::from(u16::from_ne_bytes(b.get(6..8)?.try_into().ok()?));
         let mask = u64::from_ne_bytes(b.get(8..16)?.try_into().ok()?);
         let pid = u32_at(b, 20)?;
-        if len < meta_len || len > b.len() {
+        // A whole `fanotify_event_metadata` at least (24 bytes), and no more than we hold.
+        if len < 24 || len < meta_len || len > b.len() {
             return None;
         }
         let mut dir_name = None;

@@ -115,7 +115,8 @@ impl Inotify {
     }
 
     fn drain(&mut self, buf: &mut [u8], each: &mut dyn FnMut(Watched<'_>)) -> io::Result<()> {
-        loop {
+        // Bounded: under a steady stream the caller still gets to hand over its batch.
+        for _ in 0..super::READS_PER_WAIT {
             let n = read_some(self.fd.as_fd(), buf)?;
             if n == 0 {
                 return Ok(());
@@ -134,6 +135,7 @@ impl Inotify {
                 self.event(wd, mask, name, each);
             }
         }
+        Ok(())
     }
 
     fn event(&mut self, wd: i32, mask: u32, name: &[u8], each: &mut dyn FnMut(Watched<'_>)) {

@@ -89,6 +89,9 @@ impl WatchSource for Watcher {
     }
 }
 
+/// Reads of the queue in one `wait` at most (64 KiB each: some thousand events).
+const READS_PER_WAIT: usize = 16;
+
 /// Waits until `fd` is readable or `timeout` passes; `false` on timeout.
 #[allow(unsafe_code)]
 fn readable(fd: std::os::fd::BorrowedFd<'_>, timeout: Duration) -> io::Result<bool> {
