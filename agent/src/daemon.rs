@@ -32,26 +32,6 @@ pub trait Rounds {
     fn finish(&mut self);
     /// Start what runs beside the rounds on the runtime (the `/metrics` server).
     fn start(&mut self) {}
-    /// The real-time watch's batches, if it runs (taken once, after `start`).
-    fn batches(&mut self) -> Option<tokio::sync::mpsc::Receiver<crate::files::realtime::Batch>> {
-        None
-    }
-    /// Check what one batch of the watch touched.
-    fn touched(&mut self, _batch: crate::files::realtime::Batch) {}
-}
-
-/// The next batch of the watch; never, when there is no watch.
-async fn next_batch(
-    rx: &mut Option<tokio::sync::mpsc::Receiver<crate::files::realtime::Batch>>,
-) -> Option<crate::files::realtime::Batch> {
-    if let Some(r) = rx {
-        if let Some(b) = r.recv().await {
-            return Some(b);
-        }
-        // The watch ended (a reload that stopped it): wait on nothing from now on.
-        *rx = None;
-    }
-    std::future::pending().await
 }
 
 /// Runs until SIGTERM or SIGINT. `intervals` = (sample, files).
@@ -61,7 +41,6 @@ pub fn schedule(rounds: &mut impl Rounds, intervals: (Duration, Duration)) -> st
         .build()?;
     rt.block_on(async {
         rounds.start();
-        let mut batches = rounds.batches();
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
         let mut hup = signal(SignalKind::hangup())?;
@@ -80,9 +59,6 @@ pub fn schedule(rounds: &mut impl Rounds, intervals: (Duration, Duration)) -> st
                 }
                 _ = hup.recv() => {
                     let (e, f) = rounds.reload();
-                    if let Some(b) = rounds.batches() {
-                        batches = Some(b);
-                    }
                     if e != every {
                         every = e;
                         tick = interval(every);
@@ -91,7 +67,6 @@ pub fn schedule(rounds: &mut impl Rounds, intervals: (Duration, Duration)) -> st
                     }
                     files_every = f;
                 }
-                Some(b) = next_batch(&mut batches) => rounds.touched(b),
                 _ = term.recv() => break,
                 _ = int.recv() => break,
             }
@@ -154,7 +129,8 @@ struct Daemon<C> {
     metrics: Option<Metrics>,
     /// Where `/metrics` is served, until the runtime takes it.
     listener: Option<std::net::TcpListener>,
-    /// The real-time watch, its figures and the gap to report.
+    /// The real-time watch (checking on threads of its own), the gap to report, and the
+    /// lock that keeps its checks and the rounds' from writing the database at once.
     watch: realtime::Watch,
 }
 
@@ -180,6 +156,8 @@ impl<C: Clock> Rounds for Daemon<C> {
             out.add(m.sink());
         }
         self.agent.rescan = self.watch_gap(now, &mut out);
+        let db = self.watch.db.clone();
+        let _db = files.then(|| realtime::lock(&db));
         let files = match files {
             true => Files::Due {
                 update: self.agent.cfg.update,
@@ -203,14 +181,6 @@ impl<C: Clock> Rounds for Daemon<C> {
         }
     }
 
-    fn batches(&mut self) -> Option<tokio::sync::mpsc::Receiver<crate::files::realtime::Batch>> {
-        self.watch.take_batches()
-    }
-
-    fn touched(&mut self, batch: crate::files::realtime::Batch) {
-        self.watch_batch(batch);
-    }
-
     fn start(&mut self) {
         self.watch_start();
         let (Some(l), Some(m)) = (self.listener.take(), self.metrics.as_ref()) else {
@@ -228,11 +198,8 @@ impl<C: Clock> Rounds for Daemon<C> {
         match Config::load(self.config_path.as_deref()) {
             Ok(cfg) => {
                 say("configuration reloaded");
-                let watched = realtime::watched(&self.agent.cfg);
                 self.agent.cfg = cfg;
-                if realtime::watched(&self.agent.cfg) != watched {
-                    self.watch_start();
-                }
+                self.watch_start();
                 // Feeds are rebuilt from the new [monitor]; the learned state is kept.
                 if let Some(s) = self.agent.session.as_mut() {
                     if let Some(m) = self.agent.cfg.monitor.as_ref() {
@@ -253,7 +220,7 @@ impl<C: Clock> Rounds for Daemon<C> {
     }
 
     fn finish(&mut self) {
-        self.watch_stop(self.clock.now());
+        self.watch_finish(self.clock.now());
         if let Some(s) = self.agent.session.as_mut() {
             if let Err(e) = s.save() {
                 say(&format!("cannot save the learner state: {e}"));

@@ -1,7 +1,7 @@
 //! The real-time producer: a thread waits on the watch and gathers what it reports into
-//! batches (a window of [`WINDOW`] after the first change), which the daemon checks one
-//! at a time between its rounds. A flood of changes is a few checks, each one database
-//! rewrite, not one per file.
+//! batches (a window of [`WINDOW`] after the first change), which a checker takes one at
+//! a time (`daemon::realtime`). A flood of changes is a few checks, each one database
+//! rewrite, not one per file; the kernel's queue is read on while a check runs.
 
 // Off Linux there is no watch to feed the batches (`start` says so).
 #![cfg_attr(not(target_os = "linux"), allow(dead_code, unused_imports))]
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use homeostat_core::feed::Watched;
 use homeostat_core::fim::join::{is_under, tidy, Touched};
-use tokio::sync::mpsc;
+use std::sync::mpsc;
 
 use super::origin::Proc;
 
@@ -99,12 +99,17 @@ impl Batch {
 
 /// The watch running on its thread: batches to check, and its figures.
 pub struct Feed {
+    /// The batches, one waiting at most (the thread gathers into the next meanwhile).
     pub batches: mpsc::Receiver<Batch>,
     /// Kernel watches in use, as the thread last saw.
     pub watches: Arc<AtomicU64>,
     pub mechanism: &'static str,
     /// Set to end the thread (a reload that changed the trees): it stops within a second.
     pub stop: Arc<AtomicBool>,
+    /// How long the last check of a batch took, in milliseconds: the next batch gathers
+    /// at least as long, so checks of a big database under a steady stream of changes
+    /// take half a core at most.
+    pub pace: Arc<AtomicU64>,
 }
 
 /// Watches `trees` on a thread of its own (changes under `state_dir` left out); the
@@ -125,9 +130,11 @@ pub fn start(
     let mut watcher =
         Watcher::open(trees, mechanism, say).map_err(|e| format!("real-time watch: {e}"))?;
     let watches = Arc::new(AtomicU64::new(watcher.watches()));
-    let (tx, rx) = mpsc::channel(2);
+    let (tx, rx) = mpsc::sync_channel(1);
     let stop = Arc::new(AtomicBool::new(false));
+    let pace = Arc::new(AtomicU64::new(0));
     let feed = Feed {
+        pace: pace.clone(),
         batches: rx,
         watches: watches.clone(),
         mechanism: watcher.mechanism(),
@@ -136,7 +143,14 @@ pub fn start(
     let skip = std::fs::canonicalize(state_dir).unwrap_or_else(|_| state_dir.to_owned());
     std::thread::Builder::new()
         .name("realtime".into())
-        .spawn(move || gather(&mut watcher, &tx, &watches, &stop, &skip))
+        .spawn(move || {
+            let shared = Shared {
+                watches: &watches,
+                stop: &stop,
+                pace: &pace,
+            };
+            gather(&mut watcher, &tx, &shared, &skip)
+        })
         .map_err(|e| format!("real-time watch: cannot start its thread: {e}"))?;
     Ok(feed)
 }
@@ -151,41 +165,53 @@ pub fn start(
     Err("real-time watch: only on Linux (fanotify, inotify)".into())
 }
 
+/// What the thread shares with the daemon.
+#[cfg(target_os = "linux")]
+struct Shared<'a> {
+    watches: &'a AtomicU64,
+    stop: &'a AtomicBool,
+    pace: &'a AtomicU64,
+}
+
 /// The thread: waits, gathers, hands over a batch once its window has passed and the
-/// daemon has room; ends when the daemon has gone or the watch fails.
+/// checker has room; ends when told to, when the checker has gone or the watch fails.
 #[cfg(target_os = "linux")]
 fn gather(
     watcher: &mut crate::platform::watch::Watcher,
-    tx: &mpsc::Sender<Batch>,
-    watches: &AtomicU64,
-    stop: &AtomicBool,
+    tx: &mpsc::SyncSender<Batch>,
+    shared: &Shared<'_>,
     skip: &Path,
 ) {
     use homeostat_core::feed::WatchSource;
     let mut pending = Batch::default();
     let mut since: Option<Instant> = None;
-    while !stop.load(Ordering::Relaxed) {
+    while !shared.stop.load(Ordering::Relaxed) {
+        let window = WINDOW.max(Duration::from_millis(shared.pace.load(Ordering::Relaxed)));
         let timeout = since.map_or(Duration::from_secs(1), |s| {
-            WINDOW.saturating_sub(s.elapsed())
+            window.saturating_sub(s.elapsed())
         });
         if let Err(e) = watcher.wait(timeout, &mut |w| pending.add(w, skip)) {
             eprintln!("homeostat: real-time watch stopped: {e}");
             return;
         }
-        watches.store(watcher.watches(), Ordering::Relaxed);
+        shared.watches.store(watcher.watches(), Ordering::Relaxed);
         if pending.is_empty() {
             continue;
         }
         let first = *since.get_or_insert_with(Instant::now);
-        if first.elapsed() < WINDOW {
+        if first.elapsed() < window {
             continue;
         }
         match tx.try_send(std::mem::take(&mut pending)) {
             Ok(()) => since = None,
-            // The daemon is busy: keep gathering into this batch.
-            Err(mpsc::error::TrySendError::Full(b)) => pending = b,
-            Err(mpsc::error::TrySendError::Closed(_)) => return,
+            // The checker is busy: keep gathering into this batch.
+            Err(mpsc::TrySendError::Full(b)) => pending = b,
+            Err(mpsc::TrySendError::Disconnected(_)) => return,
         }
+    }
+    // Stopped for a new watch (a reload): what was gathered is still checked.
+    if !pending.is_empty() {
+        let _ = tx.send(pending);
     }
 }
 

@@ -421,9 +421,11 @@ impl<W: Write> Sink for JsonLines<W> {
     type Error = io::Error;
 
     fn event(&mut self, e: &Event<'_>) -> io::Result<()> {
-        if let Some(l) = line(e) {
+        if let Some(mut l) = line(e) {
+            // One write per line: a line is never split from its newline by a flush, so
+            // the real-time checker's lines and a round's never mix on stdout.
+            l.push(b'\n');
             self.out.write_all(&l)?;
-            self.out.write_all(b"\n")?;
         }
         Ok(())
     }
