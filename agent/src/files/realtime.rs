@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use homeostat_core::feed::Watched;
+use homeostat_core::feed::{WatchSource, Watched};
 use homeostat_core::fim::join::{is_under, tidy, Touched};
 use std::sync::mpsc;
 
@@ -166,7 +166,6 @@ pub fn start(
 }
 
 /// What the thread shares with the daemon.
-#[cfg(target_os = "linux")]
 struct Shared<'a> {
     watches: &'a AtomicU64,
     stop: &'a AtomicBool,
@@ -175,20 +174,21 @@ struct Shared<'a> {
 
 /// The thread: waits, gathers, hands over a batch once its window has passed and the
 /// checker has room; ends when told to, when the checker has gone or the watch fails.
-#[cfg(target_os = "linux")]
-fn gather(
-    watcher: &mut crate::platform::watch::Watcher,
+fn gather<W: WatchSource<Error: std::fmt::Display>>(
+    watcher: &mut W,
     tx: &mpsc::SyncSender<Batch>,
     shared: &Shared<'_>,
     skip: &Path,
 ) {
-    use homeostat_core::feed::WatchSource;
     let mut pending = Batch::default();
     let mut since: Option<Instant> = None;
     while !shared.stop.load(Ordering::Relaxed) {
         let window = WINDOW.max(Duration::from_millis(shared.pace.load(Ordering::Relaxed)));
+        // At least a few milliseconds: a busy checker is not polled in a tight loop.
         let timeout = since.map_or(Duration::from_secs(1), |s| {
-            window.saturating_sub(s.elapsed())
+            window
+                .saturating_sub(s.elapsed())
+                .max(Duration::from_millis(5))
         });
         if let Err(e) = watcher.wait(timeout, &mut |w| pending.add(w, skip)) {
             eprintln!("homeostat: real-time watch stopped: {e}");
@@ -246,6 +246,60 @@ mod tests {
         assert_eq!(t.len(), 2);
         assert_eq!((&t[0].path[..], t[0].below), (&b"/t"[..], false));
         assert_eq!((&t[1].path[..], t[1].below), (&b"/t/a"[..], true));
+    }
+
+    /// A watch that reports a script of changes, one step per wait, then stops the thread.
+    struct Script<'a> {
+        steps: Vec<Vec<&'static [u8]>>,
+        stop: &'a AtomicBool,
+    }
+
+    impl WatchSource for Script<'_> {
+        type Error = String;
+        fn wait(&mut self, _: Duration, each: &mut dyn FnMut(Watched<'_>)) -> Result<(), String> {
+            if self.steps.is_empty() {
+                self.stop.store(true, Ordering::Relaxed);
+                return Ok(());
+            }
+            for path in self.steps.remove(0) {
+                each(touched(path, false, None));
+            }
+            Ok(())
+        }
+        fn watches(&self) -> u64 {
+            7
+        }
+        fn mechanism(&self) -> &'static str {
+            "script"
+        }
+    }
+
+    /// Changes that come within the window are one batch; all are handed over, the last
+    /// when the thread is told to stop.
+    #[test]
+    fn the_thread_gathers_a_burst_into_one_batch() {
+        // A window of a minute (as after a slow check): the steps always fall within it.
+        let (watches, stop) = (AtomicU64::new(0), AtomicBool::new(false));
+        let pace = AtomicU64::new(60_000);
+        let mut w = Script {
+            steps: vec![vec![b"/t/a", b"/t/b"], vec![b"/t/a"], vec![b"/t/c"]],
+            stop: &stop,
+        };
+        let (tx, rx) = mpsc::sync_channel(1);
+        let shared = Shared {
+            watches: &watches,
+            stop: &stop,
+            pace: &pace,
+        };
+        gather(&mut w, &tx, &shared, Path::new("/state"));
+        drop(tx);
+        let batches: Vec<Batch> = rx.iter().collect();
+        assert_eq!(batches.len(), 1, "{batches:?}");
+        let b = &batches[0];
+        assert_eq!(b.events, 4);
+        let paths: Vec<&[u8]> = b.paths.keys().map(Vec::as_slice).collect();
+        assert_eq!(paths, [&b"/t/a"[..], b"/t/b", b"/t/c"]);
+        assert_eq!(watches.load(Ordering::Relaxed), 7);
     }
 
     #[test]

@@ -2,6 +2,9 @@
 //! by one, and a walk below those that came, went or moved as directories. A check of a
 //! few paths costs a few stats, not a walk of the tree.
 
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+
 use homeostat_core::feed::FileSource;
 use homeostat_core::fim::join::{is_under, Touched};
 
@@ -28,7 +31,11 @@ impl FileSource for TouchedSource<'_> {
             .only
             .iter()
             .filter(move |t| t.path == root || is_under(&t.path, &root));
+        let root_dev = std::fs::symlink_metadata(std::ffi::OsStr::from_bytes(&tree.root))
+            .ok()
+            .map(|m| m.dev());
         Walk {
+            root_dev,
             tree: tree.clone(),
             pending: Box::new(mine),
             below: None,
@@ -44,6 +51,8 @@ pub struct Walk<'s> {
     /// The walk below a touched directory, under way.
     below: Option<Scan>,
     pool: Pool,
+    /// The tree root's device: with `xdev`, a walk never enters another file system.
+    root_dev: Option<u64>,
 }
 
 impl Iterator for Walk<'_> {
@@ -67,8 +76,11 @@ impl Iterator for Walk<'_> {
                 continue;
             }
             let dir = one.entry.meta.kind == homeostat_core::fim::Kind::Dir && one.unseen.is_none();
+            // A mount point is recorded, not entered, as the scheduled walk does.
+            let same_fs = !self.tree.xdev || self.root_dev.is_none_or(|d| d == one.entry.meta.dev);
             if t.below
                 && dir
+                && same_fs
                 && self
                     .tree
                     .depth
