@@ -28,6 +28,7 @@ pub mod json;
 pub mod net;
 pub mod procs;
 pub mod prom;
+pub mod realtime;
 // geteuid, with a SAFETY note.
 #[allow(unsafe_code)]
 pub mod run;

@@ -1,97 +1,21 @@
 //! `[[files]] realtime = true` under `run --json`: each kind of change reported within
-//! 2 s, once, with the writer when fanotify names it; a flood reported whole, overflow
-//! or not; a stop followed by a gap event and a rescan. Every wait has a deadline.
+//! 2 s, once, with the writer when fanotify names it (and by inotify); a stop followed by
+//! a gap event and a rescan; the figures in metrics and `state`; a reload that starts
+//! the watch. Every wait has a deadline. The floods are in `realtime_flood.rs`.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::time::Duration;
 
-use homeostat_tests::daemon::{findings, Daemon};
-use homeostat_tests::fixture::Fixture;
+use homeostat_tests::daemon::findings;
 use homeostat_tests::procs::wait_for;
+use homeostat_tests::realtime::{
+    count, has, heartbeat_t, p, settle, start, start_with, stop_and_check_clean, watched,
+    Mechanism, REALTIME,
+};
 use homeostat_tests::run::is_root;
 use homeostat_tests::serde_json::Value;
-
-/// The contract: a change is reported within this.
-const REALTIME: Duration = Duration::from_secs(2);
-
-/// A fixture whose tree is watched in real time, with what is reported accepted.
-fn watched(files: &[&str]) -> Fixture {
-    let fx = Fixture::bare();
-    for f in files {
-        let p = fx.tree.join(f);
-        fs::create_dir_all(p.parent().unwrap()).unwrap();
-        fs::write(&p, f.as_bytes()).unwrap();
-    }
-    fx.write_config("update = true", "realtime = true");
-    fx
-}
-
-/// Starts `run` and waits for its first round (which records the baseline, the watch
-/// already set): its heartbeat.
-fn start(fx: &Fixture) -> Daemon {
-    start_with(fx, Mechanism::Best)
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Mechanism {
-    /// fanotify as root.
-    Best,
-    Inotify,
-}
-
-fn start_with(fx: &Fixture, m: Mechanism) -> Daemon {
-    let beat = fx.state.join("heartbeat");
-    let before = fs::metadata(&beat).and_then(|m| m.modified()).ok();
-    let env: &[(&str, &str)] = match m {
-        Mechanism::Best => &[],
-        Mechanism::Inotify => &[("HOMEOSTAT_WATCH", "inotify")],
-    };
-    let d = Daemon::start_env(fx, env);
-    wait_for(Duration::from_secs(20), Duration::from_millis(20), || {
-        let now = fs::metadata(&beat).and_then(|m| m.modified()).ok();
-        (now.is_some() && now != before).then_some(())
-    })
-    .expect("run's first round (its heartbeat) within 20 s");
-    d
-}
-
-fn p(fx: &Fixture, rel: &str) -> String {
-    fx.tree.join(rel).to_str().unwrap().to_owned()
-}
-
-/// A finding of `path` with this change and `via`.
-fn has(lines: &[Value], path: &str, change: &str, via: &str) -> bool {
-    findings(lines, path)
-        .iter()
-        .any(|v| v["change"] == change && v["via"] == via)
-}
-
-fn count(lines: &[Value], path: &str, change: &str) -> usize {
-    findings(lines, path)
-        .iter()
-        .filter(|v| v["change"] == change)
-        .count()
-}
-
-/// Makes one last change and waits for it: every batch before it has been reported.
-fn settle(d: &Daemon, fx: &Fixture, name: &str) {
-    fs::write(fx.tree.join(name), b"end").unwrap();
-    let path = p(fx, name);
-    d.wait("the last change", Duration::from_secs(30), |l| {
-        findings(l, &path).iter().any(|v| v["change"] == "added")
-    });
-}
-
-/// Stops `run` and checks that a `check` finds nothing left unaccepted.
-fn stop_and_check_clean(d: Daemon, fx: &Fixture) {
-    d.stop();
-    let o = fx.run(&["--json", "check"]);
-    o.expect_code(0);
-    assert!(o.files().is_empty(), "check after run: {:?}", o.files());
-}
 
 #[test]
 fn each_change_is_reported_once_in_real_time() {
@@ -217,100 +141,6 @@ fn each_change(m: Mechanism) {
 }
 
 #[test]
-fn a_flood_is_reported_whole_and_once() {
-    flood(false);
-}
-
-/// The daemon stopped (SIGSTOP) through the flood: the kernel's queue (16384 events)
-/// overflows, which must be said and made good by a rescan.
-#[test]
-fn a_flood_past_an_overflow_is_reported_whole_and_once() {
-    flood(true);
-}
-
-fn flood(stopped: bool) {
-    const NEW: usize = 40_000;
-    const CHANGED: usize = 100;
-    let old: Vec<String> = (0..CHANGED).map(|i| format!("c/{i:03}")).collect();
-    let refs: Vec<&str> = old.iter().map(String::as_str).collect();
-    let fx = watched(&refs);
-    fs::create_dir(fx.tree.join("flood")).unwrap();
-    let d = start(&fx);
-    if stopped {
-        d.signal("STOP");
-    }
-    for i in 0..NEW {
-        fs::write(fx.tree.join(format!("flood/{i:05}")), b"x").unwrap();
-    }
-    for rel in &old {
-        fs::OpenOptions::new()
-            .append(true)
-            .open(fx.tree.join(rel))
-            .unwrap()
-            .write_all(b"+")
-            .unwrap();
-    }
-    if stopped {
-        d.signal("CONT");
-    }
-    let new: Vec<String> = (0..NEW).map(|i| p(&fx, &format!("flood/{i:05}"))).collect();
-    let changed: Vec<String> = old.iter().map(|r| p(&fx, r)).collect();
-    let took = d.wait(
-        "every flooded file and change",
-        Duration::from_secs(45),
-        |l| {
-            let mut seen: BTreeSet<(&str, &str)> = BTreeSet::new();
-            for v in l.iter().filter(|v| v["type"] == "file") {
-                if let (Some(p), Some(c)) = (v["path"].as_str(), v["change"].as_str()) {
-                    seen.insert((p, c));
-                }
-            }
-            new.iter().all(|p| seen.contains(&(p.as_str(), "added")))
-                && changed
-                    .iter()
-                    .all(|p| seen.contains(&(p.as_str(), "changed")))
-        },
-    );
-    settle(&d, &fx, "zz-end");
-    let l = d.lines();
-    let overflows = l
-        .iter()
-        .filter(|v| {
-            v["type"] == "warning" && v["message"].as_str().unwrap_or("").contains("overflow")
-        })
-        .count();
-    eprintln!("flood reported in {took:?} after the writes; {overflows} overflow warnings");
-    if stopped {
-        assert!(
-            overflows >= 1,
-            "a queue of 16384 events cannot hold 40,000 creates"
-        );
-        assert!(
-            l.iter().any(|v| v["via"] == "rescan"),
-            "the rescan reports what was lost"
-        );
-    }
-    let mut per: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    for v in l.iter().filter(|v| v["type"] == "file") {
-        *per.entry((v["path"].as_str().unwrap(), v["change"].as_str().unwrap()))
-            .or_default() += 1;
-        assert!(v["via"] == "realtime" || v["via"] == "rescan", "{v}");
-    }
-    for p in &new {
-        assert_eq!(per.get(&(p.as_str(), "added")), Some(&1), "{p} added");
-        assert!(
-            per.get(&(p.as_str(), "changed")).is_none_or(|n| *n <= 1),
-            "{p}"
-        );
-        assert!(!per.contains_key(&(p.as_str(), "removed")), "{p}");
-    }
-    for p in &changed {
-        assert_eq!(per.get(&(p.as_str(), "changed")), Some(&1), "{p} changed");
-    }
-    stop_and_check_clean(d, &fx);
-}
-
-#[test]
 fn a_stop_is_a_gap_then_a_rescan() {
     let fx = watched(&["one", "two", "three", "four"]);
     let d = start(&fx);
@@ -350,12 +180,6 @@ fn a_stop_is_a_gap_then_a_rescan() {
         l.iter().any(|v| v["type"] == "gap") && has(l, &four, "changed", "rescan")
     });
     stop_and_check_clean(d, &fx);
-}
-
-fn heartbeat_t(fx: &Fixture) -> i64 {
-    let b = fs::read(fx.state.join("heartbeat")).expect("heartbeat after a stop");
-    let v: Value = homeostat_tests::serde_json::from_slice(&b).unwrap();
-    v["t"].as_i64().expect("heartbeat t")
 }
 
 /// The watch's figures: Prometheus families that pass promtool, and `state`'s line.
