@@ -28,7 +28,7 @@ fn each_change_is_reported_once_by_inotify() {
 }
 
 fn each_change(m: Mechanism) {
-    let fx = watched(&["a", "b", "e", "r", "s"]);
+    let fx = watched(&["a", "b", "e", "r", "s", "m/x"]);
     let d = start_with(&fx, m);
     let me = u64::from(std::process::id());
     let fanotify = is_root() && m == Mechanism::Best;
@@ -73,6 +73,21 @@ fn each_change(m: Mechanism) {
             fs::create_dir(fx.tree.join("d")).unwrap();
             fs::write(fx.tree.join("d/f"), b"inside").unwrap();
         },
+    );
+    step(
+        "directory renamed with a file inside",
+        &[
+            ("m", "removed"),
+            ("m/x", "removed"),
+            ("m2", "added"),
+            ("m2/x", "added"),
+        ],
+        &|| fs::rename(fx.tree.join("m"), fx.tree.join("m2")).unwrap(),
+    );
+    step(
+        "new file in the renamed directory",
+        &[("m2/y", "added")],
+        &|| fs::write(fx.tree.join("m2/y"), b"y").unwrap(),
     );
     // A hostile name is one escaped line, like any other report.
     let evil = b"evil\nname\x1b[31m\xff";
@@ -126,10 +141,13 @@ fn each_change(m: Mechanism) {
     assert_eq!(s["new"]["type"], "symlink", "{s}");
     assert_eq!(s["new"]["target"], "/etc/hostname", "{s}");
     one("e", "removed");
+    for (rel, change) in [("m", "removed"), ("m/x", "removed"), ("m2/x", "added")] {
+        one(rel, change);
+    }
     one("r", "removed");
     one("r2", "added");
     // A new file may be seen before it is written: added, then changed at most once.
-    for rel in ["n", "d", "d/f"] {
+    for rel in ["n", "d", "d/f", "m2", "m2/y"] {
         one(rel, "added");
         assert!(count(&l, &p(&fx, rel), "changed") <= 1, "{rel}");
     }

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use homeostat_core::event::Writer;
 use homeostat_core::feed::Watched;
+use homeostat_core::fim::join::is_under;
 
 use super::filter::Trees;
 use super::writer::Procs;
@@ -41,7 +42,7 @@ pub struct Fanotify {
     mounts: Vec<([i32; 2], OwnedFd)>,
     /// Directory handle (fsid, handle type, handle bytes) → its path, or `None` when it
     /// could not be resolved or lies outside every tree (most events of a busy file
-    /// system): each directory is resolved once.
+    /// system): each directory is resolved once, until a directory move says otherwise.
     dirs: HashMap<Vec<u8>, Option<Vec<u8>>>,
     procs: Procs,
     buf: Vec<u8>,
@@ -127,14 +128,13 @@ impl Fanotify {
         let Some((key, handle, name)) = ev.dir_name else {
             return;
         };
-        if ev.mask & libc::FAN_ONDIR != 0 && ev.mask & NAMING != 0 {
-            // A directory came, went or moved: paths of handles below it may have changed.
-            self.dirs.clear();
-        }
         let Some(dir) = self.resolve(key, handle) else {
             return;
         };
         let path = join(&dir, name);
+        if ev.mask & libc::FAN_ONDIR != 0 && ev.mask & NAMING != 0 && path != dir {
+            self.moved_dir(&path, ev.mask & libc::FAN_MOVED_TO != 0);
+        }
         let naming = ev.mask & NAMING != 0 && path != dir;
         let proc = self.procs.get(ev.pid).clone();
         let writer = Some(Writer {
@@ -156,6 +156,17 @@ impl Fanotify {
                 writer,
             });
         }
+    }
+
+    /// A directory at `path` in (or above) a tree came, went or moved: the handles
+    /// cached at or below it name other paths now. One moved in may hold directories
+    /// cached as outside every tree. (Directories moved about outside the trees, a busy
+    /// build's, never reach here: their parents resolve to nothing.)
+    fn moved_dir(&mut self, path: &[u8], arrived: bool) {
+        self.dirs.retain(|_, cached| match cached {
+            Some(p) => !(p.as_slice() == path || is_under(p, path)),
+            None => !arrived,
+        });
     }
 
     /// The path of a directory handle, when it lies in (or above) a tree.
