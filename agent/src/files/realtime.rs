@@ -311,5 +311,10 @@ mod tests {
         b.add(touched(b"/t/b", false, None), state);
         assert!(b.overflow && b.paths.is_empty() && b.touched().is_empty());
         assert_eq!(b.events, 2);
+        b.add(
+            Watched::Blind(&"/t/deep: inotify watch limit reached"),
+            state,
+        );
+        assert_eq!(b.blind, ["/t/deep: inotify watch limit reached"]);
     }
 }

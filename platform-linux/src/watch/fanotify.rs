@@ -15,7 +15,7 @@ use homeostat_core::event::Writer;
 use homeostat_core::feed::Watched;
 use homeostat_core::fim::join::is_under;
 
-use super::filter::Trees;
+use super::filter::{mounts_below, Trees};
 use super::writer::Procs;
 use super::{join, read_some, readable};
 
@@ -46,6 +46,8 @@ pub struct Fanotify {
     dirs: HashMap<Vec<u8>, Option<Vec<u8>>>,
     procs: Procs,
     buf: Vec<u8>,
+    /// File systems below a tree that could not be marked, said once through `wait`.
+    blind: Vec<String>,
     /// This process, whose changes are not reported (0: none left out).
     me: u32,
 }
@@ -56,20 +58,32 @@ impl Fanotify {
     pub fn open(trees: Trees) -> io::Result<Fanotify> {
         let fd = init()?;
         let mut mounts: Vec<([i32; 2], OwnedFd)> = Vec::new();
+        let mut blind = Vec::new();
         for t in trees.specs() {
-            let root = File::open(OsStr::from_bytes(&t.root))
-                .map_err(|e| named(e, "cannot open", &t.root))?;
-            let fsid = fsid(&root).map_err(|e| named(e, "cannot statfs", &t.root))?;
-            if mounts.iter().any(|(f, _)| *f == fsid) {
-                continue;
+            mark_fs(&fd, &t.root, &mut mounts)?;
+            // A tree that crosses file systems needs each marked; one that cannot be (no
+            // file handles, as on /proc) is said, and left to scheduled checks.
+            let below = if t.xdev {
+                Vec::new()
+            } else {
+                mounts_below(&t.root)
+            };
+            for m in below {
+                if !trees.records(&m) {
+                    continue;
+                }
+                if let Err(e) = mark_fs(&fd, &m, &mut mounts) {
+                    blind.push(format!(
+                        "{e}: changes there are seen only by scheduled checks"
+                    ));
+                }
             }
-            mark(&fd, &t.root).map_err(|e| named(e, "cannot mark the file system of", &t.root))?;
-            mounts.push((fsid, OwnedFd::from(root)));
         }
         Ok(Fanotify {
             fd,
             trees,
             mounts,
+            blind,
             dirs: HashMap::new(),
             procs: Procs::default(),
             buf: vec![0; 64 * 1024],
@@ -89,6 +103,9 @@ impl Fanotify {
     }
 
     pub fn wait(&mut self, timeout: Duration, each: &mut dyn FnMut(Watched<'_>)) -> io::Result<()> {
+        for b in std::mem::take(&mut self.blind) {
+            each(Watched::Blind(&b));
+        }
         if !readable(self.fd.as_fd(), timeout)? {
             return Ok(());
         }
@@ -190,6 +207,19 @@ impl Fanotify {
         self.dirs.insert(key.to_vec(), path.clone());
         path
     }
+}
+
+/// Marks the file system of `path` unless one in `mounts` is the same; keeps a
+/// descriptor on it for `open_by_handle_at`.
+fn mark_fs(fd: &OwnedFd, path: &[u8], mounts: &mut Vec<([i32; 2], OwnedFd)>) -> io::Result<()> {
+    let at = File::open(OsStr::from_bytes(path)).map_err(|e| named(e, "cannot open", path))?;
+    let fsid = fsid(&at).map_err(|e| named(e, "cannot statfs", path))?;
+    if mounts.iter().any(|(f, _)| *f == fsid) {
+        return Ok(());
+    }
+    mark(fd, path).map_err(|e| named(e, "cannot mark the file system of", path))?;
+    mounts.push((fsid, OwnedFd::from(at)));
+    Ok(())
 }
 
 /// `dir` is a tree's root, below it, or above it (the parent of a tree's root).

@@ -21,6 +21,11 @@ impl Trees {
         &self.specs
     }
 
+    /// The tree whose walk records `path`, if any.
+    pub fn tree_of(&self, path: &[u8]) -> Option<&TreeSpec> {
+        self.specs.iter().find(|t| recorded_by(t, path))
+    }
+
     /// Whether a walk of some tree records `path`: it is a root, or below one within
     /// its depth, with no component excluded.
     pub fn records(&self, path: &[u8]) -> bool {
@@ -56,4 +61,53 @@ fn recorded_by(t: &TreeSpec, path: &[u8]) -> bool {
         }
     }
     true
+}
+
+/// The mount points strictly below `root`, from `/proc/self/mountinfo` (for trees that
+/// cross file systems: each needs a mark of its own).
+pub fn mounts_below(root: &[u8]) -> Vec<Vec<u8>> {
+    let Ok(info) = std::fs::read("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    info.split(|&b| b == b'\n')
+        .filter_map(|line| line.split(|&b| b == b' ').nth(4))
+        .map(unescape)
+        .filter(|m| homeostat_core::fim::join::is_under(m, root))
+        .collect()
+}
+
+/// A mountinfo field: space, tab, newline and backslash are written `\ooo` (octal).
+fn unescape(field: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        let octal = field
+            .get(i + 1..i + 4)
+            .filter(|o| field[i] == b'\\' && o.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match octal {
+            Some(o) => {
+                out.push(o.iter().fold(0u8, |v, c| v.wrapping_mul(8) + (c - b'0')));
+                i += 4;
+            }
+            None => {
+                out.push(field[i]);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn mountinfo_escapes_are_undone() {
+        assert_eq!(super::unescape(b"/mnt/a\\040b\\134c"), b"/mnt/a b\\c");
+        assert_eq!(super::unescape(b"/plain"), b"/plain");
+    }
+
+    #[test]
+    fn proc_is_a_mount_below_the_root() {
+        assert!(super::mounts_below(b"/").iter().any(|m| m == b"/proc"));
+    }
 }

@@ -61,11 +61,21 @@ impl Inotify {
         self.dirs.len() as u64
     }
 
-    /// Watches `dir` and every directory below it that the trees record.
+    /// Watches `dir` and every directory below it that the trees record (on the tree's
+    /// own file system when it has `xdev`, as its walk stays).
     fn watch_below(&mut self, dir: &[u8]) {
+        let Some(tree) = self.trees.tree_of(dir) else {
+            return;
+        };
+        let dev = |p: &[u8]| {
+            std::fs::symlink_metadata(OsStr::from_bytes(p))
+                .ok()
+                .map(|m| std::os::unix::fs::MetadataExt::dev(&m))
+        };
+        let root_dev = tree.xdev.then(|| dev(&tree.root)).flatten();
         let mut todo = vec![dir.to_vec()];
         while let Some(d) = todo.pop() {
-            if !self.trees.records(&d) {
+            if !self.trees.records(&d) || root_dev.is_some_and(|r| dev(&d) != Some(r)) {
                 continue;
             }
             match add_watch(&self.fd, &d) {
