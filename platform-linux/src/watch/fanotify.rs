@@ -153,20 +153,28 @@ impl Fanotify {
             self.moved_dir(&path, ev.mask & libc::FAN_MOVED_TO != 0);
         }
         let naming = ev.mask & NAMING != 0 && path != dir;
-        let proc = self.procs.get(ev.pid).clone();
+        let (at_path, at_dir) = (
+            self.trees.records(&path),
+            naming && self.trees.records(&dir),
+        );
+        // Most events of a busy file system end here, before /proc is read.
+        if !at_path && !at_dir {
+            return;
+        }
+        let proc = self.procs.get(ev.pid);
         let writer = Some(Writer {
             pid: ev.pid,
             exe: proc.exe.as_deref(),
             uid: proc.uid,
         });
-        if self.trees.records(&path) {
+        if at_path {
             each(Watched::Touched {
                 path: &path,
                 below: naming,
                 writer,
             });
         }
-        if naming && self.trees.records(&dir) {
+        if at_dir {
             each(Watched::Touched {
                 path: &dir,
                 below: false,
