@@ -480,6 +480,46 @@ mod tests {
         );
     }
 
+    /// A real-time finding names its writer, escaped like a path; a gap is its epochs.
+    #[test]
+    fn realtime_finding_and_gap() {
+        use homeostat_core::event::{Gap, Via, Writer};
+        let meta = Meta::empty(Kind::File);
+        let writer = Writer {
+            pid: 42,
+            exe: Some(b"/tmp/ev\nil"),
+            uid: None,
+        };
+        let e = Event::File(FileChange {
+            change: Change::Added,
+            path: b"/t/a",
+            diff: Attrs::EMPTY,
+            watched: Attrs::EMPTY.with(Attr::Type),
+            old: None,
+            new: Some(Side {
+                meta: &meta,
+                target: None,
+            }),
+            handle: "t",
+            via: Via::Realtime(Some(writer)),
+        });
+        let g = Event::Gap(Gap {
+            t: 9,
+            from: 5,
+            to: 9,
+        });
+        assert_eq!(
+            lines(&[e, g]),
+            concat!(
+                r#"{"type":"file","change":"added","path":"/t/a","attrs":[],"new":{"type":"file"},"#,
+                r#""via":"realtime","process":{"pid":42,"exe":"/tmp/ev\\x0ail","uid":null}}"#,
+                "\n",
+                r#"{"type":"gap","t":9,"from":5,"to":9}"#,
+                "\n"
+            )
+        );
+    }
+
     #[test]
     fn numbers_as_rust_prints_them_and_hostile_text_escaped() {
         let m = |value| {
