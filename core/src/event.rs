@@ -13,6 +13,9 @@ use crate::fim::{Attrs, Meta};
 use crate::logscan::Kind as MeasureKind;
 use crate::stats::{ObsId, Outcome};
 
+mod watch;
+pub use watch::{Coverage, Gap, Via, Writer};
+
 /// Seconds since the Unix epoch.
 pub type Epoch = i64;
 
@@ -70,6 +73,8 @@ pub struct FileChange<'a> {
     pub package: Option<crate::package::Package<'a>>,
     /// Accepted into the baseline by `[packages] accept`: counts in no exit status.
     pub accepted: bool,
+    /// How it was found (scheduled, real time, rescan).
+    pub via: Via<'a>,
 }
 
 impl FileChange<'_> {
@@ -531,6 +536,10 @@ pub enum Event<'a> {
     Peer(PeerReport<'a>),
     /// A file put back (or refused) by `restore`.
     Restore(Restored<'a>),
+    /// `run` was not watching for a while (stopped or crashed).
+    Gap(Gap),
+    /// The real-time watch's figures (metrics and `state` only).
+    Coverage(Coverage<'a>),
 }
 
 impl Event<'_> {
@@ -552,7 +561,11 @@ impl Event<'_> {
             Event::Alert(_) => "alert",
             Event::Peer(_) => "peer",
             Event::Restore(_) => "restore",
-            Event::Examined { .. } | Event::Baseline(_) | Event::NoBaseline { .. } => return None,
+            Event::Gap(_) => "gap",
+            Event::Examined { .. }
+            | Event::Baseline(_)
+            | Event::NoBaseline { .. }
+            | Event::Coverage(_) => return None,
         })
     }
 }
@@ -581,6 +594,7 @@ mod tests {
                 handle: "h",
                 package: None,
                 accepted: false,
+                via: Via::Scheduled,
             })
         };
         c.count(&f(Change::Added));

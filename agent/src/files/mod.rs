@@ -4,9 +4,12 @@
 //! it decides.
 
 pub mod database;
+pub mod origin;
 pub mod packages;
+pub mod realtime;
 pub mod restore;
 pub mod signing;
+pub mod touched;
 
 use std::path::Path;
 
@@ -16,6 +19,7 @@ use homeostat_core::fim::join::{self, Baseline, Decision, Examined, Finding, Joi
 use homeostat_core::fim::{Attrs, Entry};
 
 use self::database::{DbFileError, DbWriter, Section, Verified};
+pub use self::origin::Origin;
 use self::packages::Packages;
 use self::signing::Keys;
 use crate::config::{Config, Tree};
@@ -33,6 +37,12 @@ pub enum Mode {
     Check { update: bool },
     /// Accept the current state of `only` (all when empty) into the database.
     Update { only: Vec<Vec<u8>> },
+    /// Check the paths `only` alone (real time), as tidied by [`join::tidy`]; with
+    /// `update`, accept what was reported.
+    Paths {
+        update: bool,
+        only: Vec<join::Touched<Vec<u8>>>,
+    },
 }
 
 /// Why a run stopped.
@@ -56,14 +66,19 @@ impl Mode {
             Mode::Init => join::Mode::Init,
             Mode::Check { update } => join::Mode::Check { update: *update },
             Mode::Update { only } => join::Mode::Update { only },
+            Mode::Paths { update, only } => join::Mode::Paths {
+                update: *update,
+                only,
+            },
         }
     }
 }
 
 /// One run of `mode` over the configured trees, walked by `source`, against the database
-/// at `db_path`.
+/// at `db_path`; its findings were found as `origin` says (on schedule, in real time, by
+/// a rescan).
 #[allow(clippy::too_many_arguments)]
-pub fn run<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
+pub fn run_via<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
     source: &mut F,
     keys: &Keys,
     cfg: &Config,
@@ -71,6 +86,7 @@ pub fn run<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
     host: &str,
     now: i64,
     mode: &Mode,
+    origin: &Origin<'_>,
     rep: &mut Output,
 ) -> Result<(), Failure> {
     // Integrity before belief: the whole database is verified before any finding.
@@ -78,7 +94,9 @@ pub fn run<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
         Mode::Init => None,
         _ => Some(database::verify(db_path, keys)?),
     };
-    if let Some(v) = &old {
+    // A real-time check says once per start what a scheduled one says every time.
+    let quiet = matches!(mode, Mode::Paths { .. });
+    if let Some(v) = old.as_ref().filter(|_| !quiet) {
         rep.emit(&Event::Baseline(event::Baseline {
             created: v.created,
             host: &v.host,
@@ -119,7 +137,7 @@ pub fn run<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
                 .map_err(io_fail("cannot write database", db_path))?,
         ),
     };
-    if let Some(v) = &old {
+    if let Some(v) = old.as_ref().filter(|_| !quiet) {
         for t in &v.trees {
             let roots = cfg.trees.iter().map(|c| &c.spec.root[..]);
             if !join::still_configured(&t.root, roots) {
@@ -149,6 +167,7 @@ pub fn run<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
             packages: packages.as_mut(),
             accept_only,
             accepted: false,
+            origin,
         };
         let section = match &old {
             None => None,
@@ -199,6 +218,7 @@ struct Out<'a, 'w> {
     accept_only: bool,
     /// Something was accepted by `accept`.
     accepted: bool,
+    origin: &'a Origin<'a>,
 }
 
 impl Out<'_, '_> {
@@ -342,6 +362,7 @@ impl Out<'_, '_> {
                 handle: &self.tree.handle,
                 package: verdict.as_ref().map(packages::Verdict::package),
                 accepted,
+                via: self.origin.via(path),
             };
             self.rep.emit(&Event::File(f)).map_err(out_err)?;
         }

@@ -245,6 +245,12 @@ pub fn command(
         },
     )
     .map_err(|e| (CONFIG, format!("{e:#}")))?;
+    if names.is_empty() && !vars {
+        if let Some(h) = crate::daemon::Heartbeat::load(state) {
+            h.show(&mut stdout, out.json())
+                .map_err(|e| (IO, format!("cannot write report: {e}")))?;
+        }
+    }
     stdout
         .flush()
         .map_err(|e| (IO, format!("cannot write report: {e}")))?;

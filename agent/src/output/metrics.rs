@@ -58,6 +58,7 @@ pub struct State {
     ports: BTreeSet<(&'static str, u16)>,
     measurements: BTreeMap<String, f64>,
     last_round: Option<Epoch>,
+    realtime: realtime::Figures,
 }
 
 impl State {
@@ -118,6 +119,7 @@ impl State {
             Event::Alert(a) => {
                 *self.kept.alerts.entry(a.rule.to_string()).or_default() += 1;
             }
+            Event::Coverage(c) => self.realtime = realtime::Figures::of(c),
             _ => {}
         }
     }
@@ -290,6 +292,7 @@ impl State {
             &[],
             self.kept.rounds as f64,
         );
+        self.realtime.render(&mut o);
         o
     }
 }
@@ -449,5 +452,6 @@ impl homeostat_core::feed::Sink for MetricsSink {
     }
 }
 
+mod realtime;
 #[cfg(test)]
 mod tests;

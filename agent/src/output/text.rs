@@ -5,7 +5,7 @@
 use std::io::{self, BufWriter, Write};
 
 use homeostat_core::event::{
-    Change, Event, FileChange, Measured, Sampled, Side, Summary, Value, Warning,
+    Change, Event, FileChange, Measured, Sampled, Side, Summary, Value, Via, Warning,
 };
 use homeostat_core::feed::Sink;
 use homeostat_core::fim::Attr;
@@ -30,6 +30,23 @@ impl Text<BufWriter<io::Stdout>> {
 
 impl<W: Write> Text<W> {
     fn file(&mut self, f: &FileChange<'_>) -> io::Result<()> {
+        self.found(f)?;
+        // Scheduled findings read as they always have; others say how they were found.
+        match f.via {
+            Via::Scheduled => Ok(()),
+            Via::Rescan => writeln!(self.out, "    (found by a full check after lost events)"),
+            Via::Realtime(None) => writeln!(self.out, "    (seen in real time)"),
+            Via::Realtime(Some(w)) => writeln!(
+                self.out,
+                "    (seen in real time: pid {} {} uid {})",
+                w.pid,
+                w.exe.map_or_else(|| String::from("(gone)"), escape),
+                w.uid.map_or_else(|| String::from("?"), |u| u.to_string())
+            ),
+        }
+    }
+
+    fn found(&mut self, f: &FileChange<'_>) -> io::Result<()> {
         let p = escape(f.path);
         self.finding(f, &p)?;
         match &f.package {
@@ -240,6 +257,12 @@ impl<W: Write> Sink for Text<W> {
                 } else {
                     format!(": {}", sanitize(p.message))
                 }
+            ),
+            Event::Gap(g) => writeln!(
+                self.out,
+                "NOT WATCHED from {} to {}: every tree checked again",
+                utc(g.from),
+                utc(g.to)
             ),
             Event::Restore(r) => writeln!(
                 self.out,

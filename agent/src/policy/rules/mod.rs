@@ -258,6 +258,7 @@ mod tests {
                 handle: "files_etc",
                 package: None,
                 accepted: false,
+                via: Default::default(),
             })
         };
         sink.event(&change(Change::Changed)).unwrap();
