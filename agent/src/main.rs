@@ -11,6 +11,7 @@ mod measurements;
 mod monitor;
 mod output;
 mod peers;
+mod permissions;
 mod platform;
 mod policy;
 mod round;
@@ -44,6 +45,8 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Outcome {
+    // Before any file is made: state, databases, journal and logs are private.
+    permissions::private_umask();
     if let Command::Config { default } = &cli.command {
         if *default || cli.config.is_none() {
             print!("{}", config::DEFAULT);
@@ -60,6 +63,9 @@ fn run(cli: Cli) -> Outcome {
         return Ok(0);
     }
     let cfg = Config::load(cli.config.as_deref()).map_err(|e| (EXIT_CONFIG, format!("{e:#}")))?;
+    if let Some(key) = cfg.db_key.as_deref() {
+        permissions::signing_key(key)?;
+    }
     let keys = files::signing::Keys::load(cfg.db_key.as_deref(), cfg.db_public_key.as_deref())
         .map_err(|e| (EXIT_CONFIG, format!("{e:#}")))?;
     if let Command::Config { .. } = cli.command {
@@ -74,12 +80,7 @@ fn run(cli: Cli) -> Outcome {
     }
     let state = state_dir::choose(cli.state_dir.as_deref(), cfg.state_dir.as_deref())
         .map_err(|e| (EXIT_CONFIG, e))?;
-    std::fs::create_dir_all(&state).map_err(|e| {
-        (
-            EXIT_IO,
-            format!("cannot create state directory {}: {e}", state.display()),
-        )
-    })?;
+    permissions::state_dir(&state)?;
     // The one reading of the wall clock for this command: every finding carries it.
     let clock = platform::SystemClock;
     let now = clock.now();
