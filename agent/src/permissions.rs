@@ -163,6 +163,36 @@ mod tests {
         assert_eq!(mode(&dir), 0o770, "a refused directory is left as it was");
     }
 
+    /// Needs root to give the directory and key away; skipped otherwise.
+    #[test]
+    fn a_state_dir_or_key_of_another_user_is_refused() {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        #[allow(unsafe_code)]
+        if unsafe { libc::geteuid() } != 0 {
+            return;
+        }
+        let t = tempfile::tempdir().unwrap();
+        let (dir, key) = (t.path().join("s"), t.path().join("k"));
+        fs::create_dir(&dir).unwrap();
+        fs::write(&key, "x").unwrap();
+        fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).unwrap();
+        for p in [&dir, &key] {
+            std::os::unix::fs::chown(p, Some(65534), None).unwrap();
+        }
+        let (code, msg) = state_dir(&dir).unwrap_err();
+        assert_eq!(code, CONFIG);
+        assert!(
+            msg.contains("uid 65534") && msg.contains(&dir.display().to_string()),
+            "{msg}"
+        );
+        let (code, msg) = signing_key(&key).unwrap_err();
+        assert_eq!(code, CONFIG);
+        assert!(
+            msg.contains("uid 65534") && msg.contains(&key.display().to_string()),
+            "{msg}"
+        );
+    }
+
     #[test]
     fn a_key_others_can_read_or_write_is_refused() {
         let t = tempfile::tempdir().unwrap();
