@@ -5,11 +5,14 @@
 # configuration as a conffile, and pkg/debian/ (unit, maintainer scripts). Prints the
 # path of the package on stdout, its size on stderr.
 #
-#   PROFILE=NAME   cargo profile to package (default: release)
+#   PROFILE=NAME      cargo profile to package (default: release)
+#   MAINTAINER=TEXT   the Maintainer field and changelog signature (the project has no
+#                     list address yet: set it when publishing)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 profile=${PROFILE:-release}
+maintainer=${MAINTAINER:-homeostat developers <homeostat@localhost>}
 
 die() { echo "build-deb: $*" >&2; exit 1; }
 for tool in dpkg-deb dpkg gzip objdump; do
@@ -57,14 +60,25 @@ install -D -m 0644 "$out_dir/completions/homeostat.fish" \
   "$stage/usr/share/fish/vendor_completions.d/homeostat.fish"
 
 install -d "$stage/usr/share/doc/homeostat"
+years=$(git log --format=%cd --date=format:%Y 2>/dev/null | sort -u \
+  | awk 'NR == 1 { first = $0 } { last = $0 } END { if (NR) print (first == last ? first : first "-" last) }' || true)
 cat >"$stage/usr/share/doc/homeostat/copyright" <<EOF
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: homeostat
 
 Files: *
+Copyright: ${years:-$(date +%Y)} the homeostat developers
 License: MIT or Apache-2.0
  On Debian systems the Apache License 2.0 is in /usr/share/common-licenses/Apache-2.0.
 EOF
+
+# A native package's changelog: one entry for this build, dated by its commit so that
+# the same commit gives the same package.
+{
+  printf 'homeostat (%s) unstable; urgency=medium\n\n' "$version"
+  printf '  * Built from %s.\n\n' "$(git rev-parse --short HEAD 2>/dev/null || echo 'an unknown commit')"
+  printf ' -- %s  %s\n' "$maintainer" "$(git log -1 --format=%cD 2>/dev/null || date -R)"
+} | gzip -9n >"$stage/usr/share/doc/homeostat/changelog.gz"
 
 install -m 0755 pkg/debian/postinst pkg/debian/prerm pkg/debian/postrm "$stage/DEBIAN/"
 echo /etc/homeostat/homeostat.toml >"$stage/DEBIAN/conffiles"
@@ -73,9 +87,9 @@ cat >"$stage/DEBIAN/control" <<EOF
 Package: homeostat
 Version: $version
 Architecture: $arch
-Maintainer: homeostat developers <homeostat@localhost>
+Maintainer: $maintainer
 Installed-Size: $installed_kib
-Depends: libc6 (>= $glibc), libgcc-s1, init-system-helpers
+Depends: libc6 (>= $glibc), libgcc-s1
 Suggests: tcpdump
 Section: admin
 Priority: optional
