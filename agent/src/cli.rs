@@ -59,6 +59,12 @@ pub enum Command {
         /// Print CFEngine's variables `mon.value_X`, `mon.av_X`, `mon.dev_X`.
         #[arg(long)]
         vars: bool,
+        /// Every observable measured, idle ones (value 0, no class) included.
+        #[arg(long)]
+        all: bool,
+        /// A live dashboard on the terminal, refreshed at each sample (q quits).
+        #[arg(long, conflicts_with_all = ["vars", "observables"])]
+        watch: bool,
     },
     /// Feed recorded `epoch,observable,value` lines through the learner (seed a new
     /// machine's normal state from history). Uses and updates the same state as `run`.
@@ -66,6 +72,22 @@ pub enum Command {
         /// The recorded lines; `#` starts a comment. Lines with the same epoch, one after
         /// another, are one sample.
         file: PathBuf,
+    },
+    /// Draw the learned week: per observable a CSV and an SVG of average ± deviation with
+    /// the values recorded in the last week, and an index.html showing them all.
+    Graph {
+        /// Directory to write into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Observables to draw (default: every one measured).
+        #[arg(long, value_name = "NAME", num_args = 1..)]
+        obs: Vec<String>,
+        /// Scale each week to 0..1 (cfenvgraph's default).
+        #[arg(long)]
+        scale: bool,
+        /// Draw the deviation as error bars every half hour instead of a band.
+        #[arg(long)]
+        bars: bool,
     },
     /// Evaluate a class expression (`!` > `.`/`&` > `|`, parentheses) against the classes
     /// of the last sample and the persistent classes alive now. Exit 0 true, 1 false.

@@ -6,6 +6,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod heartbeat;
+mod realtime;
+
+pub use heartbeat::Heartbeat;
+
 use homeostat_core::feed::{Clock, Sink};
 
 use crate::config::peers::PeerSettings;
@@ -116,7 +121,9 @@ pub fn run(
     // `[peers] listen`: the neighbourhood watch's server, on a thread of its own.
     crate::peers::server::start_thread(&agent.cfg, &agent.keys, &agent.state)
         .map_err(|e| (crate::exit::IO, e))?;
+    let watch = realtime::Watch::new(&agent.state);
     let mut d = Daemon {
+        watch,
         config_path,
         agent,
         clock,
@@ -147,6 +154,9 @@ struct Daemon<C> {
     listener: Option<std::net::TcpListener>,
     /// The neighbours' watch's `[peers]`, once it runs (a reload sends the new one).
     peers: Option<tokio::sync::watch::Sender<Option<PeerSettings>>>,
+    /// The real-time watch (checking on threads of its own), the gap to report, and the
+    /// lock that keeps its checks and the rounds' from writing the database at once.
+    watch: realtime::Watch,
 }
 
 impl<C> Daemon<C> {
@@ -177,6 +187,9 @@ impl<C: Clock> Rounds for Daemon<C> {
     fn round(&mut self, files: bool) {
         let now = self.clock.now();
         let mut out = self.output(now);
+        self.agent.rescan = self.watch_gap(now, &mut out);
+        let db = self.watch.db.clone();
+        let _db = files.then(|| realtime::lock(&db));
         let files = match files {
             true => Files::Due {
                 update: self.agent.cfg.update,
@@ -184,9 +197,11 @@ impl<C: Clock> Rounds for Daemon<C> {
             false => Files::Skip,
         };
         let done = self.agent.round(files, true, &mut out);
+        self.agent.rescan = false;
         if let Some((_, why)) = done.failure {
             say(&why);
         }
+        self.watch_round(now, &mut out);
         if let Err(e) = out.commit() {
             say(&format!("cannot write report: {e}"));
         }
@@ -199,6 +214,7 @@ impl<C: Clock> Rounds for Daemon<C> {
     }
 
     fn start(&mut self) -> Option<mpsc::Receiver<Watched>> {
+        self.watch_start();
         if let (Some(l), Some(m)) = (self.listener.take(), self.metrics.as_ref()) {
             match tokio::net::TcpListener::from_std(l) {
                 Ok(l) => {
@@ -229,6 +245,7 @@ impl<C: Clock> Rounds for Daemon<C> {
             Ok(cfg) => {
                 say("configuration reloaded");
                 self.agent.cfg = cfg;
+                self.watch_start();
                 // The neighbours' watch restarts only when `[peers]` changed.
                 if let Some(tx) = &self.peers {
                     let new = self.agent.cfg.peers.clone();
@@ -260,6 +277,7 @@ impl<C: Clock> Rounds for Daemon<C> {
     }
 
     fn finish(&mut self) {
+        self.watch_finish(self.clock.now());
         if let Some(s) = self.agent.session.as_mut() {
             if let Err(e) = s.save() {
                 say(&format!("cannot save the learner state: {e}"));

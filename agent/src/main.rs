@@ -6,6 +6,7 @@ mod config;
 mod daemon;
 mod exit;
 mod files;
+mod graph;
 mod journal;
 mod measurements;
 mod monitor;
@@ -45,8 +46,12 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Outcome {
-    // Before any file is made: state, databases, journal and logs are private.
-    permissions::private_umask();
+    // Before any file is made: state, databases, journal and logs are private. `graph`
+    // writes only its charts, outside the state, for a browser or web server to read: the
+    // user's umask decides.
+    if !matches!(cli.command, Command::Graph { .. }) {
+        permissions::private_umask();
+    }
     if let Command::Config { default } = &cli.command {
         if *default || cli.config.is_none() {
             print!("{}", config::DEFAULT);
@@ -109,10 +114,32 @@ fn run(cli: Cli) -> Outcome {
     let update = |no_update: bool| cfg.update && !no_update;
     let (files, sample, name) = match cli.command {
         Command::Replay { file } => return monitor::replay::command(&cfg, &state, &file, &mut out),
-        Command::State { observables, vars } => {
-            return monitor::show::command(&cfg, &state, &observables, vars, &mut out)
+        Command::State {
+            observables,
+            vars,
+            all,
+            watch,
+        } => {
+            if watch {
+                return monitor::watch::command(&state, all);
+            }
+            return monitor::show::command(&cfg, &state, &observables, vars, all, &mut out);
         }
         Command::Eval { expr } => return monitor::eval::command(&state, &expr, now),
+        Command::Graph {
+            out: dir,
+            obs,
+            scale,
+            bars,
+        } => {
+            let opts = graph::Options {
+                out: &dir,
+                names: &obs,
+                scale,
+                bars,
+            };
+            return graph::command(&cfg, &state, &opts, &mut out);
+        }
         Command::Serve => return peers::serve::command(&cfg, &keys, &state),
         Command::WatchPeers => return peers::watch::command(&cfg, &state, &mut out),
         Command::Restore { paths, from } => {
@@ -155,6 +182,13 @@ fn run(cli: Cli) -> Outcome {
         out.add(m.sink());
     }
     let done = agent.round(files, sample, &mut out);
+    if let Some(session) = agent.session.as_ref().filter(|_| !out.json()) {
+        // A young table's classes are provisional: said once, after the round's classes.
+        if session.brain.learner.is_young() {
+            let _ = out.commit();
+            println!("{}", monitor::show::learning(&session.brain.learner));
+        }
+    }
     if let Some(m) = &metrics {
         let file = agent.cfg.output.metrics_file.as_deref();
         if let Err(e) = m.round_done(now, &agent.state, file) {

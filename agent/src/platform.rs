@@ -7,7 +7,12 @@
 
 #[cfg(any(target_os = "linux", target_os = "freebsd"))]
 pub use homeostat_linux::proctable;
+/// The real-time watch: Linux only (fanotify, inotify).
+#[cfg(target_os = "linux")]
+pub use homeostat_linux::watch;
 #[cfg(any(target_os = "linux", target_os = "freebsd"))]
 pub use homeostat_linux::{
     command, logtail, monitor, Exclude, Pool, StateDir, SystemClock, TreeSpec,
 };
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+pub use homeostat_linux::{scan_one, Scan, Scanned, Unseen};

@@ -51,6 +51,8 @@ pub struct Agent {
     pub host: String,
     /// The learner and its feeds, opened by the first round that samples.
     pub session: Option<Session>,
+    /// The next file check is the rescan after a gap in the watch (`"via":"rescan"`).
+    pub rescan: bool,
 }
 
 /// What a round found, for the caller's exit status.
@@ -74,6 +76,7 @@ impl Agent {
             state,
             host: crate::state_dir::hostname(),
             session: None,
+            rescan: false,
         }
     }
 
@@ -232,7 +235,11 @@ impl Agent {
         }
         let db = self.db();
         let mut source = crate::platform::Pool::per_cpu();
-        files::run(
+        let origin = match self.rescan {
+            true => files::Origin::Rescan,
+            false => files::Origin::Scheduled,
+        };
+        files::run_via(
             &mut source,
             &self.keys,
             &self.cfg,
@@ -240,6 +247,7 @@ impl Agent {
             &self.host,
             out.now(),
             mode,
+            &origin,
             out,
         )
         .map_err(|e| match e {

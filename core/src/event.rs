@@ -13,6 +13,9 @@ use crate::fim::{Attrs, Meta};
 use crate::logscan::Kind as MeasureKind;
 use crate::stats::{ObsId, Outcome};
 
+mod watch;
+pub use watch::{Coverage, Gap, Via, Writer};
+
 /// Seconds since the Unix epoch.
 pub type Epoch = i64;
 
@@ -65,6 +68,13 @@ pub struct FileChange<'a> {
     pub new: Option<Side<'a>>,
     /// The tree's handle in `file_changes.log` (CFEngine's promise handle).
     pub handle: &'a str,
+    /// The package that owns the path and what explains the change, when a package
+    /// database is configured and knows the path.
+    pub package: Option<crate::package::Package<'a>>,
+    /// Accepted into the baseline by `[packages] accept`: counts in no exit status.
+    pub accepted: bool,
+    /// How it was found (scheduled, real time, rescan).
+    pub via: Via<'a>,
 }
 
 impl FileChange<'_> {
@@ -216,6 +226,8 @@ pub struct Counts {
     pub unreadable: u64,
     /// Warnings reported.
     pub warnings: u64,
+    /// File findings accepted into the baseline by themselves (not in the three above).
+    pub accepted: u64,
 }
 
 impl Counts {
@@ -227,6 +239,7 @@ impl Counts {
     /// Counts what `e` adds to a run's totals.
     pub fn count(&mut self, e: &Event<'_>) {
         match e {
+            Event::File(f) if f.accepted => self.accepted += 1,
             Event::File(f) => match f.change {
                 Change::Added => self.added += 1,
                 Change::Removed => self.removed += 1,
@@ -523,6 +536,10 @@ pub enum Event<'a> {
     Peer(PeerReport<'a>),
     /// A file put back (or refused) by `restore`.
     Restore(Restored<'a>),
+    /// `run` was not watching for a while (stopped or crashed).
+    Gap(Gap),
+    /// The real-time watch's figures (metrics and `state` only).
+    Coverage(Coverage<'a>),
 }
 
 impl Event<'_> {
@@ -544,7 +561,11 @@ impl Event<'_> {
             Event::Alert(_) => "alert",
             Event::Peer(_) => "peer",
             Event::Restore(_) => "restore",
-            Event::Examined { .. } | Event::Baseline(_) | Event::NoBaseline { .. } => return None,
+            Event::Gap(_) => "gap",
+            Event::Examined { .. }
+            | Event::Baseline(_)
+            | Event::NoBaseline { .. }
+            | Event::Coverage(_) => return None,
         })
     }
 }
@@ -571,6 +592,9 @@ mod tests {
                 old: Some(side),
                 new: Some(side),
                 handle: "h",
+                package: None,
+                accepted: false,
+                via: Via::Scheduled,
             })
         };
         c.count(&f(Change::Added));
@@ -579,6 +603,11 @@ mod tests {
         c.count(&Event::Examined { unreadable: false });
         assert_eq!(c.exit_bits(), 1 | 4);
         assert_eq!((c.entries, c.unreadable, c.added, c.changed), (2, 1, 1, 1));
+        if let Event::File(mut accepted) = f(Change::Removed) {
+            accepted.accepted = true;
+            c.count(&Event::File(accepted));
+        }
+        assert_eq!((c.removed, c.accepted, c.exit_bits()), (0, 1, 1 | 4));
     }
 
     #[test]

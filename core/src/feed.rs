@@ -16,6 +16,9 @@ use crate::fim::join::Live;
 use crate::fim::Entry;
 use crate::logscan::Saved;
 
+mod watch;
+pub use watch::{WatchSource, Watched};
+
 /// Wall-clock time, supplied by the platform (smoltcp style: the core never asks the OS).
 pub trait Clock {
     /// Seconds since the Unix epoch, now.

@@ -28,6 +28,7 @@ pub mod feed;
 pub mod fim;
 pub mod journal;
 pub mod logscan;
+pub mod package;
 pub mod peers;
 pub mod procs;
 pub mod stats;

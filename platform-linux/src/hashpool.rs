@@ -200,6 +200,26 @@ pub fn scan_with(spec: TreeSpec, workers: usize, engine: Engine) -> Scan {
     }
 }
 
+/// The object at `spec.root` alone, hashed on this thread: what a real-time check of
+/// one path needs, without a walk's threads. `spec.depth` is ignored.
+pub fn scan_one(spec: &TreeSpec) -> Option<Scanned> {
+    let one = TreeSpec {
+        depth: Some(0),
+        ..spec.clone()
+    };
+    let item = Walker::new(&one).next()?;
+    if !item.hash {
+        return Some(Scanned {
+            entry: item.entry,
+            unseen: item.unseen,
+            problem: item.problem,
+        });
+    }
+    let mut buf = vec![0u8; 64 * 1024];
+    let result = hash_file(spec.algorithm, &item.entry, &mut buf);
+    Some(finish(item, result))
+}
+
 /// Room for entries in flight, shared by the walker (takes) and the consumer (gives).
 struct Window {
     state: Mutex<WindowState>,

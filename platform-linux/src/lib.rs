@@ -9,10 +9,14 @@
 //! - [`clock`]: the wall clock ([`homeostat_core::feed::Clock`]).
 //! - [`storage`]: a directory of blobs replaced atomically
 //!   ([`homeostat_core::feed::Storage`]).
+//! - `watch`: the real-time watch, fanotify or inotify
+//!   ([`homeostat_core::feed::WatchSource`]).
 //! - [`command`]: running a measurement's command with a timeout and an output bound.
+//! - [`dpkg`]: the dpkg database as a package source ([`homeostat_core::package::PackageSource`]).
 
 pub mod clock;
 pub mod command;
+pub mod dpkg;
 pub mod hashpool;
 pub mod logtail;
 pub mod monitor;
@@ -20,9 +24,11 @@ pub mod proctable;
 pub mod storage;
 pub mod tree;
 pub mod walk;
+#[cfg(target_os = "linux")]
+pub mod watch;
 pub mod xattr;
 
 pub use clock::SystemClock;
-pub use hashpool::{scan, Pool, Scan, Scanned, Unseen};
+pub use hashpool::{scan, scan_one, Pool, Scan, Scanned, Unseen};
 pub use storage::StateDir;
 pub use tree::{Exclude, TreeSpec};

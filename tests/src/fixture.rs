@@ -145,6 +145,16 @@ impl Fixture {
             .expect("spawn homeostat")
     }
 
+    /// `homeostat --config CFG --state-dir DIR ARGS…` with the environment of [`Self::run`],
+    /// not started: for tests that read a daemon's output as it comes.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(homeostat_bin());
+        c.args(self.with_dirs(args.iter().map(OsString::from).collect()))
+            .env("XDG_STATE_HOME", self.xdg())
+            .env("HOME", self.dir.path());
+        c
+    }
+
     /// `--config CFG --state-dir DIR` followed by `args`.
     fn with_dirs(&self, args: Vec<OsString>) -> Vec<OsString> {
         let mut all: Vec<OsString> = vec![

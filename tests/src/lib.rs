@@ -17,6 +17,8 @@
 #![cfg(target_os = "linux")]
 
 pub mod content;
+pub mod daemon;
+pub mod dpkg;
 pub mod expect;
 pub mod filelog;
 pub mod fixture;
@@ -28,6 +30,7 @@ pub mod net;
 pub mod procs;
 pub mod prom;
 pub mod rawhttp;
+pub mod realtime;
 // geteuid, with a SAFETY note.
 #[allow(unsafe_code)]
 pub mod run;

@@ -18,6 +18,7 @@ pub(super) struct RawFiles {
     exclude: Vec<String>,
     xdev: Option<bool>,
     handle: Option<String>,
+    realtime: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -40,6 +41,8 @@ pub struct Tree {
     pub spec: TreeSpec,
     /// The promise handle written to file_changes.log.
     pub handle: String,
+    /// `run` watches it as it changes (fanotify or inotify), besides its scheduled checks.
+    pub realtime: bool,
 }
 
 pub(super) fn tree(f: &RawFiles) -> Result<Tree> {
@@ -88,6 +91,7 @@ pub(super) fn tree(f: &RawFiles) -> Result<Tree> {
             exclude,
         },
         handle,
+        realtime: f.realtime.unwrap_or(false),
     })
 }
 

@@ -16,6 +16,7 @@ pub mod files;
 pub mod measure;
 pub mod monitor;
 pub mod output;
+pub mod packages;
 pub mod peers;
 pub mod port;
 pub mod process;
@@ -47,6 +48,7 @@ struct Raw {
     #[serde(default)]
     process: Vec<toml::Value>,
     peers: Option<toml::Value>,
+    packages: Option<toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -80,6 +82,8 @@ pub struct Config {
     pub processes: Vec<process::ProcessPromise>,
     /// `[peers]`: the neighbourhood watch (absent: no server, no neighbours).
     pub peers: Option<peers::PeerSettings>,
+    /// `[packages]`: package-aware file findings (absent: none).
+    pub packages: Option<packages::PackageSettings>,
 }
 
 impl Config {
@@ -113,6 +117,12 @@ impl Config {
             .map(peers::PeerSettings::from_toml)
             .transpose()
             .with_context(|| origin.to_string())?;
+        let packages = raw
+            .packages
+            .as_ref()
+            .map(packages::PackageSettings::from_toml)
+            .transpose()
+            .with_context(|| origin.to_string())?;
         let ports = port::ports(&raw.port, origin)?;
         let processes = process::processes(&raw.process, origin)?;
         let mut trees = Vec::new();
@@ -138,6 +148,7 @@ impl Config {
             rules,
             processes,
             peers,
+            packages,
         })
     }
 }

@@ -4,8 +4,12 @@
 //! it decides.
 
 pub mod database;
+pub mod origin;
+pub mod packages;
+pub mod realtime;
 pub mod restore;
 pub mod signing;
+pub mod touched;
 
 use std::path::Path;
 
@@ -15,6 +19,8 @@ use homeostat_core::fim::join::{self, Baseline, Decision, Examined, Finding, Joi
 use homeostat_core::fim::{Attrs, Entry};
 
 use self::database::{DbFileError, DbWriter, Section, Verified};
+pub use self::origin::Origin;
+use self::packages::Packages;
 use self::signing::Keys;
 use crate::config::{Config, Tree};
 use crate::output::progress::Progress;
@@ -31,6 +37,12 @@ pub enum Mode {
     Check { update: bool },
     /// Accept the current state of `only` (all when empty) into the database.
     Update { only: Vec<Vec<u8>> },
+    /// Check the paths `only` alone (real time), as tidied by [`join::tidy`]; with
+    /// `update`, accept what was reported.
+    Paths {
+        update: bool,
+        only: Vec<join::Touched<Vec<u8>>>,
+    },
 }
 
 /// Why a run stopped.
@@ -54,14 +66,19 @@ impl Mode {
             Mode::Init => join::Mode::Init,
             Mode::Check { update } => join::Mode::Check { update: *update },
             Mode::Update { only } => join::Mode::Update { only },
+            Mode::Paths { update, only } => join::Mode::Paths {
+                update: *update,
+                only,
+            },
         }
     }
 }
 
 /// One run of `mode` over the configured trees, walked by `source`, against the database
-/// at `db_path`.
+/// at `db_path`; its findings were found as `origin` says (on schedule, in real time, by
+/// a rescan).
 #[allow(clippy::too_many_arguments)]
-pub fn run<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
+pub fn run_via<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
     source: &mut F,
     keys: &Keys,
     cfg: &Config,
@@ -69,6 +86,7 @@ pub fn run<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
     host: &str,
     now: i64,
     mode: &Mode,
+    origin: &Origin<'_>,
     rep: &mut Output,
 ) -> Result<(), Failure> {
     // Integrity before belief: the whole database is verified before any finding.
@@ -76,7 +94,9 @@ pub fn run<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
         Mode::Init => None,
         _ => Some(database::verify(db_path, keys)?),
     };
-    if let Some(v) = &old {
+    // A real-time check says once per start what a scheduled one says every time.
+    let quiet = matches!(mode, Mode::Paths { .. });
+    if let Some(v) = old.as_ref().filter(|_| !quiet) {
         rep.emit(&Event::Baseline(event::Baseline {
             created: v.created,
             host: &v.host,
@@ -100,14 +120,24 @@ pub fn run<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
         host,
         trees,
     };
-    let mut writer = match mode.core().writes() {
+    let mut packages = match &cfg.packages {
+        None => None,
+        Some(s) => {
+            let since = old.as_ref().map_or(now, |v| v.created);
+            Some(Packages::load(s, db_path, since, now, rep).map_err(out_err)?)
+        }
+    };
+    // `accept = "verified"` writes the database of a plain check too, for what it accepts.
+    let accept_only = matches!(mode, Mode::Check { update: false })
+        && packages.as_ref().is_some_and(Packages::accepts);
+    let mut writer = match mode.core().writes() || accept_only {
         false => None,
         true => Some(
             DbWriter::create(db_path, &header)
                 .map_err(io_fail("cannot write database", db_path))?,
         ),
     };
-    if let Some(v) = &old {
+    if let Some(v) = old.as_ref().filter(|_| !quiet) {
         for t in &v.trees {
             let roots = cfg.trees.iter().map(|c| &c.spec.root[..]);
             if !join::still_configured(&t.root, roots) {
@@ -119,7 +149,12 @@ pub fn run<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
             }
         }
     }
+    if let (Some(p), Some(_)) = (packages.as_mut(), &writer) {
+        p.begin()
+            .map_err(io_fail("cannot write owners beside", db_path))?;
+    }
     let progress = Progress::new(!rep.json());
+    let mut any_accepted = false;
     let mut any_change = false;
     let mut sbuf = Section::buffer();
     for (i, tree) in cfg.trees.iter().enumerate() {
@@ -129,6 +164,10 @@ pub fn run<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
             rep: &mut *rep,
             writer: writer.as_mut(),
             db: db_path,
+            packages: packages.as_mut(),
+            accept_only,
+            accepted: false,
+            origin,
         };
         let section = match &old {
             None => None,
@@ -137,12 +176,13 @@ pub fn run<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
         let mut join = Join::new(mode.core(), tree.spec.attrs);
         out.merge(&mut join, section, source.walk(&tree.spec), &progress)?;
         any_change |= join.changed();
+        any_accepted |= out.accepted;
     }
     progress.finish();
     if let Some(w) = writer {
         // A check that found nothing leaves the database as it was: same content, no
         // rewrite. Init and update always write.
-        if mode.core().commits(any_change) {
+        if mode.core().commits(any_change) || any_accepted {
             // Every sink has the findings (written, and on disk for files) before the
             // baseline accepts them: a crash in between reports them again next time.
             rep.commit().map_err(out_err)?;
@@ -152,6 +192,10 @@ pub fn run<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
                 .map_err(io_fail("cannot read the journal's head from", &journal))?;
             w.commit(keys, head)
                 .map_err(io_fail("cannot write database", db_path))?;
+            if let Some(p) = packages.as_mut() {
+                p.commit()
+                    .map_err(io_fail("cannot write owners beside", db_path))?;
+            }
         }
     }
     Ok(())
@@ -168,6 +212,13 @@ struct Out<'a, 'w> {
     rep: &'a mut Output,
     writer: Option<&'w mut DbWriter>,
     db: &'a Path,
+    /// The package view, with `[packages]`.
+    packages: Option<&'a mut Packages>,
+    /// The writer is there only for what `accept` takes: the rest keeps its record.
+    accept_only: bool,
+    /// Something was accepted by `accept`.
+    accepted: bool,
+    origin: &'a Origin<'a>,
 }
 
 impl Out<'_, '_> {
@@ -277,6 +328,7 @@ impl Out<'_, '_> {
         old: Option<&'e Entry<Vec<u8>>>,
         new: Option<&'e Entry<Vec<u8>>>,
     ) -> Result<(), Failure> {
+        let mut accepted = false;
         if let Some(finding) = d.finding {
             let (change, diff, old, new) = match finding {
                 Finding::Added => (Change::Added, Attrs::EMPTY, None, new),
@@ -288,6 +340,18 @@ impl Out<'_, '_> {
                 meta: &e.meta,
                 target: e.target(),
             };
+            let verdict = match self.packages.as_deref_mut() {
+                None => None,
+                Some(p) => p
+                    .explain(change, diff, path, new, self.tree.spec.algorithm, self.rep)
+                    .map_err(out_err)?,
+            };
+            let accepts = self.packages.as_deref().is_some_and(Packages::accepts);
+            accepted = accepts
+                && verdict
+                    .as_ref()
+                    .is_some_and(|v| v.package().verified_change());
+            self.accepted |= accepted;
             let f = FileChange {
                 change,
                 path,
@@ -296,6 +360,9 @@ impl Out<'_, '_> {
                 old: old.map(side),
                 new: new.map(side),
                 handle: &self.tree.handle,
+                package: verdict.as_ref().map(packages::Verdict::package),
+                accepted,
+                via: self.origin.via(path),
             };
             self.rep.emit(&Event::File(f)).map_err(out_err)?;
         }
@@ -313,7 +380,13 @@ impl Out<'_, '_> {
                 }
             }
         }
-        let kept = match d.keep {
+        // What `accept` did not take keeps its record, to be reported again.
+        let keep = match (d.finding, self.accept_only && !accepted) {
+            (Some(Finding::Added), true) => Keep::Nothing,
+            (Some(_), true) => Keep::Old,
+            _ => d.keep,
+        };
+        let kept = match keep {
             Keep::Nothing => None,
             Keep::Old => old,
             Keep::New => new,
@@ -332,6 +405,10 @@ impl Out<'_, '_> {
         if let (Some(e), Some(w)) = (kept, self.writer.as_deref_mut()) {
             w.push(self.index, e)
                 .map_err(io_fail("cannot write database", self.db))?;
+            if let Some(p) = self.packages.as_deref_mut() {
+                p.keep(&e.path, keep == Keep::Old, self.rep)
+                    .map_err(out_err)?;
+            }
         }
         Ok(())
     }

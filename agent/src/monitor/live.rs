@@ -145,9 +145,7 @@ pub fn feed(
         }
     }
     let mut report = Report::new();
-    brain
-        .learner
-        .sample(&mut brain.table, t, &sample, &mut report);
+    brain.learn(t, &sample, &mut report);
 
     let mut entropies: Vec<(ObsId, f32)> = Vec::new();
     let mut extra_classes = BTreeSet::new();

@@ -3,13 +3,18 @@
 //!
 //! - [`live`]: one sample of the platform's feeds through the learner.
 //! - [`events`]: a sample's outcomes as events for the round's sinks.
-//! - [`store`], [`peaks`]: the state on disk (learner, peak snapshots, last classes).
+//! - [`store`], [`peaks`], [`history`]: the state on disk (learner, peak snapshots, last
+//!   classes, the recorded week).
 //! - [`replay`], [`show`], [`eval`]: `homeostat replay`, `state` and `eval`.
+//! - [`watch`], [`dashboard`]: `state --watch`, the live view on a terminal.
 
+pub mod dashboard;
 pub mod eval;
 pub mod events;
+pub mod history;
 pub mod live;
 pub mod peaks;
 pub mod replay;
 pub mod show;
 pub mod store;
+pub mod watch;

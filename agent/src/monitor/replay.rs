@@ -88,9 +88,7 @@ pub fn run(
                      brain: &mut Brain,
                      out: &mut dyn Sink<Error = io::Error>|
      -> Result<()> {
-        brain
-            .learner
-            .sample(&mut brain.table, t, sample, &mut report);
+        brain.learn(t, sample, &mut report);
         let all = events::sample(out, &brain.learner, &report, |_| None)?;
         events::classes(out, t, &all)?;
         last = Some((t, all));

@@ -2,12 +2,28 @@
 
 use std::io::{self, Write};
 
-use homeostat_core::stats::{table, ObsId};
+use homeostat_core::stats::learner::YOUNG_SAMPLES;
+use homeostat_core::stats::{table, Learner, ObsId};
 
 use super::peaks::{Extras, Peak};
 use super::store::Brain;
 use crate::output::escape::{escape, json_str};
 use crate::output::timefmt::utc;
+
+/// How far the learning is: while the table is young (its first [`YOUNG_SAMPLES`], a week
+/// at the default 150 s interval) in days of that week, with the warning that classes
+/// are provisional.
+pub fn learning(l: &Learner) -> String {
+    let age = l.age();
+    if age < YOUNG_SAMPLES {
+        format!(
+            "learning: {} of 7 days ({age} of {YOUNG_SAMPLES} samples); classes are provisional",
+            age * 7 / YOUNG_SAMPLES
+        )
+    } else {
+        format!("learned from {age} samples (a week or more)")
+    }
+}
 
 /// Prints the state of the named observables (all that have been measured when none).
 pub fn show(
@@ -15,16 +31,25 @@ pub fn show(
     brain: &Brain,
     extras: &Extras,
     now: i64,
-    names: &[String],
-    vars: bool,
-    json: bool,
+    view: &View<'_>,
 ) -> anyhow::Result<()> {
+    let View {
+        names,
+        vars,
+        json,
+        all,
+    } = *view;
     let l = &brain.learner;
     let slot = table::slot(now);
+    // The text view leaves out idle observables (value 0, no class) unless `--all`.
+    let idle = |id: ObsId, name: &str| {
+        l.last(id) == Some(0.0) && !extras.last_classes.iter().any(|c| classes_of(c, name))
+    };
     let chosen: Vec<(ObsId, String)> = if names.is_empty() {
         l.registry()
             .iter()
             .filter(|(id, _)| l.last(*id).is_some())
+            .filter(|(id, n)| all || vars || json || !idle(*id, n))
             .map(|(id, n)| (id, n.to_string()))
             .collect()
     } else {
@@ -46,6 +71,9 @@ pub fn show(
             utc(now),
             l.forget_rate()
         )?;
+        if l.is_young() {
+            writeln!(out, "{}", learning(l))?;
+        }
     }
     for (id, name) in chosen {
         let w = brain.table[slot][id.index()];
@@ -53,11 +81,10 @@ pub fn show(
         let value = l.last(id);
         // CFEngine's dev_X: the square root of both variances.
         let dev = (w.var + loc.var).sqrt();
-        let prefix = format!("{name}_");
         let classes: Vec<&String> = extras
             .last_classes
             .iter()
-            .filter(|c| c.starts_with(&prefix) || c.starts_with(&format!("entropy_{name}_")))
+            .filter(|c| classes_of(c, &name))
             .collect();
         if vars {
             writeln!(out, "mon.value_{name} = {:.2}", value.unwrap_or(0.0))?;
@@ -94,6 +121,7 @@ pub fn show(
                 .collect::<Vec<_>>()
                 .join(" ")
         )?;
+        recent(out, brain, id)?;
         if let Some(p) = extras.peaks.get(&name) {
             peak(out, p)?;
         }
@@ -107,6 +135,64 @@ pub fn show(
         writeln!(out, "listening: {}", items.join(", "))?;
     }
     Ok(())
+}
+
+/// What `state` was asked for.
+#[derive(Clone, Copy)]
+pub struct View<'a> {
+    /// Observables to show; none: every one measured (`all`) or those with a value or a
+    /// class (the text view's default).
+    pub names: &'a [String],
+    pub vars: bool,
+    pub json: bool,
+    pub all: bool,
+}
+
+/// Whether class `c` belongs to observable `name` (its own or its entropy classes).
+pub fn classes_of(c: &str, name: &str) -> bool {
+    let own = c.strip_prefix(name).is_some_and(|r| r.starts_with('_'));
+    let entropy = c
+        .strip_prefix("entropy_")
+        .and_then(|r| r.strip_prefix(name))
+        .is_some_and(|r| r.starts_with('_'));
+    own || entropy
+}
+
+/// Slots of recorded history `state` shows per observable: the last hour.
+const RECENT_SLOTS: usize = 12;
+
+/// The values recorded in the hour up to the newest sample, one bar per five-minute slot
+/// (blank where none was recorded), and their range; `None` when nothing was recorded.
+pub fn last_hour(brain: &Brain, id: ObsId) -> Option<(String, f32, f32)> {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let last = brain.history.latest()?;
+    let newest = table::slot(last);
+    let values: Vec<Option<f32>> = (0..RECENT_SLOTS)
+        .rev()
+        .map(|back| {
+            let s = (newest + table::SLOTS - back) % table::SLOTS;
+            brain.history.recent_value(s, id, last).map(|(v, _, _)| v)
+        })
+        .collect();
+    let seen = values.iter().flatten().copied();
+    let lo = seen.clone().reduce(f32::min)?;
+    let hi = seen.reduce(f32::max)?;
+    let bars: String = values
+        .iter()
+        .map(|v| match v {
+            None => ' ',
+            Some(_) if hi <= lo => BARS[3],
+            Some(v) => BARS[(((v - lo) / (hi - lo)) * 7.0).round().clamp(0.0, 7.0) as usize],
+        })
+        .collect();
+    Some((bars, lo, hi))
+}
+
+fn recent(out: &mut impl Write, brain: &Brain, id: ObsId) -> io::Result<()> {
+    match last_hour(brain, id) {
+        Some((bars, lo, hi)) => writeln!(out, "    recorded, last hour: {bars} ({lo:.2}..{hi:.2})"),
+        None => Ok(()),
+    }
 }
 
 /// The peak snapshot with CFEngine's frequency bar chart (48 `*`, then `+`, capped at 50).
@@ -139,6 +225,7 @@ pub fn command(
     state: &std::path::Path,
     names: &[String],
     vars: bool,
+    all: bool,
     out: &mut crate::output::Output,
 ) -> crate::exit::Outcome {
     use crate::exit::{CONFIG, IO};
@@ -150,13 +237,45 @@ pub fn command(
         &session.brain,
         &session.extras,
         out.now(),
-        names,
-        vars,
-        out.json(),
+        &View {
+            names,
+            vars,
+            json: out.json(),
+            all,
+        },
     )
     .map_err(|e| (CONFIG, format!("{e:#}")))?;
+    if names.is_empty() && !vars {
+        if let Some(h) = crate::daemon::Heartbeat::load(state) {
+            h.show(&mut stdout, out.json())
+                .map_err(|e| (IO, format!("cannot write report: {e}")))?;
+        }
+    }
     stdout
         .flush()
         .map_err(|e| (IO, format!("cannot write report: {e}")))?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use homeostat_core::stats::{Report, Sample, DEFAULT_FORGET_RATE};
+
+    #[test]
+    fn last_hour_bars_what_was_recorded() {
+        let mut brain = Brain::fresh(DEFAULT_FORGET_RATE);
+        assert!(last_hour(&brain, ObsId::USERS).is_none());
+        let (mut s, mut r) = (Sample::new(), Report::new());
+        // Slots 0, 1 and 3 of a Monday; slot 2 has no sample.
+        for (slot, v) in [(0, 1.0), (1, 5.0), (3, 9.0)] {
+            s.set(ObsId::USERS, v);
+            brain.learn(1_704_067_200 + slot * 300, &s, &mut r);
+        }
+        let (bars, lo, hi) = last_hour(&brain, ObsId::USERS).unwrap();
+        assert_eq!((lo, hi), (1.0, 9.0));
+        // Twelve slots up to the newest: eight from last week (none), then 1, 5, -, 9.
+        assert_eq!(bars, "        ▁▅ █");
+        assert!(learning(&brain.learner).starts_with("learning: 0 of 7 days (3 of 4032"));
+    }
 }

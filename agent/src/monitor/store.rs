@@ -6,7 +6,9 @@
 use std::io;
 
 use homeostat_core::feed::{BlobReader, BlobWriter, Storage};
-use homeostat_core::stats::{persist, table, Learner, Table};
+use homeostat_core::stats::{persist, table, Learner, Report, Sample, Table};
+
+use super::history::{self, History};
 
 use crate::platform::StateDir;
 use crate::state_dir::Reading;
@@ -16,10 +18,12 @@ pub const STATE_FILE: &str = "learner.state";
 /// Where a damaged state's head is kept.
 const DAMAGED_FILE: &str = "learner.state.damaged";
 
-/// The learner and its table, heap-placed (the table is 2,064,384 bytes).
+/// The learner and its table, heap-placed (the table is 2,064,384 bytes), and the
+/// recorded history of the last week.
 pub struct Brain {
     pub learner: Box<Learner>,
     pub table: Box<Table>,
+    pub history: History,
 }
 
 impl Brain {
@@ -27,7 +31,14 @@ impl Brain {
         Brain {
             learner: Box::new(Learner::new(forget_rate)),
             table: table::boxed(),
+            history: History::default(),
         }
+    }
+
+    /// Learns one sample at epoch `t` and records it in the history.
+    pub fn learn(&mut self, t: i64, sample: &Sample, report: &mut Report) {
+        self.learner.sample(&mut self.table, t, sample, report);
+        self.history.record(report, &self.table);
     }
 
     /// Loads the state kept in `store`, or a fresh one when there is none. A damaged state
@@ -38,6 +49,15 @@ impl Brain {
         mut warn: impl FnMut(String),
     ) -> io::Result<Brain> {
         let mut brain = Brain::fresh(forget_rate);
+        // The history only feeds views: a damaged one is said and started afresh.
+        match History::load(store) {
+            Ok(h) => brain.history = h.unwrap_or_default(),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => warn(format!(
+                "history {} is damaged ({e}); the recorded week starts afresh",
+                store.path(history::FILE).display()
+            )),
+            Err(e) => return Err(e),
+        }
         let read = match store.load(STATE_FILE)? {
             None => return Ok(brain),
             // Streamed: the table is filled as the bytes arrive, never held twice.
@@ -60,17 +80,24 @@ impl Brain {
                     ASIDE_BYTES / 1024,
                     store.path(DAMAGED_FILE).display()
                 ));
-                Ok(Brain::fresh(forget_rate))
+                let history = std::mem::take(&mut brain.history);
+                Ok(Brain {
+                    history,
+                    ..Brain::fresh(forget_rate)
+                })
             }
             Err(e) => Err(e),
         }
     }
 
-    /// Replaces the stored state with this one, streamed ([`persist::ENCODED_LEN`] bytes).
+    /// Replaces the stored state with this one, streamed ([`persist::ENCODED_LEN`] bytes),
+    /// then the history ([`history::ENCODED_LEN`] bytes). A crash between the two leaves
+    /// the history a sample behind the learner, which only a view ever reads.
     pub fn save(&self, store: &mut StateDir) -> io::Result<()> {
         let mut w = store.store(STATE_FILE)?;
         persist::encode_with(&self.learner, &self.table, |b: &[u8]| w.write(b))?;
-        w.commit()
+        w.commit()?;
+        self.history.save(store)
     }
 }
 

@@ -18,6 +18,9 @@ use crate::output::escape::{escape, sanitize};
 /// One line of the stream.
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
+// One line at a time lives on the stack, built and written at once: boxing the large
+// `file` variant would only add an allocation per finding.
+#[allow(clippy::large_enum_variant)]
 enum Line<'a> {
     File {
         change: &'static str,
@@ -27,6 +30,14 @@ enum Line<'a> {
         old: Option<Values<'a>>,
         #[serde(skip_serializing_if = "Option::is_none")]
         new: Option<Values<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        package: Option<Pkg>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        accepted: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        via: Option<&'static str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        process: Option<Process>,
     },
     Setid {
         t: i64,
@@ -115,6 +126,11 @@ enum Line<'a> {
         ok: bool,
         message: String,
     },
+    Gap {
+        t: i64,
+        from: i64,
+        to: i64,
+    },
     Summary {
         t: i64,
         command: &'a str,
@@ -124,7 +140,22 @@ enum Line<'a> {
         changed: u64,
         unreadable: u64,
         warnings: u64,
+        /// Findings `[packages] accept` took (not in the three above); shown when some were.
+        #[serde(skip_serializing_if = "is_zero")]
+        accepted: u64,
     },
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The writer of a real-time finding: `exe` escaped, `null` when it had gone.
+#[derive(Serialize)]
+struct Process {
+    pid: u32,
+    exe: Option<String>,
+    uid: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -216,6 +247,31 @@ impl Serialize for Keys<'_> {
     }
 }
 
+/// A file finding's `package` (`docs/json.md`): names and versions escaped like paths.
+#[derive(Serialize)]
+struct Pkg {
+    name: String,
+    arch: String,
+    from: Option<String>,
+    to: Option<String>,
+    verified: &'static str,
+    cause: &'static str,
+}
+
+impl Pkg {
+    fn of(p: &homeostat_core::package::Package<'_>) -> Pkg {
+        let text = |s: &str| escape(s.as_bytes());
+        Pkg {
+            name: text(p.name),
+            arch: text(p.arch),
+            from: p.from.map(text),
+            to: p.to.map(text),
+            verified: p.verified.name(),
+            cause: p.cause.name(),
+        }
+    }
+}
+
 impl<'a> Line<'a> {
     /// The line of `e`, or `None` for events JSON does not show.
     fn of(e: &'a Event<'a>) -> Option<Line<'a>> {
@@ -230,6 +286,14 @@ impl<'a> Line<'a> {
                     attrs: f.diff.iter().map(Attr::name).collect(),
                     old: values(f.old),
                     new: values(f.new),
+                    package: f.package.as_ref().map(Pkg::of),
+                    accepted: f.accepted,
+                    via: f.via.name(),
+                    process: f.via.writer().map(|w| Process {
+                        pid: w.pid,
+                        exe: w.exe.map(escape),
+                        uid: w.uid,
+                    }),
                 }
             }
             Event::SetId(s) => Line::Setid {
@@ -326,6 +390,11 @@ impl<'a> Line<'a> {
                 ok: r.ok,
                 message: sanitize(r.message),
             },
+            Event::Gap(g) => Line::Gap {
+                t: g.t,
+                from: g.from,
+                to: g.to,
+            },
             Event::Summary(s) => {
                 let c = s.counts;
                 Line::Summary {
@@ -337,6 +406,7 @@ impl<'a> Line<'a> {
                     changed: c.changed,
                     unreadable: c.unreadable,
                     warnings: c.warnings,
+                    accepted: c.accepted,
                 }
             }
             _ => return None,
@@ -393,9 +463,11 @@ impl<W: Write> Sink for JsonLines<W> {
     type Error = io::Error;
 
     fn event(&mut self, e: &Event<'_>) -> io::Result<()> {
-        if let Some(l) = line(e) {
+        if let Some(mut l) = line(e) {
+            // One write per line: a line is never split from its newline by a flush, so
+            // the real-time checker's lines and a round's never mix on stdout.
+            l.push(b'\n');
             self.out.write_all(&l)?;
-            self.out.write_all(b"\n")?;
         }
         Ok(())
     }
@@ -437,6 +509,9 @@ mod tests {
             old: Some(side(&old, None)),
             new: Some(side(&new, Some(&b"/x\x1b"[..]))),
             handle: "etc",
+            package: None,
+            accepted: false,
+            via: Default::default(),
         });
         assert_eq!(
             lines(&[e]),
@@ -444,6 +519,85 @@ mod tests {
                 r#"{"type":"file","change":"changed","path":"/etc/a\\x0ab\\x5c","attrs":["type","mode","target"],"#,
                 r#""old":{"type":"file","mode":"0644","target":null},"#,
                 r#""new":{"type":"symlink","mode":"4755","target":"/x\\x1b"}}"#,
+                "\n"
+            )
+        );
+    }
+
+    /// A real-time finding names its writer, escaped like a path; a gap is its epochs.
+    #[test]
+    fn realtime_finding_and_gap() {
+        use homeostat_core::event::{Gap, Via, Writer};
+        let meta = Meta::empty(Kind::File);
+        let writer = Writer {
+            pid: 42,
+            exe: Some(b"/tmp/ev\nil"),
+            uid: None,
+        };
+        let e = Event::File(FileChange {
+            change: Change::Added,
+            path: b"/t/a",
+            diff: Attrs::EMPTY,
+            watched: Attrs::EMPTY.with(Attr::Type),
+            old: None,
+            new: Some(Side {
+                meta: &meta,
+                target: None,
+            }),
+            handle: "t",
+            via: Via::Realtime(Some(writer)),
+            package: None,
+            accepted: false,
+        });
+        let g = Event::Gap(Gap {
+            t: 9,
+            from: 5,
+            to: 9,
+        });
+        assert_eq!(
+            lines(&[e, g]),
+            concat!(
+                r#"{"type":"file","change":"added","path":"/t/a","attrs":[],"new":{"type":"file"},"#,
+                r#""via":"realtime","process":{"pid":42,"exe":"/tmp/ev\\x0ail","uid":null}}"#,
+                "\n",
+                r#"{"type":"gap","t":9,"from":5,"to":9}"#,
+                "\n"
+            )
+        );
+    }
+
+    #[test]
+    fn a_package_object_with_hostile_names_escaped() {
+        use homeostat_core::package::{Cause, Package, Verified};
+        let meta = Meta::empty(Kind::File);
+        let e = Event::File(FileChange {
+            change: Change::Removed,
+            path: b"/x",
+            diff: Attrs::EMPTY,
+            watched: Attrs::EMPTY.with(Attr::Size),
+            old: Some(Side {
+                meta: &meta,
+                target: None,
+            }),
+            new: None,
+            handle: "h",
+            package: Some(Package {
+                name: "evil\n\"}",
+                arch: "all",
+                from: Some("1:2.0"),
+                to: None,
+                verified: Verified::Md5sums,
+                cause: Cause::Remove,
+            }),
+            accepted: true,
+            via: Default::default(),
+        });
+        assert_eq!(
+            lines(&[e]),
+            concat!(
+                r#"{"type":"file","change":"removed","path":"/x","attrs":[],"old":{"size":0},"#,
+                r#""package":{"name":"evil\\x0a\"}","arch":"all","from":"1:2.0","to":null,"#,
+                r#""verified":"md5sums","cause":"remove"},"accepted":true}"#,
                 "\n"
             )
         );

@@ -59,6 +59,7 @@ pub struct State {
     ports: BTreeSet<(&'static str, u16)>,
     measurements: BTreeMap<String, f64>,
     last_round: Option<Epoch>,
+    realtime: realtime::Figures,
 }
 
 impl State {
@@ -119,6 +120,7 @@ impl State {
             Event::Alert(a) => {
                 *self.kept.alerts.entry(a.rule.to_string()).or_default() += 1;
             }
+            Event::Coverage(c) => self.realtime = realtime::Figures::of(c),
             _ => {}
         }
     }
@@ -291,6 +293,7 @@ impl State {
             &[],
             self.kept.rounds as f64,
         );
+        self.realtime.render(&mut o);
         o
     }
 }
@@ -453,5 +456,6 @@ impl homeostat_core::feed::Sink for MetricsSink {
     }
 }
 
+mod realtime;
 #[cfg(test)]
 mod tests;

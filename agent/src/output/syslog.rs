@@ -78,7 +78,7 @@ pub fn severity(e: &Event<'_>) -> Option<Severity> {
         Event::File(_) | Event::SetId(_) | Event::PortsChanged(_) => Some(Severity::Warning),
         Event::Process(p) if !p.in_range => Some(Severity::Warning),
         Event::Port(p) if !p.ok() => Some(Severity::Warning),
-        Event::Peer(_) | Event::Restore(_) => Some(Severity::Warning),
+        Event::Peer(_) | Event::Restore(_) | Event::Gap(_) => Some(Severity::Warning),
         Event::Warning(_) => Some(Severity::Notice),
         _ => None,
     }

@@ -5,10 +5,11 @@
 use std::io::{self, BufWriter, Write};
 
 use homeostat_core::event::{
-    Change, Event, FileChange, Measured, Sampled, Side, Summary, Value, Warning,
+    Change, Event, FileChange, Measured, Sampled, Side, Summary, Value, Via, Warning,
 };
 use homeostat_core::feed::Sink;
 use homeostat_core::fim::Attr;
+use homeostat_core::package::{Cause, Package, Verified};
 
 use super::timefmt::{utc, utc_ns};
 use crate::output::escape::{escape, quoted_target, sanitize};
@@ -29,14 +30,43 @@ impl Text<BufWriter<io::Stdout>> {
 
 impl<W: Write> Text<W> {
     fn file(&mut self, f: &FileChange<'_>) -> io::Result<()> {
+        self.found(f)?;
+        // Scheduled findings read as they always have; others say how they were found.
+        match f.via {
+            Via::Scheduled => Ok(()),
+            Via::Rescan => writeln!(self.out, "    (found by a full check after lost events)"),
+            Via::Realtime(None) => writeln!(self.out, "    (seen in real time)"),
+            Via::Realtime(Some(w)) => writeln!(
+                self.out,
+                "    (seen in real time: pid {} {} uid {})",
+                w.pid,
+                w.exe.map_or_else(|| String::from("(gone)"), escape),
+                w.uid.map_or_else(|| String::from("?"), |u| u.to_string())
+            ),
+        }
+    }
+
+    fn found(&mut self, f: &FileChange<'_>) -> io::Result<()> {
         let p = escape(f.path);
+        self.finding(f, &p)?;
+        match &f.package {
+            Some(pkg) => writeln!(
+                self.out,
+                "{p}: {}",
+                package_sentence(pkg, f.change == Change::Removed, f.accepted)
+            ),
+            None => Ok(()),
+        }
+    }
+
+    fn finding(&mut self, f: &FileChange<'_>, p: &str) -> io::Result<()> {
         match f.change {
             Change::Added => writeln!(self.out, "New file found: {p}"),
             Change::Removed => writeln!(self.out, "File {p} no longer exists"),
             Change::Changed => {
                 if let (Some(o), Some(n)) = (f.old, f.new) {
                     for a in f.diff.iter() {
-                        writeln!(self.out, "{}", changed_line(a, &p, o, n))?;
+                        writeln!(self.out, "{}", changed_line(a, p, o, n))?;
                     }
                 }
                 Ok(())
@@ -80,10 +110,15 @@ impl<W: Write> Text<W> {
         writeln!(self.out, "{line}")
     }
 
+    /// A sample's row, for an observable with a value or a class: a host's many idle
+    /// observables (`0.00 ± 0.00`, no class) are left to `state --all` and JSON.
     fn sample(&mut self, s: &Sampled<'_>) -> io::Result<()> {
         let o = s.outcome;
         let classes: Vec<_> = o.classes.names(s.name).collect();
         let classes: Vec<&str> = classes.iter().map(|c| c.as_str()).collect();
+        if o.value == 0.0 && classes.is_empty() {
+            return Ok(());
+        }
         let e = s
             .entropy
             .map_or_else(String::new, |e| format!(" entropy {:.0}%", e * 100.0));
@@ -103,10 +138,13 @@ impl<W: Write> Text<W> {
 
     fn summary(&mut self, s: &Summary<'_>) -> io::Result<()> {
         let c = s.counts;
-        let unreadable = match c.unreadable {
+        let mut unreadable = match c.unreadable {
             0 => String::new(),
             n => format!(", {n} unreadable"),
         };
+        if c.accepted > 0 {
+            unreadable.push_str(&format!(", {} accepted from packages", c.accepted));
+        }
         writeln!(
             self.out,
             "homeostat {}: {} entries, {} added, {} removed, {} changed{unreadable}",
@@ -220,6 +258,12 @@ impl<W: Write> Sink for Text<W> {
                     format!(": {}", sanitize(p.message))
                 }
             ),
+            Event::Gap(g) => writeln!(
+                self.out,
+                "NOT WATCHED from {} to {}: every tree checked again",
+                utc(g.from),
+                utc(g.to)
+            ),
             Event::Restore(r) => writeln!(
                 self.out,
                 "{} {}: {}",
@@ -299,5 +343,63 @@ fn changed_line(a: Attr, p: &str, o: Side<'_>, n: Side<'_>) -> String {
                 .map_or("none", |d| d.algorithm().name());
             format!("ALERT: Hash ({alg}) for {p} changed!")
         }
+    }
+}
+
+/// "upgrade of coreutils 9.1-1 -> 9.4-1, verified against the .deb": what the package
+/// database says of a finding, every name escaped.
+fn package_sentence(p: &Package<'_>, gone: bool, accepted: bool) -> String {
+    let e = |s: Option<&str>| s.map_or_else(|| String::from("?"), |s| escape(s.as_bytes()));
+    let name = escape(p.name.as_bytes());
+    let what = match p.cause {
+        Cause::Upgrade => format!("upgrade of {name} {} -> {}", e(p.from), e(p.to)),
+        Cause::Install => format!("install of {name} {}", e(p.to)),
+        Cause::Remove => format!("removal of {name} {}", e(p.from)),
+        Cause::Unexplained => format!(
+            "owned by {name} {}, no package transaction explains it",
+            e(p.to)
+        ),
+    };
+    let how = match (p.verified, p.cause) {
+        (Verified::Deb, _) => ", verified against the .deb",
+        (Verified::Md5sums, _) if gone => ", verified against the package's file list",
+        (Verified::Md5sums, _) => ", verified against dpkg's md5sums",
+        (Verified::None, Cause::Unexplained) => "",
+        (Verified::None, _) => ", not verified",
+    };
+    let accepted = if accepted {
+        "; accepted into the baseline"
+    } else {
+        ""
+    };
+    format!("{what}{how}{accepted}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn package_sentences_escape_names() {
+        let p = Package {
+            name: "core\x1b[2Jutils",
+            arch: "amd64",
+            from: Some("9.1-1"),
+            to: Some("9.4-1"),
+            verified: Verified::Deb,
+            cause: Cause::Upgrade,
+        };
+        assert_eq!(
+            package_sentence(&p, false, true),
+            "upgrade of core\\x1b[2Jutils 9.1-1 -> 9.4-1, verified against the .deb; accepted into the baseline"
+        );
+        let gone = Package {
+            to: None,
+            verified: Verified::Md5sums,
+            cause: Cause::Remove,
+            ..p
+        };
+        assert!(package_sentence(&gone, true, false)
+            .ends_with("9.1-1, verified against the package's file list"));
     }
 }

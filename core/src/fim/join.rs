@@ -15,6 +15,9 @@
 //! | only live | set-id call-out, recorded | reported added, set-id call-out, recorded | reported added, recorded | not recorded |
 //! | in both | recorded (new) | reported changed if it differs, set-id call-out, recorded (new) | reported changed if it differs, recorded (new) | kept (old) |
 //!
+//! `Paths` (real time) is `Check` for the paths it selects and keeps every other record as
+//! it was: a few paths are compared without walking the whole tree.
+//!
 //! Below a directory that could not be listed (or examined), what the database holds is
 //! unknown, not removed: it is kept as it was. An entry that could not be examined at all
 //! is neither compared nor recorded; its record in the database is kept when it lies in
@@ -28,6 +31,9 @@ use super::db::{TreeInfo, MAX_PATH};
 use super::entry::{Entry, Kind};
 use super::order::path_cmp;
 use crate::digest::Algorithm;
+
+mod touched;
+pub use touched::{selected, tidy, Touched};
 
 /// What a run does with the database.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,12 +51,24 @@ pub enum Mode<'a, P> {
         /// The selected paths.
         only: &'a [P],
     },
+    /// A real-time check: compare only the paths `only` (and what lies below those so
+    /// marked), as [`Mode::Check`] does; keep the rest as recorded. `only` must be as
+    /// [`tidy`] leaves it.
+    Paths {
+        /// Write the new database (when something changed).
+        update: bool,
+        /// The selected paths.
+        only: &'a [Touched<P>],
+    },
 }
 
 impl<P: AsRef<[u8]>> Mode<'_, P> {
     /// Whether the run writes a new database at all.
     pub fn writes(&self) -> bool {
-        !matches!(self, Mode::Check { update: false })
+        !matches!(
+            self,
+            Mode::Check { update: false } | Mode::Paths { update: false, .. }
+        )
     }
 
     /// Whether the new database replaces the old one, given that something was reported
@@ -58,13 +76,13 @@ impl<P: AsRef<[u8]>> Mode<'_, P> {
     /// nothing leaves the database as it was; init and update always write.
     pub fn commits(&self, changed: bool) -> bool {
         match self {
-            Mode::Check { update } => *update && changed,
+            Mode::Check { update } | Mode::Paths { update, .. } => *update && changed,
             Mode::Init | Mode::Update { .. } => true,
         }
     }
 
     /// Whether `path` is one this run accepts: all in `Init` and `Check`; in `Update`, the
-    /// paths named and what lies below them.
+    /// paths named and what lies below them; in `Paths`, those it selects.
     pub fn selects(&self, path: &[u8]) -> bool {
         match self {
             Mode::Update { only } => {
@@ -74,6 +92,7 @@ impl<P: AsRef<[u8]>> Mode<'_, P> {
                         path == p || is_under(path, p)
                     })
             }
+            Mode::Paths { only, .. } => selected(only, path),
             Mode::Init | Mode::Check { .. } => true,
         }
     }
@@ -322,8 +341,10 @@ impl<'a, P: AsRef<[u8]>, const N: usize> Join<'a, P, N> {
     fn removed<A: AsRef<[u8]>>(&self, old: &Entry<A>) -> Decision {
         match self.mode {
             Mode::Init => Decision::NOTHING,
-            Mode::Update { .. } if !self.mode.selects(old.path()) => Decision::keep(Keep::Old),
-            Mode::Check { .. } | Mode::Update { .. } => Decision {
+            Mode::Update { .. } | Mode::Paths { .. } if !self.mode.selects(old.path()) => {
+                Decision::keep(Keep::Old)
+            }
+            Mode::Check { .. } | Mode::Update { .. } | Mode::Paths { .. } => Decision {
                 finding: Some(Finding::Removed),
                 ..Decision::NOTHING
             },
@@ -334,7 +355,8 @@ impl<'a, P: AsRef<[u8]>, const N: usize> Join<'a, P, N> {
         let keep = record(new);
         match self.mode {
             Mode::Init => with_setid(Decision::keep(keep), None::<&Entry<&[u8]>>, new),
-            Mode::Check { .. } => with_setid(
+            Mode::Paths { .. } if !self.mode.selects(new.path()) => Decision::NOTHING,
+            Mode::Check { .. } | Mode::Paths { .. } => with_setid(
                 Decision {
                     finding: Some(Finding::Added),
                     ..Decision::keep(keep)
@@ -356,7 +378,8 @@ impl<'a, P: AsRef<[u8]>, const N: usize> Join<'a, P, N> {
         let keep = record(new);
         match self.mode {
             Mode::Init => Decision::keep(keep),
-            Mode::Check { .. } if finding.is_some() => with_setid(
+            Mode::Paths { .. } if !self.mode.selects(new.path()) => Decision::keep(Keep::Old),
+            Mode::Check { .. } | Mode::Paths { .. } if finding.is_some() => with_setid(
                 Decision {
                     finding,
                     ..Decision::keep(keep)
@@ -364,7 +387,7 @@ impl<'a, P: AsRef<[u8]>, const N: usize> Join<'a, P, N> {
                 Some(old),
                 new,
             ),
-            Mode::Check { .. } => Decision::keep(keep),
+            Mode::Check { .. } | Mode::Paths { .. } => Decision::keep(keep),
             Mode::Update { .. } if self.mode.selects(new.path()) => Decision {
                 finding,
                 ..Decision::keep(keep)

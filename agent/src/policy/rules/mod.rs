@@ -64,6 +64,8 @@ impl Sink for Capture {
     fn event(&mut self, e: &Event<'_>) -> io::Result<()> {
         let mut f = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         match e {
+            // What `[packages] accept` took is no alert: it raises no class either.
+            Event::File(c) if c.accepted => {}
             Event::File(c) => {
                 if let Some(class) = file_class(c.handle, c.change) {
                     f.classes.insert(class);
@@ -254,10 +256,17 @@ mod tests {
                 old: None,
                 new: None,
                 handle: "files_etc",
+                package: None,
+                accepted: false,
+                via: Default::default(),
             })
         };
         sink.event(&change(Change::Changed)).unwrap();
         sink.event(&change(Change::Added)).unwrap();
+        if let Event::File(mut upgrade) = change(Change::Removed) {
+            upgrade.accepted = true;
+            sink.event(&Event::File(upgrade)).unwrap();
+        }
         sink.event(&Event::SetId(SetId {
             t: 0,
             path: b"/usr/bin/x",

@@ -371,3 +371,65 @@ fn trees_in_the_config_and_in_the_database() {
     assert!(still_configured(b"/etc", roots.iter().copied()));
     assert!(!still_configured(b"/bin", roots.iter().copied()));
 }
+
+/// A real-time check: the touched paths are compared as a check would; every other
+/// record is kept as it was, though the walk never saw it.
+#[test]
+fn paths_compare_only_what_was_touched() {
+    let only = [
+        Touched {
+            path: &b"/t"[..],
+            below: false,
+        },
+        Touched {
+            path: &b"/t/b"[..],
+            below: false,
+        },
+        Touched {
+            path: &b"/t/gone"[..],
+            below: true,
+        },
+        Touched {
+            path: &b"/t/new"[..],
+            below: true,
+        },
+    ];
+    let old = [
+        dir(b"/t"),
+        file(b"/t/a", b"1"),
+        file(b"/t/b", b"2"),
+        dir(b"/t/gone"),
+        file(b"/t/gone/x", b"x"),
+        file(b"/t/z", b"z"),
+    ];
+    let new = [
+        L::S(dir(b"/t")),
+        L::S(file(b"/t/b", b"X")),
+        L::S(dir(b"/t/new")),
+        L::S(file(b"/t/new/y", b"y")),
+    ];
+    use Keep::*;
+    let mode = Mode::Paths {
+        update: true,
+        only: &only,
+    };
+    assert_eq!(
+        run(mode, &old, &new),
+        [
+            (&b"/t"[..], None, false, New),
+            (b"/t/a", None, false, Old),
+            (b"/t/b", Some(CONTENT), false, New),
+            (b"/t/gone", Some(Finding::Removed), false, Nothing),
+            (b"/t/gone/x", Some(Finding::Removed), false, Nothing),
+            (b"/t/new", Some(Finding::Added), false, New),
+            (b"/t/new/y", Some(Finding::Added), false, New),
+            (b"/t/z", None, false, Old),
+        ]
+    );
+    assert!(mode.writes() && mode.commits(true) && !mode.commits(false));
+    let look = Mode::Paths {
+        update: false,
+        only: &only,
+    };
+    assert!(!look.writes());
+}
