@@ -40,8 +40,10 @@ step "install"
 dpkg --path-include='/usr/share/man/man1/homeostat*' -i "$deb"
 
 step "binary, configuration, state directory"
-/usr/bin/homeostat --version | tee /dev/stderr | grep -qx "homeostat $(dpkg-deb -f "$deb" Version)" \
-  || fail "--version does not print the package version"
+version=$(/usr/bin/homeostat --version)
+echo "$version"
+[ "$version" = "homeostat $(dpkg-deb -f "$deb" Version)" ] \
+  || fail "--version prints '$version', not the package version"
 dpkg-query -W -f='${Conffiles}\n' homeostat | grep -q '^ /etc/homeostat/homeostat.toml ' \
   || fail "/etc/homeostat/homeostat.toml is not a conffile"
 /usr/bin/homeostat --config /etc/homeostat/homeostat.toml config >/dev/null \
@@ -51,9 +53,9 @@ cmp -s <(/usr/bin/homeostat config --default) /etc/homeostat/homeostat.toml \
 [ "$(stat -c %a /var/lib/homeostat)" = 700 ] || fail "/var/lib/homeostat is not 0700"
 
 step "man pages"
-MANPAGER=cat man homeostat | tee /tmp/homeostat-man.$$ | head -5
-grep -q 'homeostat' /tmp/homeostat-man.$$ || fail "man homeostat shows nothing"
-rm -f /tmp/homeostat-man.$$
+page=$(MANPAGER=cat man homeostat) || fail "man homeostat"
+head -5 <<<"$page"
+grep -q 'homeostat' <<<"$page" || fail "man homeostat shows nothing"
 for sub in run scan check restore; do
   MANPAGER=cat man "homeostat-$sub" | grep -q "homeostat-$sub" || fail "man homeostat-$sub"
 done
