@@ -102,6 +102,10 @@ EOF
 (cd "$stage" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z \
   | xargs -0 md5sum >DEBIAN/md5sums)
 
+# Same commit, same bytes: every mtime (and dpkg-deb's own timestamps) at the commit's time.
+SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
+export SOURCE_DATE_EPOCH
+find "$stage" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 deb=$target_dir/deb/homeostat_${version}_$arch.deb
 dpkg-deb --root-owner-group -Zxz --build "$stage" "$deb" >/dev/null
 rm -rf "$stage"
