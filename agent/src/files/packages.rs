@@ -8,8 +8,9 @@
 //! in and out, so no byte of a forged file reaches a report unescaped.
 
 use std::collections::HashMap;
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use homeostat_core::digest::{digest, Algorithm, Hasher};
@@ -306,7 +307,13 @@ impl Packages {
         let tmp = self
             .sidecar
             .with_extension(format!("owners.tmp.{}", std::process::id()));
-        let f = File::create(&tmp)?;
+        // 0600 like the database it describes, whatever the umask.
+        let f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
         self.out = Some((tmp, BufWriter::new(f)));
         Ok(())
     }
