@@ -33,6 +33,13 @@ cargo check --workspace --exclude firmware-demo --target x86_64-unknown-freebsd
 step "tests"
 cargo test --workspace --exclude firmware-demo
 
+step "C ABI: ffi/tests/learn.c against libhomeostat.a, under valgrind"
+bash ci/ffi.sh
+
+step "core docs: no missing docs, no broken links; the host agent example"
+RUSTDOCFLAGS="-D warnings" cargo doc -p homeostat-core --no-deps
+cargo run -p homeostat-core --example host_agent --features std
+
 step "golden outputs: text, JSON lines and file_changes.log byte for byte (ci/golden/)"
 bash ci/golden-outputs.sh
 
