@@ -1,4 +1,19 @@
 //! Content digests: one streaming [`Hasher`] over the algorithms a tripwire needs.
+//!
+//! # Example
+//!
+//! ```
+//! use homeostat_core::digest::{digest, Algorithm, Hasher};
+//!
+//! let d = digest(Algorithm::Sha256, b"abc");
+//! assert_eq!(d.hex().to_string(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+//! // Streaming gives the same digest, whatever the chunks.
+//! let mut h = Hasher::new(Algorithm::BEST);
+//! h.update(b"a");
+//! h.update(b"bc");
+//! assert_eq!(h.finalize(), d);
+//! assert_eq!(d.to_string(), format!("sha256:{}", d.hex()));
+//! ```
 
 use core::fmt;
 

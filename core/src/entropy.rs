@@ -6,6 +6,21 @@
 //! `E = −Σ pᵢ ln pᵢ / ln N` over the `N` distinct keys counted (0 when `N < 2`): 1 when the
 //! traffic is spread evenly, near 0 when one source dominates. Classes follow cf-monitord:
 //! `entropy_<svc>_<in|out>_high` above 0.9, `_low` below 0.2, `_medium` between.
+//!
+//! # Example
+//!
+//! ```
+//! use homeostat_core::entropy::{class_name, Counter, Direction, Key, Level};
+//!
+//! let mut c = Counter::<8>::new();
+//! c.add_n(Key::new(&[10, 0, 0, 1]).unwrap(), 50);
+//! c.add_n(Key::new(&[10, 0, 0, 2]).unwrap(), 50);
+//! assert!((c.entropy() - 1.0).abs() < 1e-6); // spread evenly over two sources
+//! assert_eq!(c.level(), Level::High);
+//! assert_eq!(class_name("smtp", Direction::In, c.level()).unwrap(), "entropy_smtp_in_high");
+//! c.add_n(Key::new(&[10, 0, 0, 3]).unwrap(), 10_000); // one source dominates
+//! assert_eq!(c.level(), Level::Low);
+//! ```
 
 use core::fmt;
 use core::net::IpAddr;

@@ -8,6 +8,21 @@
 //! Values are raw: paths and names are the bytes as found (escaping is the renderer's
 //! job), numbers are numbers. A sink that needs the class names of a sample derives them
 //! from its [`Outcome`] with [`crate::stats::Classes::names`].
+//!
+//! # Example
+//!
+//! ```
+//! use homeostat_core::event::{Change, Counts, Event, Severity};
+//!
+//! let mut counts = Counts::default();
+//! for e in [Event::Examined { unreadable: false }, Event::Examined { unreadable: true }] {
+//!     counts.count(&e);
+//! }
+//! assert_eq!((counts.entries, counts.unreadable), (2, 1));
+//! assert_eq!(counts.exit_bits(), 0); // nothing added, removed or changed
+//! assert_eq!(Change::Removed.name(), "removed");
+//! assert_eq!(Severity::from_name(Severity::Warning.name()), Some(Severity::Warning));
+//! ```
 
 use crate::fim::{Attrs, Meta};
 use crate::logscan::Kind as MeasureKind;

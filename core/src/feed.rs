@@ -7,6 +7,24 @@
 //! caller pulls (a merge-join walking files) or a blob streams (storage), hand over an
 //! iterator, a reader or a writer. No trait needs an allocator, and time is always the
 //! caller's ([`Clock`]).
+//!
+//! # Example
+//!
+//! ```
+//! use homeostat_core::{event::Epoch, feed::Clock};
+//!
+//! /// A board's clock: seconds since power-on plus the epoch it was set to.
+//! struct Rtc { set_at: Epoch, uptime: i64 }
+//!
+//! impl Clock for Rtc {
+//!     fn now(&self) -> Epoch {
+//!         self.set_at + self.uptime
+//!     }
+//! }
+//!
+//! let rtc = Rtc { set_at: 1_704_067_200, uptime: 300 };
+//! assert_eq!(homeostat_core::stats::table::slot(rtc.now()), 1); // Monday 00:05 UTC
+//! ```
 
 use core::fmt;
 use core::net::IpAddr;

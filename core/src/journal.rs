@@ -17,6 +17,29 @@
 //! last lines cut off or rewritten together with every line after them: for that each
 //! database signs a [`Head`], the seq and link of the journal's last line when it was
 //! written, and the [`Verifier`] checks the journal against it.
+//!
+//! # Example
+//!
+//! ```
+//! use homeostat_core::journal::{link, prefix, Head, Verifier, GENESIS, PREFIX_MAX};
+//!
+//! // Two lines chained: the second's prev is the link of the first.
+//! let mut buf = [0u8; PREFIX_MAX];
+//! let n = prefix(1, &GENESIS, &mut buf);
+//! let first = [&buf[..n], &br#""type":"warning"}"#[..]].concat();
+//! let n = prefix(2, &link(&first), &mut buf);
+//! let second = [&buf[..n], &br#""type":"summary"}"#[..]].concat();
+//!
+//! let mut v = Verifier::new(Some(Head { seq: 2, hash: link(&second) }));
+//! v.line(&first).unwrap();
+//! v.line(&second).unwrap();
+//! assert_eq!(v.finish().unwrap(), Some(Head { seq: 2, hash: link(&second) }));
+//!
+//! // The first line edited: the chain breaks at the second.
+//! let mut v = Verifier::new(None);
+//! v.line(&first.iter().map(|&b| if b == b'w' { b'W' } else { b }).collect::<Vec<_>>()).unwrap();
+//! assert!(v.line(&second).is_err());
+//! ```
 
 use core::fmt;
 

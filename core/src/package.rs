@@ -5,6 +5,30 @@
 //! headers carry the same facts: owner, version, digests, mode and owner of each file).
 //! [`judge`] applies the rules of `DESIGN.md` ("Packages") to what the source found, so
 //! every source gets the same verdicts. Nothing here allocates.
+//!
+//! # Example
+//!
+//! ```
+//! use homeostat_core::event::Change;
+//! use homeostat_core::fim::Attrs;
+//! use homeostat_core::package::{judge, Cause, Facts, TxKind, Verified};
+//!
+//! // A file gone after `apt-get remove` of its package, which no longer lists it.
+//! let facts = Facts {
+//!     change: Change::Removed,
+//!     diff: Attrs::EMPTY,
+//!     tx: Some(TxKind::Remove),
+//!     listed: false,
+//!     live: None,
+//!     expected: None,
+//!     conffile: None,
+//!     live_md5: None,
+//! };
+//! assert_eq!(judge(&facts), (Cause::Remove, Verified::Md5sums));
+//! // The same finding with no transaction in the window explains nothing.
+//! let facts = Facts { tx: None, ..facts };
+//! assert_eq!(judge(&facts).0, Cause::Unexplained);
+//! ```
 
 use crate::digest::{Algorithm, Digest};
 use crate::event::{Change, Epoch};

@@ -4,6 +4,18 @@
 //! watches the other members of its own group, so every host is watched by the same
 //! neighbours it watches, and a host not in the list watches none. The first member of a
 //! group is its leader (CFEngine's `peerleader`).
+//!
+//! # Example
+//!
+//! ```
+//! use homeostat_core::peers::{group, leader, neighbours};
+//!
+//! let hosts = ["a", "b", "c", "d", "e"];
+//! assert_eq!(group(&hosts, &"d", 2), &["c", "d"]);
+//! assert_eq!(neighbours(&hosts, &"d", 2).collect::<Vec<_>>(), [&"c"]);
+//! assert_eq!(leader(&hosts, &"e", 2), Some(&"e")); // the last group is smaller
+//! assert!(group(&hosts, &"z", 2).is_empty()); // not in the list: watches none
+//! ```
 
 /// The group of `group_size` hosts that holds `me`, in list order (`me` included); empty
 /// when `me` is not in the list or `group_size` is 0.

@@ -6,6 +6,17 @@
 //! invalid UTF-8, and the original bytes can be recovered exactly. [`Escaped`] writes
 //! into any [`core::fmt::Write`] (a `String`, a `heapless::String`, a formatter) and
 //! allocates nothing.
+//!
+//! # Example
+//!
+//! ```
+//! use homeostat_core::text::{escaped_len, Escaped};
+//!
+//! let name = b"evil\x1b[2J\nname\\";
+//! assert_eq!(Escaped::new(name).to_string(), r"evil\x1b[2J\x0aname\x5c");
+//! assert_eq!(escaped_len(name, &[]), Escaped::new(name).to_string().len());
+//! assert_eq!(Escaped::with_extra(b"a,b", b",").to_string(), r"a\x2cb");
+//! ```
 
 use core::fmt;
 

@@ -6,6 +6,21 @@
 //! - [`ClassSet`]: the classes of one run; capacity in the type, overflow counted.
 //! - [`persistent::PersistentClasses`]: `SetState` (preserve / reset) and `UnsetState`.
 //! - [`expr::eval`]: `!` binds tighter than `.`/`&`, which bind tighter than `|`.
+//!
+//! # Example
+//!
+//! ```
+//! use homeostat_core::classes::{canonify, class_name, ClassSet};
+//!
+//! let mut set = ClassSet::<16>::new();
+//! set.insert("linux").unwrap();
+//! set.insert(&canonify("www.example.com").unwrap()).unwrap();
+//! assert!(set.contains("www_example_com"));
+//! assert!(set.eval("linux.!windows").unwrap());
+//! assert!(!set.eval("windows|(linux&solaris)").unwrap());
+//! assert!(set.eval("linux.(").is_err()); // a syntax error, not a silent false
+//! assert!(class_name("no spaces").is_err());
+//! ```
 
 pub mod expr;
 pub mod hard;

@@ -25,6 +25,57 @@
 //! Here: the format's constants, errors, header and record shapes, varints and the body
 //! digest; `db/encode.rs` writes a database ([`Encoder`]), `db/decode.rs` reads its parts
 //! ([`Decoder`] and the preamble, header and trailer).
+//!
+//! # Example
+//!
+//! ```
+//! use homeostat_core::fim::db::{Encoder, Header, TreeInfo, MAX_FRAME};
+//!
+//! use homeostat_core::fim::{reader::{Event, NoSignature, Reader}, Attrs, Entry, Kind, Meta};
+//!
+//! // Write a database of two records into a buffer…
+//! let mut trees = heapless::Vec::new();
+//! trees.push(TreeInfo { root: b"/etc", algorithm: 1, attrs: Attrs::ALL.bits() }).unwrap();
+//! let header = Header { created: 1_704_067_200, host: "gw", trees };
+//! let mut db = vec![0u8; 1024];
+//! let (mut enc, mut n) = Encoder::begin(&header, &mut db).unwrap();
+//! let mut frame = vec![0u8; MAX_FRAME];
+//! for path in [&b"/etc"[..], b"/etc/hosts"] {
+//!     let e = Entry { path, target: None, meta: Meta::empty(Kind::Dir) };
+//!     let len = enc.record(0, &e, &mut frame).unwrap();
+//!     db.truncate(n);
+//!     db.extend_from_slice(&frame[..len]);
+//!     n += len;
+//! }
+//! db.truncate(n);
+//! db.extend_from_slice(&enc.finish(None).tail(None));
+//!
+//! // …and read it back: two records, then the trailer verifies.
+//! let mut reader = Reader::new(&mut [], NoSignature);
+//! let (mut rest, mut records, mut verified) = (&db[..], 0, false);
+//! while let (used, Some(event)) = reader.feed(rest).unwrap() {
+//!     rest = &rest[used..];
+//!     match event {
+//!         Event::Record { .. } => records += 1,
+//!         Event::Verified(t) => verified = t.count == 2,
+//!         _ => {}
+//!     }
+//! }
+//! reader.end().unwrap();
+//! assert!(verified && records == 2);
+//! // One flipped bit and the database is refused.
+//! db[20] ^= 1;
+//! let mut reader = Reader::new(&mut [], NoSignature);
+//! let mut rest = &db[..];
+//! let refused = loop {
+//!     match reader.feed(rest) {
+//!         Ok((used, Some(_))) => rest = &rest[used..],
+//!         Ok((_, None)) => break reader.end().is_err(),
+//!         Err(_) => break true,
+//!     }
+//! };
+//! assert!(refused);
+//! ```
 
 use core::fmt;
 

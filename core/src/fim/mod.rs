@@ -3,6 +3,30 @@
 //!
 //! A check is a merge-join of two sorted streams (the database and the tree walked in the
 //! same [`order`]), so memory stays constant in the number of files.
+//!
+//! # Example
+//!
+//! ```
+//! use homeostat_core::fim::{compare, setid_root, Attr, Attrs, Entry, Kind, Meta};
+//!
+//! use homeostat_core::digest::{digest, Algorithm};
+//!
+//! let mut meta = Meta::empty(Kind::File);
+//! meta.mode = 0o644;
+//! meta.content = Some(digest(Algorithm::BEST, b"PermitRootLogin no\n"));
+//! let old = Entry { path: &b"/etc/ssh/sshd_config"[..], target: None, meta };
+//!
+//! let mut meta = meta;
+//! meta.mode = 0o4755;
+//! meta.content = Some(digest(Algorithm::BEST, b"PermitRootLogin yes\n"));
+//! let new = Entry { path: &b"/etc/ssh/sshd_config"[..], target: None, meta };
+//!
+//! let changed = compare(&old, &new, Attrs::ALL);
+//! assert_eq!(changed.iter().map(|a| a.name()).collect::<Vec<_>>(), ["mode", "content"]);
+//! // Watching only ownership, nothing changed.
+//! assert!(compare(&old, &new, Attrs::EMPTY.with(Attr::Uid)).is_empty());
+//! assert_eq!(setid_root(&new.meta), (true, false)); // root-owned and set-uid
+//! ```
 
 pub mod attrs;
 pub mod compare;

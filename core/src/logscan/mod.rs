@@ -15,6 +15,26 @@
 //! - [`lines`]: line splitting with a bound: long lines are counted and cut, a partial last
 //!   line waits for its newline.
 //! - [`value`]: pattern measurements: count, sum, last value, extraction of numbers.
+//!
+//! # Example
+//!
+//! ```
+//! use homeostat_core::logscan::{Kind, Splitter, Tally};
+//!
+//! // Count the failed logins in a chunk of auth.log and sum the ports they came from.
+//! let log = b"Failed password for root from 10.0.0.1 port 22\nAccepted key\nFailed password for bob from 10.0.0.2 port 2222\npartial";
+//! let mut splitter = Splitter::new(false);
+//! let mut tally = Tally::default();
+//! let fed = splitter.feed(log, false, |piece| {
+//!     let line = piece.bytes();
+//!     if line.starts_with(b"Failed password") {
+//!         let port = line.rsplit(|&b| b == b' ').next();
+//!         tally.add(Kind::Int, port);
+//!     }
+//! });
+//! assert_eq!((tally.lines, tally.int_sum, tally.last_int), (2, 2244, Some(2222)));
+//! assert_eq!(&log[fed.consumed..], b"partial"); // waits for its newline
+//! ```
 
 pub mod lines;
 pub mod position;

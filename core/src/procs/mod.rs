@@ -12,6 +12,19 @@
 //!
 //! Regular expressions (command, status, tty) are matched by the caller's [`Matcher`], so
 //! the core carries no regex engine.
+//!
+//! # Example
+//!
+//! ```
+//! use homeostat_core::procs::{class_name, token_index, Range};
+//!
+//! let range = Range::new(1, 4);
+//! assert!(range.contains(2) && !range.contains(5));
+//! let mut buf = [0u8; 64];
+//! assert_eq!(class_name("sshd", true, &mut buf), Some("sshd_in_range"));
+//! assert_eq!(class_name("sshd", false, &mut buf), Some("sshd_out_of_range"));
+//! assert_eq!(token_index("owner"), Some(0));
+//! ```
 
 use crate::classes::expr::{self, ExprError};
 
