@@ -12,9 +12,11 @@ out="$target_dir/ffi-test"
 mkdir -p "$out"
 cc -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -g -O1 -I ffi/include \
   ffi/tests/learn.c "$lib" -lpthread -ldl -lm -o "$out/learn"
-# The shared library links too.
-test -f "$target_dir/debug/libhomeostat.so"
 "$out/learn"
+# The same program against the shared library.
+cc -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -g -O1 -I ffi/include \
+  ffi/tests/learn.c -L "$target_dir/debug" -lhomeostat -o "$out/learn-shared"
+LD_LIBRARY_PATH="$target_dir/debug" "$out/learn-shared" >/dev/null
 if command -v valgrind >/dev/null; then
   valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=all "$out/learn" >/dev/null
 else
