@@ -164,4 +164,36 @@ fn an_rpm_erase_is_a_verified_remove() {
         e["package"],
         pkg("beta", Some("1.0-1"), None, "rpm", "remove")
     );
+    let t = d.run(&cfg, &["check"]);
+    t.expect_code(2 | 4);
+    let text = t.text();
+    assert!(
+        text.contains("removal of beta 1.0-1, verified against the rpm database"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_mode_or_content_the_header_does_not_give_is_unexplained_after_an_rpm_upgrade() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = RpmRoot::new();
+    let v2 = installed(&d);
+    let cfg = d.config(true);
+    d.run(&cfg, &["init"]).expect_code(0);
+    d.install(&v2);
+    // After the upgrade: a set-uid bit on the program, a backdoor in the data file.
+    fs::set_permissions(d.root(BIN), fs::Permissions::from_mode(0o4755)).unwrap();
+    fs::write(d.root(DATA), "data 2.0 with a backdoor\n").unwrap();
+
+    let o = d.run(&cfg, &["--json", "check"]);
+    o.expect_code(4);
+    let bad = pkg("alpha", Some("1.0-1"), Some("2.0-1"), "none", "unexplained");
+    for rel in [BIN, DATA] {
+        assert_eq!(package(&o, &d, rel), bad, "{rel}");
+        assert!(event(&o, &d, rel).unwrap().get("accepted").is_none());
+    }
+    // The config file the upgrade replaced (unedited) is the header's: accepted.
+    let conf = event(&o, &d, CONF).expect("the upgraded config file");
+    assert_eq!(conf["accepted"], true, "{conf}");
+    assert_eq!(conf["package"]["verified"], "rpm");
 }

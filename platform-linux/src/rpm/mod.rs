@@ -37,7 +37,7 @@ pub struct Paths {
     pub root: PathBuf,
     /// rpm's `--dbpath`, inside the root (`/var/lib/rpm`).
     pub dbpath: PathBuf,
-    /// The `rpm` program.
+    /// The `rpm` program (an absolute path by default: the agent runs as root).
     pub rpm: PathBuf,
 }
 
@@ -46,7 +46,7 @@ impl Default for Paths {
         Paths {
             root: "/".into(),
             dbpath: "/var/lib/rpm".into(),
-            rpm: "rpm".into(),
+            rpm: "/usr/bin/rpm".into(),
         }
     }
 }
