@@ -36,6 +36,9 @@ cargo test --workspace --exclude firmware-demo
 step "golden outputs: text, JSON lines and file_changes.log byte for byte (ci/golden/)"
 bash ci/golden-outputs.sh
 
+step "Debian package: build, dpkg -i, unit verified, man pages, purge (root with dpkg only)"
+bash ci/deb.sh
+
 step "firmware: the core on a Cortex-M4F under QEMU (story, budget, no allocator)"
 bash ci/firmware.sh
 

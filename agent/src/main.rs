@@ -12,6 +12,7 @@ mod measurements;
 mod monitor;
 mod output;
 mod peers;
+mod permissions;
 mod platform;
 mod policy;
 mod round;
@@ -45,6 +46,12 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Outcome {
+    // Before any file is made: state, databases, journal and logs are private. `graph`
+    // writes only its charts, outside the state, for a browser or web server to read: the
+    // user's umask decides.
+    if !matches!(cli.command, Command::Graph { .. }) {
+        permissions::private_umask();
+    }
     if let Command::Config { default } = &cli.command {
         if *default || cli.config.is_none() {
             print!("{}", config::DEFAULT);
@@ -61,6 +68,9 @@ fn run(cli: Cli) -> Outcome {
         return Ok(0);
     }
     let cfg = Config::load(cli.config.as_deref()).map_err(|e| (EXIT_CONFIG, format!("{e:#}")))?;
+    if let Some(key) = cfg.db_key.as_deref() {
+        permissions::signing_key(key)?;
+    }
     let keys = files::signing::Keys::load(cfg.db_key.as_deref(), cfg.db_public_key.as_deref())
         .map_err(|e| (EXIT_CONFIG, format!("{e:#}")))?;
     if let Command::Config { .. } = cli.command {
@@ -75,12 +85,7 @@ fn run(cli: Cli) -> Outcome {
     }
     let state = state_dir::choose(cli.state_dir.as_deref(), cfg.state_dir.as_deref())
         .map_err(|e| (EXIT_CONFIG, e))?;
-    std::fs::create_dir_all(&state).map_err(|e| {
-        (
-            EXIT_IO,
-            format!("cannot create state directory {}: {e}", state.display()),
-        )
-    })?;
+    permissions::state_dir(&state)?;
     // The one reading of the wall clock for this command: every finding carries it.
     let clock = platform::SystemClock;
     let now = clock.now();

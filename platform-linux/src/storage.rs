@@ -9,6 +9,7 @@
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use homeostat_core::feed::{BlobReader, BlobWriter, Storage};
@@ -133,8 +134,13 @@ impl Storage for StateDir {
         let dest = self.file(name)?;
         remove_stale_temporaries(&self.dir, name);
         let tmp = self.dir.join(format!("{name}.tmp.{}", std::process::id()));
-        // create_new: O_EXCL, which never follows a link planted at the name.
-        let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        // create_new: O_EXCL, which never follows a link planted at the name. 0600: state
+        // is readable by its owner only, whatever the caller's umask.
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
         Ok(Writer {
             out: Some(BufWriter::with_capacity(BUF, file)),
             tmp,

@@ -2,7 +2,7 @@
 //! come, so a test waits for an event with a deadline instead of sleeping.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,8 +29,14 @@ impl Daemon {
     /// [`Daemon::start`] with more environment.
     pub fn start_env(fx: &Fixture, env: &[(&str, &str)]) -> Daemon {
         let mut cmd = fx.command(&["--json", "run"]);
-        cmd.envs(env.iter().copied())
-            .stdin(Stdio::null())
+        cmd.envs(env.iter().copied());
+        Daemon::spawn(cmd)
+    }
+
+    /// Starts `cmd`, a `run --json` (perhaps wrapped: [`Fixture::command`] under another
+    /// program that ends by executing it, so that its pid is the daemon's).
+    pub fn spawn(mut cmd: Command) -> Daemon {
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         let mut child = cmd.spawn().expect("spawn homeostat run");
@@ -84,6 +90,13 @@ impl Daemon {
             }
             std::thread::sleep(POLL);
         }
+    }
+
+    /// Is the daemon still running (not exited)?
+    pub fn running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
     }
 
     /// Sends `signal` (`STOP`, `CONT`…) to the daemon.

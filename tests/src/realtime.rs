@@ -39,13 +39,21 @@ pub enum Mechanism {
 }
 
 pub fn start_with(fx: &Fixture, m: Mechanism) -> Daemon {
-    let beat = fx.state.join("heartbeat");
-    let before = fs::metadata(&beat).and_then(|m| m.modified()).ok();
     let env: &[(&str, &str)] = match m {
         Mechanism::Best => &[],
         Mechanism::Inotify => &[("HOMEOSTAT_WATCH", "inotify")],
     };
-    let d = Daemon::start_env(fx, env);
+    let mut cmd = fx.command(&["--json", "run"]);
+    cmd.envs(env.iter().copied());
+    start_cmd(fx, cmd)
+}
+
+/// Starts `cmd` (a `run --json` of `fx`, as [`Daemon::spawn`] takes it) and waits for its
+/// first round: its heartbeat.
+pub fn start_cmd(fx: &Fixture, cmd: std::process::Command) -> Daemon {
+    let beat = fx.state.join("heartbeat");
+    let before = fs::metadata(&beat).and_then(|m| m.modified()).ok();
+    let d = Daemon::spawn(cmd);
     wait_for(Duration::from_secs(20), Duration::from_millis(20), || {
         let now = fs::metadata(&beat).and_then(|m| m.modified()).ok();
         (now.is_some() && now != before).then_some(())

@@ -2,6 +2,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use homeostat_core::fim::db::{self, DbError, Encoder, Header, TreeInfo, MAX_FRAME, PREAMBLE_LEN};
@@ -270,7 +271,12 @@ impl DbWriter {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let tmp = dir.join(format!("{name}.tmp.{}", std::process::id()));
-        let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        // 0600: the digests of every watched file are nobody else's business (AIDE too).
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
         let mut buf = vec![0u8; MAX_FRAME.max(db::MAX_HEADER + PREAMBLE_LEN)];
         let (enc, n) = Encoder::begin(header, &mut buf).map_err(to_io)?;
         let mut out = BufWriter::with_capacity(256 * 1024, file);

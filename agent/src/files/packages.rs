@@ -13,8 +13,9 @@
 //! owner is the same package with a recorded version, it is an upgrade from that version.
 
 use std::collections::HashMap;
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use homeostat_core::digest::{digest, Algorithm, Hasher};
@@ -437,7 +438,13 @@ impl Packages {
         let tmp = self
             .sidecar
             .with_extension(format!("owners.tmp.{}", std::process::id()));
-        let f = File::create(&tmp)?;
+        // 0600 like the database it describes, whatever the umask.
+        let f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
         self.out = Some((tmp, BufWriter::new(f)));
         Ok(())
     }

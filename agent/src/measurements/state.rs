@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -188,6 +189,7 @@ pub fn lock(dir: &Path) -> Result<File, Error> {
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o600)
         .open(&p)
         .map_err(|e| Error::Io(format!("cannot open {}: {e}", p.display())))?;
     let deadline = Instant::now() + Duration::from_secs(120);

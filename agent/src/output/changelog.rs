@@ -3,6 +3,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use homeostat_core::event::{Change, Epoch, Event, Side};
@@ -21,7 +22,11 @@ pub struct ChangeLog {
 impl ChangeLog {
     /// Opens (creating) the log at `path` for findings of a run at epoch `now`.
     pub fn open(path: &Path, now: Epoch) -> io::Result<ChangeLog> {
-        let f = OpenOptions::new().create(true).append(true).open(path)?;
+        let f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)?;
         Ok(ChangeLog {
             now,
             out: BufWriter::new(f),

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read as _, Write as _};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -414,7 +415,9 @@ impl Metrics {
     }
 }
 
-/// `bytes` at `path` in one step: a temporary beside it, fsync'd, renamed over it.
+/// `bytes` at `path` in one step: a temporary beside it, fsync'd, renamed over it. Mode
+/// 0644 whatever the umask: node_exporter's textfile collector reads it as another user,
+/// and it holds figures and class names, never a path or a digest.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("/"));
     let name = path
@@ -425,6 +428,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let _ = fs::remove_file(&tmp);
     let written = (|| {
         let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.set_permissions(fs::Permissions::from_mode(0o644))?;
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);

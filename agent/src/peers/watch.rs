@@ -7,8 +7,9 @@
 //! Verifying and comparing run on tokio's blocking pool, so `run`'s runtime keeps
 //! serving (the peers' server, `/metrics`) meanwhile.
 
-use std::fs::File;
+use std::fs::OpenOptions;
 use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -251,7 +252,12 @@ async fn neighbour(host: String, pins: Pins, timeouts: Timeouts) -> Result<Found
         }
     };
     let download = pins.download(&host);
-    let mut file = File::create(&download)
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&download)
         .map(|f| BufWriter::with_capacity(64 * 1024, f))
         .map_err(|e| format!("cannot create {}: {e}", download.display()))?;
     let fetched = fetch(&host, "/v1/files.db", MAX_DATABASE, timeouts, &mut file).await;

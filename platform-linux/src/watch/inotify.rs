@@ -32,6 +32,12 @@ pub struct Inotify {
     dirs: HashMap<i32, Vec<u8>>,
     /// Directories that could not be watched, said once each through `wait`.
     blind: Vec<String>,
+    /// Directories left unwatched by the watch limit, and the first of them.
+    unwatched: u64,
+    first_unwatched: Option<Vec<u8>>,
+    /// The limit has been reported (once per watch: a full tree is one warning, never
+    /// one per directory).
+    limit_said: bool,
     buf: Vec<u8>,
 }
 
@@ -43,6 +49,9 @@ impl Inotify {
             trees,
             dirs: HashMap::new(),
             blind: Vec::new(),
+            unwatched: 0,
+            first_unwatched: None,
+            limit_said: false,
             buf: vec![0; 64 * 1024],
         };
         for root in me
@@ -84,16 +93,18 @@ impl Inotify {
                 }
                 Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => continue,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                // Out of watches: counted, and the walk goes on below (each directory
+                // is tried, as a watch may have been freed meanwhile), so the warning
+                // says how many directories only scheduled checks see.
+                Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
+                    self.unwatched += 1;
+                    self.first_unwatched.get_or_insert_with(|| d.clone());
+                }
                 Err(e) => {
-                    let why = match e.raw_os_error() {
-                        Some(libc::ENOSPC) => format!(
-                            "inotify watch limit reached (fs.inotify.max_user_watches = {}): changes there are seen only by scheduled checks",
-                            max_watches()
-                        ),
-                        _ => format!("cannot watch: {e}"),
-                    };
-                    self.blind
-                        .push(format!("{}: {why}", String::from_utf8_lossy(&d)));
+                    self.blind.push(format!(
+                        "{}: cannot watch: {e}",
+                        String::from_utf8_lossy(&d)
+                    ));
                     continue;
                 }
             }
@@ -105,6 +116,12 @@ impl Inotify {
                     todo.push(join(&d, de.file_name().as_bytes()));
                 }
             }
+        }
+        if self.unwatched > 0 && !self.limit_said {
+            self.limit_said = true;
+            let first = self.first_unwatched.as_deref().unwrap_or_default();
+            self.blind
+                .push(limit_message(self.unwatched, first, &limits()));
         }
     }
 
@@ -187,10 +204,41 @@ impl Inotify {
     }
 }
 
-fn max_watches() -> String {
-    std::fs::read_to_string("/proc/sys/fs/inotify/max_user_watches")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| "unknown".into())
+/// The warning when the watch limit is reached: which limit, how many directories it
+/// leaves unwatched and the first of them.
+fn limit_message(unwatched: u64, first: &[u8], limits: &str) -> String {
+    let dirs = if unwatched == 1 {
+        "directory is"
+    } else {
+        "directories are"
+    };
+    format!(
+        "inotify watch limit reached ({limits}): {unwatched} {dirs} not watched (the first: {}); \
+         changes there are seen only by scheduled checks",
+        String::from_utf8_lossy(first)
+    )
+}
+
+/// The limits on inotify watches: the system's, and this user namespace's when it is
+/// lower (Linux 5.11+: a container may have its own).
+fn limits() -> String {
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+    };
+    let system = read("/proc/sys/fs/inotify/max_user_watches");
+    let ns = read("/proc/sys/user/max_inotify_watches");
+    let fs = format!(
+        "fs.inotify.max_user_watches = {}",
+        system.map_or_else(|| "unknown".to_owned(), |n| n.to_string())
+    );
+    match ns {
+        Some(n) if system.is_none_or(|s| n < s) => {
+            format!("user.max_inotify_watches = {n} in this user namespace, {fs}")
+        }
+        _ => fs,
+    }
 }
 
 #[allow(unsafe_code)]
@@ -214,4 +262,29 @@ fn add_watch(fd: &OwnedFd, dir: &[u8]) -> io::Result<i32> {
         return Err(io::Error::last_os_error());
     }
     Ok(wd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limit_message_names_the_limit_and_the_unwatched() {
+        let m = limit_message(61, b"/t/d07", "fs.inotify.max_user_watches = 8192");
+        assert_eq!(
+            m,
+            "inotify watch limit reached (fs.inotify.max_user_watches = 8192): 61 directories \
+             are not watched (the first: /t/d07); changes there are seen only by scheduled checks"
+        );
+        assert!(limit_message(1, b"/t", "x").contains(": 1 directory is not watched"));
+    }
+
+    #[test]
+    fn the_limits_name_the_system_one() {
+        assert!(
+            limits().contains("fs.inotify.max_user_watches = "),
+            "{}",
+            limits()
+        );
+    }
 }
