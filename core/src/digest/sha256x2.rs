@@ -1,9 +1,10 @@
-//! SHA-256 of two independent messages interleaved through SHA-NI.
+//! SHA-256 of two independent messages interleaved through the CPU's SHA-256 instructions:
+//! SHA-NI on x86-64, the ARMv8 SHA-2 extension on aarch64.
 //!
-//! `sha256rnds2` has a latency of several cycles and each round pair depends on the one
-//! before: one message leaves the SHA unit idle between them. Two messages in one loop
-//! fill those gaps. On a CPU without SHA-NI (SHA + SSE4.1), or on another architecture,
-//! [`Sha256x2::new`] returns `None`.
+//! `sha256rnds2` (and `sha256h`/`sha256h2`) have a latency of several cycles and each round
+//! group depends on the one before: one message leaves the SHA unit idle between them. Two
+//! messages in one loop fill those gaps. On a CPU without these instructions, or on another
+//! architecture, [`Sha256x2::new`] returns `None`.
 
 use super::lanes::{compress_one, digest_of, Sha256Lanes, IV};
 use super::Digest;
@@ -18,11 +19,13 @@ pub struct Sha256x2 {
 
 #[cfg(target_arch = "x86_64")]
 cpufeatures::new!(shani, "sha", "sse2", "ssse3", "sse4.1");
+#[cfg(target_arch = "aarch64")]
+cpufeatures::new!(shani, "sha2");
 
 impl Sha256x2 {
     /// Two fresh lanes, or `None` when this CPU has no SHA-NI.
     pub fn new() -> Option<Sha256x2> {
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         if shani::get() {
             let mut s = Sha256x2 {
                 state: [[0; LANES]; 8],
@@ -53,13 +56,14 @@ impl Sha256Lanes for Sha256x2 {
 
     fn compress(&mut self, input: &[&[u8]], blocks: usize) {
         let idle = [0u8; super::lanes::BLOCK];
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         {
             let (ptrs, step) = super::lanes::pointers::<LANES>(input, blocks, &idle);
             let mut s0: [u32; 8] = core::array::from_fn(|w| self.state[w][0]);
             let mut s1: [u32; 8] = core::array::from_fn(|w| self.state[w][1]);
-            // SAFETY: `new` checked SHA, SSSE3 and SSE4.1; `pointers` asserted every busy
-            // lane's slice holds `blocks * 64` bytes, and an idle lane reads `idle` only.
+            // SAFETY: `new` checked the instructions (SHA, SSSE3 and SSE4.1 on x86-64, SHA2
+            // on aarch64); `pointers` asserted every busy lane's slice holds `blocks * 64`
+            // bytes, and an idle lane reads `idle` only.
             #[allow(unsafe_code)]
             unsafe {
                 shani_impl::compress2(&mut s0, &mut s1, &ptrs, &step, blocks)
@@ -68,10 +72,10 @@ impl Sha256Lanes for Sha256x2 {
                 self.state[w] = [s0[w], s1[w]];
             }
         }
-        #[cfg(not(target_arch = "x86_64"))]
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
         {
             let _ = (input, blocks, idle);
-            unreachable!("Sha256x2 is only constructed on x86_64")
+            unreachable!("Sha256x2 is only constructed on x86_64 and aarch64")
         }
     }
 
@@ -189,6 +193,99 @@ mod shani_impl {
     }
 }
 
+#[cfg(target_arch = "aarch64")]
+#[allow(unsafe_code)]
+mod shani_impl {
+    use super::super::lanes::K;
+    use core::arch::aarch64::*;
+
+    /// As the x86-64 `compress2`, with the ARMv8 SHA-2 instructions; the structure is
+    /// sha2's aarch64 backend's, every step done for both messages before the next.
+    ///
+    /// # Safety
+    /// The CPU has the SHA2 extension; each `ptrs[i]` is readable for
+    /// `(blocks - 1) * step[i] + 64` bytes.
+    #[target_feature(enable = "neon,sha2")]
+    pub(super) unsafe fn compress2(
+        s0: &mut [u32; 8],
+        s1: &mut [u32; 8],
+        ptrs: &[*const u8; 2],
+        step: &[usize; 2],
+        blocks: usize,
+    ) {
+        let mut abcd0 = vld1q_u32(s0.as_ptr());
+        let mut efgh0 = vld1q_u32(s0.as_ptr().add(4));
+        let mut abcd1 = vld1q_u32(s1.as_ptr());
+        let mut efgh1 = vld1q_u32(s1.as_ptr().add(4));
+        let mut p = *ptrs;
+        for _ in 0..blocks {
+            let (save_abcd0, save_efgh0, save_abcd1, save_efgh1) = (abcd0, efgh0, abcd1, efgh1);
+            let (b0, b1) = (p[0], p[1]);
+            let mut w0: [uint32x4_t; 4] = core::array::from_fn(|i| {
+                vreinterpretq_u32_u8(vrev32q_u8(vld1q_u8(b0.add(16 * i))))
+            });
+            let mut w1: [uint32x4_t; 4] = core::array::from_fn(|i| {
+                vreinterpretq_u32_u8(vrev32q_u8(vld1q_u8(b1.add(16 * i))))
+            });
+            p[0] = p[0].wrapping_add(step[0]);
+            p[1] = p[1].wrapping_add(step[1]);
+            macro_rules! rounds4 {
+                ($r:expr, $x0:expr, $x1:expr) => {{
+                    let k = vld1q_u32(K.as_ptr().add(4 * $r));
+                    let t0 = vaddq_u32($x0, k);
+                    let t1 = vaddq_u32($x1, k);
+                    let prev0 = abcd0;
+                    let prev1 = abcd1;
+                    abcd0 = vsha256hq_u32(prev0, efgh0, t0);
+                    abcd1 = vsha256hq_u32(prev1, efgh1, t1);
+                    efgh0 = vsha256h2q_u32(efgh0, prev0, t0);
+                    efgh1 = vsha256h2q_u32(efgh1, prev1, t1);
+                }};
+            }
+            macro_rules! sched_rounds4 {
+                ($r:expr) => {{
+                    let i = $r % 4;
+                    w0[i] = vsha256su1q_u32(
+                        vsha256su0q_u32(w0[i], w0[(i + 1) % 4]),
+                        w0[(i + 2) % 4],
+                        w0[(i + 3) % 4],
+                    );
+                    w1[i] = vsha256su1q_u32(
+                        vsha256su0q_u32(w1[i], w1[(i + 1) % 4]),
+                        w1[(i + 2) % 4],
+                        w1[(i + 3) % 4],
+                    );
+                    rounds4!($r, w0[i], w1[i]);
+                }};
+            }
+            rounds4!(0, w0[0], w1[0]);
+            rounds4!(1, w0[1], w1[1]);
+            rounds4!(2, w0[2], w1[2]);
+            rounds4!(3, w0[3], w1[3]);
+            sched_rounds4!(4);
+            sched_rounds4!(5);
+            sched_rounds4!(6);
+            sched_rounds4!(7);
+            sched_rounds4!(8);
+            sched_rounds4!(9);
+            sched_rounds4!(10);
+            sched_rounds4!(11);
+            sched_rounds4!(12);
+            sched_rounds4!(13);
+            sched_rounds4!(14);
+            sched_rounds4!(15);
+            abcd0 = vaddq_u32(abcd0, save_abcd0);
+            efgh0 = vaddq_u32(efgh0, save_efgh0);
+            abcd1 = vaddq_u32(abcd1, save_abcd1);
+            efgh1 = vaddq_u32(efgh1, save_efgh1);
+        }
+        vst1q_u32(s0.as_mut_ptr(), abcd0);
+        vst1q_u32(s0.as_mut_ptr().add(4), efgh0);
+        vst1q_u32(s1.as_mut_ptr(), abcd1);
+        vst1q_u32(s1.as_mut_ptr().add(4), efgh1);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,7 +299,7 @@ mod tests {
     fn two_interleaved_match_one_at_a_time() {
         let msgs = sample_messages();
         let Some(mut x) = Sha256x2::new() else {
-            std::eprintln!("no SHA-NI here: two-lane code not tested");
+            std::eprintln!("no SHA-256 instructions here: two-lane code not tested");
             return;
         };
         for (chunk, alone) in [(7, false), (1, false), (3, true)] {
