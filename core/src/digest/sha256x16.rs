@@ -5,8 +5,9 @@
 //! messages reaches ~3.2 GB/s per core (2.2x) when most lanes are busy (`benches/sha256x16.rs`).
 //! The caller owns the messages' bytes and decides when each lane starts and ends; this
 //! type only holds the sixteen chaining states. On a CPU without AVX-512F/BW, or on
-//! another architecture, [`Sha256x16::new`] returns `None` and callers hash one message at
-//! a time with [`super::Hasher`].
+//! another architecture, [`Sha256x16::new`] returns `None` and callers take the next kernel
+//! of [`super::lanes::best_kernel`] (two interleaved SHA-NI messages, eight AVX2 lanes) or
+//! hash one message at a time with [`super::Hasher`].
 
 use super::{Algorithm, Digest};
 
