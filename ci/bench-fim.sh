@@ -20,8 +20,15 @@
 # runs is printed (with a warning above half the cores): wall-time ratios need an idle machine.
 #
 # Prints a table and the ratios measured in this run, with the targets beside them:
-#   homeostat/openssl <= 1.0 (init and check), aide/homeostat >= 5 (init and check),
+#   homeostat/openssl <= 0.70 (init), <= 1.0 (check), aide/homeostat >= 5 (init and check),
 #   homeostat check peak RSS < 32 MiB.
+#
+# Floor (same run): F = (kernel CPU of reading every file with `nproc` parallel `cat`
+# processes + bytes / the best single-core `openssl speed -evp sha256` rate) / cores: the
+# least wall time any tool that reads and SHA-256s every file can take on this machine.
+# Printed warm, and cold when root can write /proc/sys/vm/drop_caches (caches dropped
+# before each cold `cat` pass and each cold homeostat init; COLD=0 skips it), with
+# homeostat init's ratio to it; cold, also init / the cold parallel `cat` wall time.
 #
 # Mode `rss-scaling`: init (untimed) + check (timed) at N=20000 and N=100000, prints both
 # check peak RSS figures and whether RSS(100k) <= 1.2 x RSS(20k) + 4 MiB.
@@ -38,6 +45,9 @@
 #              AIDE num_workers (as peers.sh's aide-w2)
 #   AIDE=      `install`: apt-get install -y aide first if it is missing
 #   HOMEOSTAT= use this binary instead of building (default: cargo build --release -p homeostat)
+#   KERNELS=   extra homeostat rows, each init+check with HOMEOSTAT_SHA256_KERNEL=K
+#              (avx512x16 shanix2 avx2x8 one): other CPUs' kernels compared in one run
+#   COLD=1     0: no cold-cache measurement even as root
 #   KEEP=0     1: keep the scratch directory (configs, state dirs, outputs) for inspection
 #
 # Writes nothing outside the tree, its marker and a scratch dir under ${TMPDIR:-/var/tmp}
@@ -55,6 +65,8 @@ RUNS=${RUNS:-3}
 STRICT=${STRICT:-0}
 PAR=${PAR:-2}
 KEEP=${KEEP:-0}
+KERNELS=${KERNELS:-}
+COLD=${COLD:-1}
 SEED=1
 
 die() { echo "bench-fim: error: $*" >&2; exit 1; }
@@ -214,6 +226,7 @@ timed() {
     u=$(awk -F': ' '/User time/{print $2}' "$tv")
     s=$(awk -F': ' '/System time/{print $2}' "$tv")
     T_CPU=$(echo "${u:-0} + ${s:-0}" | bc -l)
+    T_SYS=${s:-0}
     T_RSS=$(awk -F': ' '/Maximum resident set size/{printf "%.1f", $2/1024}' "$tv")
     [[ -n $T_RSS ]] || T_RSS=-
     ex=$(awk -F': ' '/Exit status/{print $2}' "$tv")
@@ -222,7 +235,7 @@ timed() {
     t0=$(date +%s.%N)
     "$@" > "$out" 2>&1 || T_RC=$?
     t1=$(date +%s.%N)
-    T_CPU=- T_RSS=-
+    T_CPU=- T_RSS=- T_SYS=-
   fi
   T_WALL=$(echo "$t1 - $t0" | bc -l)
 }
@@ -303,6 +316,8 @@ hs_sanity() {
 }
 
 # bench_homeostat TREE TAG [check-only-timing] -> HS_IW HS_CW HS_IC HS_CC HS_IR HS_CR (medians)
+# HS_PRE: words before the binary (env HOMEOSTAT_SHA256_KERNEL=K for KERNELS rows)
+HS_PRE=()
 bench_homeostat() {
   local tree=$1 tag=$2 time_init=${3:-1} r
   local cfg=$SCRATCH/homeostat-$tag.toml
@@ -312,16 +327,16 @@ bench_homeostat() {
     local st=$SCRATCH/state-$tag
     rm -rf "$st"; mkdir -p "$st"
     if [[ $time_init == 1 ]]; then
-      timed_pass "$tree" "homeostat $tag" init "$r" "$SCRATCH/homeostat-$tag-init.out" -- "$HS" --config "$cfg" --state-dir "$st" init
+      timed_pass "$tree" "homeostat $tag" init "$r" "$SCRATCH/homeostat-$tag-init.out" -- "${HS_PRE[@]}" "$HS" --config "$cfg" --state-dir "$st" init
     else
       log "homeostat $tag run $r/$RUNS: init (not timed)"
-      T_RC=0; "$HS" --config "$cfg" --state-dir "$st" init > "$SCRATCH/homeostat-$tag-init.out" 2>&1 || T_RC=$?
+      T_RC=0; "${HS_PRE[@]}" "$HS" --config "$cfg" --state-dir "$st" init > "$SCRATCH/homeostat-$tag-init.out" 2>&1 || T_RC=$?
     fi
     if [[ $T_RC != 0 ]]; then
       show_tail "$SCRATCH/homeostat-$tag-init.out"
       die "homeostat init exited $T_RC on $tree"
     fi
-    timed_pass "$tree" "homeostat $tag" check "$r" "$SCRATCH/homeostat-$tag-check.out" -- "$HS" --config "$cfg" --state-dir "$st" check
+    timed_pass "$tree" "homeostat $tag" check "$r" "$SCRATCH/homeostat-$tag-check.out" -- "${HS_PRE[@]}" "$HS" --config "$cfg" --state-dir "$st" check
     if [[ $T_RC != 0 ]]; then
       show_tail "$SCRATCH/homeostat-$tag-check.out"
       die "homeostat check exited $T_RC on the unchanged tree $tree (expected 0)"
@@ -405,6 +420,68 @@ EOF
   medians AD
 }
 
+# ------------------------------------------------------------------ floor
+# openssl_rate -> OSSL_RATE: the best of three `openssl speed -evp sha256` runs on 64 KiB
+# blocks, one process (one core), bytes per second
+openssl_rate() {
+  local i r best=0
+  for i in 1 2 3; do
+    r=$(openssl speed -seconds 2 -bytes 65536 -evp sha256 2> /dev/null \
+      | awk '$1 == "sha256" || $1 == "SHA256" { v = $NF; sub(/k$/, "", v); print v * 1000 }' | tail -n 1)
+    [[ -n $r ]] && awk -v a="$r" -v b="$best" 'BEGIN{ exit !(a > b) }' && best=$r
+  done
+  [[ $best != 0 ]] || die "could not parse openssl speed -evp sha256"
+  OSSL_RATE=$best
+}
+
+CAN_DROP=0
+can_drop() {
+  [[ $COLD != 0 && $(id -u) -eq 0 && -w /proc/sys/vm/drop_caches ]] && CAN_DROP=1
+  [[ $CAN_DROP == 1 ]] || log "cold cache not measured (needs root and COLD=1)"
+}
+drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+
+# bench_floor TREE -> FL_SYS (median kernel CPU of the parallel cat pass, warm), FL_BYTES,
+# FL_W (the floor, s); cold when possible: FLC_SYS, FLC_WALL (cold cat wall), FLC_W,
+# HSC_IW (homeostat init wall, cold)
+bench_floor() {
+  local tree=$1 r cores st cfg=$SCRATCH/homeostat-cold.toml
+  cores=$(nproc)
+  local -a sys=() csys=() cwall=() hinit=()
+  # shellcheck disable=SC2016  # expanded by the inner bash
+  local script='find "$1" -type f -print0 | xargs -0 -r -P"$2" -n 512 cat > /dev/null'
+  FL_BYTES=$(find "$tree" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%d", s }')
+  openssl_rate
+  for ((r = 1; r <= RUNS; r++)); do
+    warm_cache "$tree"
+    log "floor run $r/$RUNS: $cores parallel cat, warm"
+    timed floor-cat-warm "$SCRATCH/floor-cat.out" -- bash -c "$script" _ "$tree" "$cores"
+    sys+=("$T_SYS")
+  done
+  FL_SYS=$(median "${sys[@]}")
+  FL_W=-
+  [[ $FL_SYS != - ]] && FL_W=$(awk -v s="$FL_SYS" -v b="$FL_BYTES" -v r="$OSSL_RATE" -v c="$cores" 'BEGIN{ printf "%.4f", (s + b / r) / c }')
+  FLC_SYS=- FLC_WALL=- FLC_W=- HSC_IW=-
+  [[ $CAN_DROP == 1 ]] || return 0
+  hs_config "$tree" "$cfg"
+  for ((r = 1; r <= RUNS; r++)); do
+    drop_caches
+    log "floor run $r/$RUNS: $cores parallel cat, cold"
+    timed floor-cat-cold "$SCRATCH/floor-cat.out" -- bash -c "$script" _ "$tree" "$cores"
+    csys+=("$T_SYS"); cwall+=("$T_WALL")
+    st=$SCRATCH/state-cold; rm -rf "$st"; mkdir -p "$st"
+    drop_caches
+    log "homeostat cold run $r/$RUNS: init"
+    timed homeostat-cold-init "$SCRATCH/homeostat-cold-init.out" -- "$HS" --config "$cfg" --state-dir "$st" init
+    [[ $T_RC == 0 ]] || { show_tail "$SCRATCH/homeostat-cold-init.out"; die "homeostat init (cold) exited $T_RC"; }
+    hinit+=("$T_WALL")
+    log "  cold: cat $(fmt "${cwall[-1]}") s, homeostat init $(fmt "$T_WALL") s"
+  done
+  rm -rf "$SCRATCH/state-cold"
+  FLC_SYS=$(median "${csys[@]}"); FLC_WALL=$(median "${cwall[@]}"); HSC_IW=$(median "${hinit[@]}")
+  [[ $FLC_SYS != - ]] && FLC_W=$(awk -v s="$FLC_SYS" -v b="$FL_BYTES" -v r="$OSSL_RATE" -v c="$cores" 'BEGIN{ printf "%.4f", (s + b / r) / c }')
+}
+
 # ------------------------------------------------------------------ targets
 MISSED=()
 # target NAME VALUE OP LIMIT  (OP: le | ge | lt) -> sets TV to "met" / "MISSED" / "not measured"
@@ -485,8 +562,17 @@ fi
 prepare_tree "$N" "$DIR"
 ensure_aide
 note_load
+declare -A KW=() KC=() KIC=() KCR=()
+for k in $KERNELS; do
+  HS_PRE=(env "HOMEOSTAT_SHA256_KERNEL=$k")
+  bench_homeostat "$TREE" "kernel-$k"
+  KW[$k]=$HS_IW; KC[$k]=$HS_CW; KIC[$k]=$HS_IC; KCR[$k]=$HS_CR
+  HS_PRE=()
+done
 bench_homeostat "$TREE" main
 bench_openssl "$TREE"
+can_drop
+bench_floor "$TREE"
 if [[ $HAVE_AIDE == 1 ]]; then
   bench_aide "$TREE"
 else
@@ -507,6 +593,9 @@ echo
 echo "| tool | init s | check s | CPU s init / check | peak RSS MiB init / check | check verdict (unchanged tree) |"
 echo "|---|---:|---:|---:|---:|---|"
 echo "| homeostat | $(fmt "$HS_IW") | $(fmt "$HS_CW") | $(fmt "$HS_IC") / $(fmt "$HS_CC") | $(fmt "$HS_IR") / $(fmt "$HS_CR") | clean |"
+for k in $KERNELS; do
+  echo "| homeostat, kernel $k | $(fmt "${KW[$k]}") | $(fmt "${KC[$k]}") | $(fmt "${KIC[$k]}") / - | - / $(fmt "${KCR[$k]}") | clean |"
+done
 echo "| openssl | $(fmt "$OS_IW") | $(fmt "$OS_CW") | $(fmt "$OS_IC") / $(fmt "$OS_CC") | $(fmt "$OS_IR") / $(fmt "$OS_CR") | $OSSL_VERDICT |"
 if [[ $HAVE_AIDE == 1 ]]; then
   echo "| aide-w$PAR | $(fmt "$AD_IW") | $(fmt "$AD_CW") | $(fmt "$AD_IC") / $(fmt "$AD_CC") | $(fmt "$AD_IR") / $(fmt "$AD_CR") | $AIDE_VERDICT |"
@@ -514,14 +603,29 @@ else
   echo "| aide | - | - | - | - | not installed, skipped |"
 fi
 echo
-target 'init homeostat/openssl' "$R_IO" le 1.0
-echo "ratio init homeostat/openssl = $R_IO   (target <= 1.0: $TV)"
+target 'init homeostat/openssl' "$R_IO" le 0.70
+echo "ratio init homeostat/openssl = $R_IO   (target <= 0.70: $TV)"
 target 'check homeostat/openssl' "$R_CO" le 1.0
 echo "ratio check homeostat/openssl = $R_CO   (target <= 1.0: $TV)"
 target 'aide/homeostat init' "$R_AI" ge 5
 echo "ratio aide/homeostat init = $R_AI   (target >= 5: $TV)"
 target 'aide/homeostat check' "$R_AC" ge 5
 echo "ratio aide/homeostat check = $R_AC   (target >= 5: $TV)"
+for k in $KERNELS; do
+  echo "ratio init homeostat(kernel $k)/openssl = $(ratio "${KW[$k]}" "$OS_IW"), aide/homeostat(kernel $k) init = $(ratio "$AD_IW" "${KW[$k]}")"
+done
+echo
+echo "Floor: $(numfmt --to=iec --suffix=B "$FL_BYTES") in the tree; openssl speed -evp sha256 (64 KiB, one core, best of 3) = $(awk -v r="$OSSL_RATE" 'BEGIN{ printf "%.2f", r / 1e9 }') GB/s; $(nproc) cores"
+echo "floor warm = (cat kernel CPU $(fmt "$FL_SYS") s + $(awk -v b="$FL_BYTES" -v r="$OSSL_RATE" 'BEGIN{ printf "%.2f", b / r }') s of SHA-256) / $(nproc) = $(fmt "$FL_W") s; homeostat init / floor = $(ratio "$HS_IW" "$FL_W")"
+if [[ $FLC_WALL != - ]]; then
+  echo "floor cold = (cat kernel CPU $(fmt "$FLC_SYS") s + SHA-256) / $(nproc) = $(fmt "$FLC_W") s; parallel cat cold wall = $(fmt "$FLC_WALL") s; homeostat init cold = $(fmt "$HSC_IW") s"
+  echo "homeostat init cold / floor cold = $(ratio "$HSC_IW" "$FLC_W"); homeostat init cold / cat cold = $(ratio "$HSC_IW" "$FLC_WALL")"
+  target 'init cold homeostat/cat' "$(ratio "$HSC_IW" "$FLC_WALL")" le 1.2
+  echo "ratio init cold homeostat/parallel cat cold = $(ratio "$HSC_IW" "$FLC_WALL")   (target <= 1.2: $TV)"
+else
+  echo "cold: not measured (needs root and COLD=1)"
+fi
+echo
 target 'homeostat check peak RSS MiB' "$HS_CR" lt 32
 echo "homeostat check peak RSS = $(fmt "$HS_CR") MiB   (target < 32 MiB: $TV)"
 echo

@@ -17,7 +17,10 @@
 
 use core::fmt;
 
+pub mod lanes;
 pub mod sha256x16;
+pub mod sha256x2;
+pub mod sha256x8;
 
 /// A content hash algorithm. `best` in configuration means [`Algorithm::BEST`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

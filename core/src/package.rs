@@ -68,6 +68,10 @@ pub enum Verified {
     /// The package database's digests (`*.md5sums`, `Conffiles:`): content only. For a
     /// removal: the package's file list and its logged transaction.
     Md5sums,
+    /// The rpm database's header of the installed package (SHA-256 file digests, type,
+    /// mode and owner of each file). For a removal: the owner recorded with the baseline is
+    /// no longer in the database.
+    Rpm,
     /// Not verified.
     None,
 }
@@ -78,6 +82,7 @@ impl Verified {
         match self {
             Verified::Deb => "deb",
             Verified::Md5sums => "md5sums",
+            Verified::Rpm => "rpm",
             Verified::None => "none",
         }
     }
@@ -142,6 +147,8 @@ pub struct Archived {
 pub enum Expected {
     /// The member of a verified package archive.
     Archive(Archived),
+    /// The file as the installed package's rpm header records it.
+    Header(Archived),
     /// An MD5 digest from the package database.
     Md5([u8; 16]),
     /// The package ships the path, with nothing to check it against (a directory, a
@@ -199,6 +206,9 @@ pub struct Facts<'a> {
     pub conffile: Option<[u8; 16]>,
     /// MD5 of the live file, when a comparison with MD5 needs it.
     pub live_md5: Option<[u8; 16]>,
+    /// What vouches for the file list a removal is checked against: `Md5sums` for dpkg
+    /// (its `.list` and its log), `Rpm` for rpm.
+    pub list: Verified,
 }
 
 /// The live object's attributes, as the check recorded them.
@@ -234,8 +244,8 @@ pub fn judge(f: &Facts<'_>) -> (Cause, Verified) {
         // Verified when a logged transaction of its owner dropped the path.
         return match tx {
             _ if f.listed => NO,
-            TxKind::Remove | TxKind::Purge => (Cause::Remove, Verified::Md5sums),
-            TxKind::Upgrade | TxKind::Install => (Cause::Upgrade, Verified::Md5sums),
+            TxKind::Remove | TxKind::Purge => (Cause::Remove, f.list),
+            TxKind::Upgrade | TxKind::Install => (Cause::Upgrade, f.list),
         };
     }
     let cause = match tx {
@@ -266,6 +276,7 @@ pub fn judge(f: &Facts<'_>) -> (Cause, Verified) {
     }
     let verified = match f.expected {
         Some(Expected::Archive(a)) => archive_matches(&a, &live).then_some(Verified::Deb),
+        Some(Expected::Header(a)) => archive_matches(&a, &live).then_some(Verified::Rpm),
         Some(Expected::Md5(md5)) => {
             (within(diff, BY_MD5) && f.live_md5 == Some(md5)).then_some(Verified::Md5sums)
         }
@@ -308,6 +319,7 @@ mod tests {
             expected: exp,
             conffile: None,
             live_md5: Some([1; 16]),
+            list: Verified::Md5sums,
         }
     }
 
@@ -375,6 +387,11 @@ mod tests {
         assert_eq!(judge(&f), (Cause::Upgrade, Verified::Deb));
         let a2 = Archived { mode: 0o4755, ..a };
         f.expected = Some(Expected::Archive(a2));
+        assert_eq!(judge(&f).0, Cause::Unexplained);
+        // The same record from an rpm header verifies as `rpm`.
+        f.expected = Some(Expected::Header(a));
+        assert_eq!(judge(&f), (Cause::Upgrade, Verified::Rpm));
+        f.expected = Some(Expected::Header(a2));
         assert_eq!(judge(&f).0, Cause::Unexplained);
     }
 }

@@ -80,6 +80,7 @@ fn verdicts(src: &mut Dpkg, paths: &[(String, [u8; 16])], meta: &Meta) -> usize 
             expected,
             conffile,
             live_md5: needs.then_some(*live_md5),
+            list: homeostat_core::package::Verified::Md5sums,
         };
         verified += usize::from(judge(&facts).1 != homeostat_core::package::Verified::None);
     }

@@ -3,8 +3,9 @@
 //! One thread walks and stats; `workers` threads open and hash regular files; the caller
 //! consumes [`Scanned`] items in record order. The entries between the walk and the
 //! caller are bounded by a window, so memory does not grow with the tree, and the caller
-//! dropping the iterator stops the threads. With SHA-256 on an AVX-512 CPU each worker
-//! hashes sixteen files in step (module `lanes`).
+//! dropping the iterator stops the threads. With SHA-256 each worker hashes several files
+//! in step where the CPU has a kernel for it (module `lanes`: sixteen with AVX-512, two
+//! with SHA-NI, eight with AVX2 alone).
 //!
 //! [`Pool`] is this walk behind [`homeostat_core::feed::FileSource`].
 
@@ -18,7 +19,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 
 use crossbeam_channel::{unbounded, Receiver, Sender};
-use homeostat_core::digest::sha256x16::Sha256x16;
+use homeostat_core::digest::lanes::{self as kernels, Kernel};
 use homeostat_core::digest::{Algorithm, Digest, Hasher};
 use homeostat_core::feed::{FileSource, Found};
 use homeostat_core::fim::entry::{FLAG_UNREADABLE, FLAG_UNSTABLE};
@@ -99,9 +100,10 @@ const BATCH_ENTRIES: usize = 128;
 const BATCH_BYTES: u64 = 4 << 20;
 /// Entries walked but not yet consumed, at most: bounds memory and the reorder window.
 const WINDOW: usize = 2048;
-/// The window for sixteen-lane workers: it must hold many big files at once for their
-/// lanes to be busy (a big file is about one entry in a hundred in a system tree); at a
-/// few hundred bytes an entry it costs some 8 MiB more, on hosts big enough for AVX-512.
+/// The window for sixteen- and eight-lane workers: it must hold many big files at once for
+/// their lanes to be busy (a big file is about one entry in a hundred in a system tree); at
+/// a few hundred bytes an entry it costs some 8 MiB more, on hosts big enough for AVX-512.
+/// Two interleaved SHA-NI lanes keep the small window.
 const WINDOW_LANES: usize = 16384;
 
 struct Batch {
@@ -129,11 +131,28 @@ mod lanes;
 /// How workers hash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engine {
-    /// Sixteen files in step where the CPU and algorithm allow it (SHA-256 with
-    /// AVX-512), else one at a time.
+    /// Several files in step where the CPU and algorithm allow it (SHA-256 with the
+    /// fastest kernel of [`kernels::best_kernel`]), else one at a time.
     Best,
+    /// SHA-256 with this kernel where the CPU runs it (for benches and tests), else one at
+    /// a time.
+    Kernel(Kernel),
     /// One file at a time.
     OneAtATime,
+}
+
+/// The SHA-256 kernel of [`Engine::Best`]: [`kernels::best_kernel`], unless the
+/// environment variable `HOMEOSTAT_SHA256_KERNEL` names another (`avx512x16`, `shanix2`,
+/// `avx2x8`, or `one` for one file at a time) so that benches can compare them in one
+/// run; a kernel this CPU cannot run falls back to one at a time. All give the same digests.
+fn chosen_kernel() -> Option<Kernel> {
+    let Some(name) = std::env::var_os("HOMEOSTAT_SHA256_KERNEL") else {
+        return kernels::best_kernel();
+    };
+    Kernel::ALL
+        .into_iter()
+        .find(|k| name.as_bytes() == k.name().as_bytes())
+        .filter(|&k| kernels::with(k).is_some())
 }
 
 /// Walks `spec` and hashes its files with `workers` threads (at least 1).
@@ -149,14 +168,16 @@ pub fn scan_with(spec: TreeSpec, workers: usize, engine: Engine) -> Scan {
     let (job_tx, job_rx) = unbounded::<Batch>();
     let (done_tx, done_rx) = unbounded::<Done>();
     let alg = spec.algorithm;
-    let lanes = match (engine, alg) {
-        (Engine::Best, Algorithm::Sha256) => Sha256x16::new().is_some(),
-        _ => false,
+    let kernel = match (engine, alg) {
+        (Engine::Best, Algorithm::Sha256) => chosen_kernel(),
+        (Engine::Kernel(k), Algorithm::Sha256) => kernels::with(k).map(|_| k),
+        _ => None,
     };
-    let window = Arc::new(Window::new(if lanes { WINDOW_LANES } else { WINDOW }));
+    let wide = matches!(kernel, Some(Kernel::Avx512x16 | Kernel::Avx2x8));
+    let window = Arc::new(Window::new(if wide { WINDOW_LANES } else { WINDOW }));
     for _ in 0..workers.max(1) {
         let (jobs, done) = (job_rx.clone(), done_tx.clone());
-        match Sha256x16::new().filter(|_| lanes) {
+        match kernel.and_then(kernels::with) {
             Some(x) => thread::spawn(move || lanes::worker(x, jobs, done)),
             None => thread::spawn(move || worker(alg, jobs, done)),
         };
@@ -420,7 +441,28 @@ fn open_file(entry: &Entry<Vec<u8>>) -> Result<(File, Metadata), HashResult> {
     {
         return Err(HashResult::Replaced);
     }
+    read_ahead(&file, before.size());
     Ok((file, before))
+}
+
+/// Above this size a file is declared sequential at open (the kernel doubles its read-ahead
+/// window for it); a smaller file is one read already (the buffers are 64 KiB and more).
+/// `POSIX_FADV_WILLNEED` of the first 8 MiB was tried too: cold, it cost 10 % more CPU and
+/// 15 % more wall time on a virtio disk, so it is not asked.
+const AHEAD_MIN: u64 = 128 * 1024;
+
+/// Tells the kernel that `file` will be read from start to end (a hint: its failure changes
+/// nothing).
+fn read_ahead(file: &File, size: u64) {
+    use std::os::fd::AsRawFd;
+    if size < AHEAD_MIN {
+        return;
+    }
+    // SAFETY: posix_fadvise only reads its integer arguments; `file` is open.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_SEQUENTIAL);
+    }
 }
 
 /// The outcome of a file read to its end: `total` bytes that hash to `digest`, unstable
@@ -473,9 +515,22 @@ mod tests {
     use homeostat_core::fim::{path_cmp, Attrs};
     use std::os::unix::fs::symlink;
 
+    /// Every engine, and every kernel this CPU runs.
+    fn engines() -> Vec<Engine> {
+        let mut e = vec![Engine::Best, Engine::OneAtATime];
+        for k in Kernel::ALL {
+            if kernels::with(k).is_some() {
+                e.push(Engine::Kernel(k));
+            } else {
+                eprintln!("{}: not on this CPU, not tested", k.name());
+            }
+        }
+        e
+    }
+
     #[test]
     fn scan_is_ordered_and_hashes_match() {
-        for engine in [Engine::Best, Engine::OneAtATime] {
+        for engine in engines() {
             ordered_and_hashes_match(engine);
         }
     }
@@ -524,7 +579,7 @@ mod tests {
 
     #[test]
     fn a_file_written_while_being_read_is_flagged() {
-        for engine in [Engine::Best, Engine::OneAtATime] {
+        for engine in engines() {
             let dir = tempfile::tempdir().unwrap();
             // Enough other files that sixteen-lane workers hash in step.
             for i in 0..20 {

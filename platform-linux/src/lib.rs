@@ -13,6 +13,7 @@
 //!   ([`homeostat_core::feed::WatchSource`]).
 //! - [`command`]: running a measurement's command with a timeout and an output bound.
 //! - [`dpkg`]: the dpkg database as a package source ([`homeostat_core::package::PackageSource`]).
+//! - [`rpm`]: the rpm database as a second package source, through `rpm -qa --qf`.
 
 pub mod clock;
 pub mod command;
@@ -21,6 +22,7 @@ pub mod hashpool;
 pub mod logtail;
 pub mod monitor;
 pub mod proctable;
+pub mod rpm;
 pub mod storage;
 pub mod tree;
 pub mod walk;

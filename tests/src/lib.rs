@@ -31,6 +31,7 @@ pub mod procs;
 pub mod prom;
 pub mod rawhttp;
 pub mod realtime;
+pub mod rpm;
 // geteuid, with a SAFETY note.
 #[allow(unsafe_code)]
 pub mod run;

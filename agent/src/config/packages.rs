@@ -1,5 +1,5 @@
-//! `[packages]`: package-aware file integrity (dpkg), where its files are, and what it
-//! accepts by itself.
+//! `[packages]`: package-aware file integrity (dpkg or rpm), where its files are, and what
+//! it accepts by itself.
 
 use std::path::PathBuf;
 
@@ -16,11 +16,24 @@ pub enum Accept {
     Verified,
 }
 
+/// Which package database answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    /// dpkg (the default).
+    Dpkg,
+    /// rpm, through the `rpm` program.
+    Rpm,
+}
+
 /// The `[packages]` section.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PackageSettings {
+    /// `source`: which database.
+    pub source: SourceKind,
     /// Where dpkg and apt keep their files.
     pub paths: Paths,
+    /// `rpm_dbpath` (rpm's `--dbpath`, inside `root`) and `rpm` (the program).
+    pub rpm: homeostat_linux::rpm::Paths,
     /// What is accepted by itself.
     pub accept: Accept,
     /// Where the packages are installed (dpkg's `--instdir`, `/` on a host): a path of a
@@ -31,6 +44,9 @@ pub struct PackageSettings {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Raw {
+    source: Option<String>,
+    rpm_dbpath: Option<PathBuf>,
+    rpm: Option<PathBuf>,
     dpkg_dir: Option<PathBuf>,
     dpkg_log: Option<PathBuf>,
     apt_cache: Option<PathBuf>,
@@ -54,7 +70,20 @@ impl PackageSettings {
                 bail!("[packages] accept: expected \"verified\" or \"none\", got {other:?}")
             }
         };
+        let source = match raw.source.as_deref() {
+            None | Some("dpkg") => SourceKind::Dpkg,
+            Some("rpm") => SourceKind::Rpm,
+            Some(other) => bail!("[packages] source: expected \"dpkg\" or \"rpm\", got {other:?}"),
+        };
+        let root = raw.root.unwrap_or_else(|| PathBuf::from("/"));
+        let r = homeostat_linux::rpm::Paths::default();
         Ok(PackageSettings {
+            source,
+            rpm: homeostat_linux::rpm::Paths {
+                root: root.clone(),
+                dbpath: raw.rpm_dbpath.unwrap_or(r.dbpath),
+                rpm: raw.rpm.unwrap_or(r.rpm),
+            },
             paths: Paths {
                 dpkg_dir: raw.dpkg_dir.unwrap_or(d.dpkg_dir),
                 dpkg_log: raw.dpkg_log.unwrap_or(d.dpkg_log),
@@ -62,7 +91,7 @@ impl PackageSettings {
                 apt_lists: raw.apt_lists.unwrap_or(d.apt_lists),
             },
             accept,
-            root: raw.root.unwrap_or_else(|| PathBuf::from("/")),
+            root,
         })
     }
 }
@@ -81,5 +110,14 @@ mod tests {
         let bad: toml::Value = toml::from_str("accept = \"all\"").unwrap();
         let e = PackageSettings::from_toml(&bad).unwrap_err().to_string();
         assert!(e.contains("[packages] accept"), "{e}");
+        assert_eq!(s.source, SourceKind::Dpkg);
+        let v: toml::Value =
+            toml::from_str("source = \"rpm\"\nroot = \"/r\"\nrpm_dbpath = \"/db\"").unwrap();
+        let s = PackageSettings::from_toml(&v).unwrap();
+        assert_eq!(s.source, SourceKind::Rpm);
+        assert_eq!(s.rpm.root, PathBuf::from("/r"));
+        assert_eq!(s.rpm.dbpath, PathBuf::from("/db"));
+        let bad: toml::Value = toml::from_str("source = \"pacman\"").unwrap();
+        assert!(PackageSettings::from_toml(&bad).is_err());
     }
 }

@@ -3,9 +3,14 @@
 //! with the baseline (`<database>.owners`, rewritten with the database), so a path that is
 //! gone keeps the owner it had.
 //!
-//! `<database>.owners` holds one line per owned entry: `KEY T NAME ARCH`, the path's index
-//! key in hex, the epoch its entry was recorded, the owner. Names are checked on the way
-//! in and out, so no byte of a forged file reaches a report unescaped.
+//! `<database>.owners` holds one line per owned entry: `KEY T NAME ARCH [VERSION]`, the
+//! path's index key in hex, the epoch its entry was recorded, the owner and the version
+//! installed then. Names are checked on the way in and out, so no byte of a forged file
+//! reaches a report unescaped.
+//!
+//! The source is dpkg or rpm (`[packages] source`). rpm logs no transactions: a package
+//! installed in the window comes as an install with no `from`; when the path's recorded
+//! owner is the same package with a recorded version, it is an upgrade from that version.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -16,12 +21,94 @@ use std::path::{Path, PathBuf};
 use homeostat_core::digest::{digest, Algorithm, Hasher};
 use homeostat_core::event::{Change, Epoch};
 use homeostat_core::fim::{Attrs, Entry};
+use homeostat_core::package::TxKind;
 use homeostat_core::package::{
     judge, Cause, Expected, Facts, Live, Package, PackageSource, Verified,
 };
-use homeostat_linux::dpkg::{path_key, Dpkg};
+use homeostat_linux::dpkg::{path_key, Dpkg, Problem};
+use homeostat_linux::rpm::Rpm;
 
-use crate::config::packages::{Accept, PackageSettings};
+use crate::config::packages::{Accept, PackageSettings, SourceKind};
+
+/// The configured package database.
+enum Source {
+    Dpkg(Box<Dpkg>),
+    Rpm(Rpm),
+}
+
+impl Source {
+    fn take_problems(&mut self) -> Vec<Problem> {
+        match self {
+            Source::Dpkg(d) => d.take_problems(),
+            Source::Rpm(r) => r.take_problems(),
+        }
+    }
+
+    /// What vouches for a removal's file list.
+    fn list(&self) -> Verified {
+        match self {
+            Source::Dpkg(_) => Verified::Md5sums,
+            Source::Rpm(_) => Verified::Rpm,
+        }
+    }
+}
+
+impl PackageSource for Source {
+    fn owners(&mut self, path: &[u8]) -> impl Iterator<Item = u32> + '_ {
+        let all: Vec<u32> = match self {
+            Source::Dpkg(d) => d.owners(path).collect(),
+            Source::Rpm(r) => r.owners(path).collect(),
+        };
+        all.into_iter()
+    }
+    fn by_name(&mut self, name: &str, arch: &str) -> Option<u32> {
+        match self {
+            Source::Dpkg(d) => d.by_name(name, arch),
+            Source::Rpm(r) => r.by_name(name, arch),
+        }
+    }
+    fn name(&self, id: u32) -> (&str, &str) {
+        match self {
+            Source::Dpkg(d) => d.name(id),
+            Source::Rpm(r) => r.name(id),
+        }
+    }
+    fn installed(&self, id: u32) -> Option<&str> {
+        match self {
+            Source::Dpkg(d) => d.installed(id),
+            Source::Rpm(r) => r.installed(id),
+        }
+    }
+    fn transaction(
+        &mut self,
+        id: u32,
+        since: Epoch,
+        now: Epoch,
+    ) -> Option<(TxKind, Option<&str>, Option<&str>)> {
+        match self {
+            Source::Dpkg(d) => d.transaction(id, since, now),
+            Source::Rpm(r) => r.transaction(id, since, now),
+        }
+    }
+    fn lists(&mut self, id: u32, path: &[u8]) -> bool {
+        match self {
+            Source::Dpkg(d) => d.lists(id, path),
+            Source::Rpm(r) => r.lists(id, path),
+        }
+    }
+    fn conffile(&mut self, id: u32, path: &[u8]) -> Option<[u8; 16]> {
+        match self {
+            Source::Dpkg(d) => d.conffile(id, path),
+            Source::Rpm(r) => r.conffile(id, path),
+        }
+    }
+    fn expected(&mut self, id: u32, path: &[u8], alg: Algorithm) -> Option<Expected> {
+        match self {
+            Source::Dpkg(d) => d.expected(id, path, alg),
+            Source::Rpm(r) => r.expected(id, path, alg),
+        }
+    }
+}
 use crate::output::Output;
 
 /// An owner recorded with the baseline (keyed by the path inside the root).
@@ -29,6 +116,8 @@ use crate::output::Output;
 struct Recorded {
     name: u32,
     t: Epoch,
+    /// The owner's version then (`None` in lines written before versions were).
+    version: Option<u32>,
 }
 
 /// A finding's `package`, owned (the event borrows it).
@@ -59,9 +148,10 @@ impl Verdict {
 pub struct Packages {
     settings: PackageSettings,
     /// Opened at the first question; `None` inside when it cannot be read (said once).
-    src: Option<Option<Dpkg>>,
+    src: Option<Option<Source>>,
     recorded: HashMap<u64, Recorded>,
     names: Vec<(String, String)>,
+    versions: Vec<String>,
     /// The window's start for paths with no recorded owner: the baseline's creation.
     since: Epoch,
     now: Epoch,
@@ -119,6 +209,13 @@ fn plain(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"+-.~_".contains(&b))
 }
 
+/// A version's characters (dpkg's and rpm's, with an epoch).
+fn plain_version(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.~_:^".contains(&b))
+}
+
 impl Packages {
     /// Reads the owners recorded beside `db` (none at `init`); a damaged line is a warning
     /// naming file and line.
@@ -134,6 +231,7 @@ impl Packages {
             src: None,
             recorded: HashMap::new(),
             names: Vec::new(),
+            versions: Vec::new(),
             since,
             now,
             sidecar: sidecar_of(db),
@@ -152,19 +250,22 @@ impl Packages {
         for (i, line) in io::BufReader::new(f).lines().enumerate() {
             let parsed = line.ok().and_then(|l| {
                 let w: Vec<&str> = l.split(' ').collect();
-                let [key, t, name, arch] = w[..] else {
-                    return None;
+                let (key, t, name, arch, version) = match w[..] {
+                    [key, t, name, arch] => (key, t, name, arch, None),
+                    [key, t, name, arch, v] => (key, t, name, arch, Some(v)),
+                    _ => return None,
                 };
-                let ok = plain(name) && plain(arch);
+                let ok = plain(name) && plain(arch) && version.is_none_or(plain_version);
                 ok.then_some(())?;
                 Some((
                     u64::from_str_radix(key, 16).ok()?,
                     t.parse::<Epoch>().ok()?,
                     (name.to_owned(), arch.to_owned()),
+                    version.map(str::to_owned),
                 ))
             });
-            let Some((key, t, owner)) = parsed else {
-                let msg = format!("line {}: expected `KEY EPOCH NAME ARCH`", i + 1);
+            let Some((key, t, owner, version)) = parsed else {
+                let msg = format!("line {}: expected `KEY EPOCH NAME ARCH [VERSION]`", i + 1);
                 rep.warning(p.sidecar.as_os_str().as_encoded_bytes(), &msg)?;
                 continue;
             };
@@ -173,7 +274,11 @@ impl Packages {
             if name == next {
                 p.names.push(owner);
             }
-            p.recorded.insert(key, Recorded { name, t });
+            let version = version.map(|v| {
+                p.versions.push(v);
+                p.versions.len() as u32 - 1
+            });
+            p.recorded.insert(key, Recorded { name, t, version });
         }
         Ok(p)
     }
@@ -184,17 +289,27 @@ impl Packages {
     }
 
     /// The package database, opened once with every transaction the oldest window needs.
-    fn source(&mut self, rep: &mut Output) -> io::Result<Option<&mut Dpkg>> {
+    fn source(&mut self, rep: &mut Output) -> io::Result<Option<&mut Source>> {
         if self.src.is_none() {
             let since = self
                 .recorded
                 .values()
                 .map(|r| r.t)
                 .fold(self.since, Epoch::min);
-            let opened = match Dpkg::open(&self.settings.paths, since) {
+            let opened = match self.settings.source {
+                SourceKind::Dpkg => {
+                    Dpkg::open(&self.settings.paths, since).map(|d| Source::Dpkg(Box::new(d)))
+                }
+                SourceKind::Rpm => Rpm::open(&self.settings.rpm).map(Source::Rpm),
+            };
+            let opened = match opened {
                 Ok(d) => Some(d),
                 Err(e) => {
-                    let dir = self.settings.paths.dpkg_dir.as_os_str().as_encoded_bytes();
+                    let dir = match self.settings.source {
+                        SourceKind::Dpkg => &self.settings.paths.dpkg_dir,
+                        SourceKind::Rpm => &self.settings.rpm.dbpath,
+                    };
+                    let dir = dir.as_os_str().as_encoded_bytes();
                     let msg = format!("package database not read, findings carry no package: {e}");
                     rep.warning(dir, &msg)?;
                     None
@@ -235,10 +350,13 @@ impl Packages {
         let since = rec.map_or(self.since, |r| r.t);
         let (now, names) = (self.now, &self.names);
         let recorded_name = rec.map(|r| names[r.name as usize].clone());
+        let recorded_version = rec
+            .and_then(|r| r.version)
+            .map(|v| self.versions[v as usize].clone());
         let Some(src) = self.source(rep)? else {
             return Ok(None);
         };
-        let by_record = |src: &mut Dpkg| {
+        let by_record = |src: &mut Source| {
             let (n, a) = recorded_name.as_ref()?;
             src.by_name(n, a)
         };
@@ -256,9 +374,21 @@ impl Packages {
             }
         };
         let Some(id) = id else { return Ok(None) };
-        let tx = src
+        let mut tx = src
             .transaction(id, since, now)
             .map(|(k, f, t)| (k, f.map(str::to_owned), t.map(str::to_owned)));
+        // rpm has no log to give `from`: the version recorded with the owner. An install of
+        // the package that owned the path before is an upgrade from it.
+        if let (Source::Rpm(_), Some((k, from @ None, _)), Some((n, a)), Some(v)) =
+            (&*src, tx.as_mut(), recorded_name.as_ref(), recorded_version)
+        {
+            if src.name(id) == (n.as_str(), a.as_str()) {
+                if *k == TxKind::Install {
+                    *k = TxKind::Upgrade;
+                }
+                *from = Some(v);
+            }
+        }
         let listed = src.lists(id, path);
         let conffile = new.and_then(|_| src.conffile(id, path));
         let expected = match (new, &tx, conffile) {
@@ -285,6 +415,7 @@ impl Packages {
             expected,
             conffile,
             live_md5,
+            list: src.list(),
         };
         let (cause, verified) = judge(&facts);
         let (name, arch) = src.name(id);
@@ -332,7 +463,12 @@ impl Packages {
         let line = if as_was {
             self.recorded.get(&key).map(|r| {
                 let (n, a) = &self.names[r.name as usize];
-                format!("{key:016x} {} {n} {a}\n", r.t)
+                match r.version {
+                    Some(v) => {
+                        format!("{key:016x} {} {n} {a} {}\n", r.t, self.versions[v as usize])
+                    }
+                    None => format!("{key:016x} {} {n} {a}\n", r.t),
+                }
             })
         } else {
             let now = self.now;
@@ -340,7 +476,11 @@ impl Packages {
                 None => None,
                 Some(src) => src.owner(path).and_then(|id| {
                     let (n, a) = src.name(id);
-                    (plain(n) && plain(a)).then(|| format!("{key:016x} {now} {n} {a}\n"))
+                    let v = src.installed(id).filter(|v| plain_version(v));
+                    (plain(n) && plain(a)).then(|| match v {
+                        Some(v) => format!("{key:016x} {now} {n} {a} {v}\n"),
+                        None => format!("{key:016x} {now} {n} {a}\n"),
+                    })
                 }),
             }
         };

@@ -364,6 +364,8 @@ fn package_sentence(p: &Package<'_>, gone: bool, accepted: bool) -> String {
         (Verified::Deb, _) => ", verified against the .deb",
         (Verified::Md5sums, _) if gone => ", verified against the package's file list",
         (Verified::Md5sums, _) => ", verified against dpkg's md5sums",
+        (Verified::Rpm, _) if gone => ", verified against the rpm database",
+        (Verified::Rpm, _) => ", verified against the rpm header's digests",
         (Verified::None, Cause::Unexplained) => "",
         (Verified::None, _) => ", not verified",
     };

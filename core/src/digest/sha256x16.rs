@@ -5,19 +5,16 @@
 //! messages reaches ~3.2 GB/s per core (2.2x) when most lanes are busy (`benches/sha256x16.rs`).
 //! The caller owns the messages' bytes and decides when each lane starts and ends; this
 //! type only holds the sixteen chaining states. On a CPU without AVX-512F/BW, or on
-//! another architecture, [`Sha256x16::new`] returns `None` and callers hash one message at
-//! a time with [`super::Hasher`].
+//! another architecture, [`Sha256x16::new`] returns `None` and callers take the next kernel
+//! of [`super::lanes::best_kernel`] (two interleaved SHA-NI messages, eight AVX2 lanes) or
+//! hash one message at a time with [`super::Hasher`].
 
 use super::{Algorithm, Digest};
 
 /// Messages hashed in step.
 pub const LANES: usize = 16;
-/// SHA-256's block.
-pub const BLOCK: usize = 64;
-
-const IV: [u32; 8] = [
-    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-];
+pub use super::lanes::{pad, BLOCK};
+use super::lanes::{Sha256Lanes, IV};
 
 /// Sixteen SHA-256 chaining states, word-major so that one vector load fetches a word of
 /// every lane.
@@ -105,24 +102,35 @@ impl Sha256x16 {
     }
 }
 
-/// SHA-256's final blocks for a message of `total` bytes that ends with `tail`
-/// (`tail.len() == total % 64`): writes them to `out` and returns their length, 64 or 128.
-///
-/// # Panics
-/// When `tail` is 64 bytes or longer.
-pub fn pad(tail: &[u8], total: u64, out: &mut [u8; 2 * BLOCK]) -> usize {
-    assert!(tail.len() < BLOCK, "tail of a whole block");
-    let len = if tail.len() < BLOCK - 8 {
-        BLOCK
-    } else {
-        2 * BLOCK
-    };
-    out[..tail.len()].copy_from_slice(tail);
-    out[tail.len()] = 0x80;
-    out[tail.len() + 1..len - 8].fill(0);
-    out[len - 8..len].copy_from_slice(&(total.wrapping_mul(8)).to_be_bytes());
-    len
+impl Sha256Lanes for Sha256x16 {
+    fn lanes(&self) -> usize {
+        LANES
+    }
+
+    fn min_busy(&self) -> usize {
+        MIN_BUSY
+    }
+
+    fn reset(&mut self, lane: usize) {
+        Sha256x16::reset(self, lane)
+    }
+
+    fn compress(&mut self, input: &[&[u8]], blocks: usize) {
+        let input: &[&[u8]; LANES] = input.try_into().expect("one input per lane");
+        Sha256x16::compress(self, input, blocks)
+    }
+
+    fn compress_lane(&mut self, lane: usize, blocks: &[u8]) {
+        Sha256x16::compress_lane(self, lane, blocks)
+    }
+
+    fn digest(&self, lane: usize) -> Digest {
+        Sha256x16::digest(self, lane)
+    }
 }
+
+/// Below this many busy lanes, hashing each alone (SHA-NI) is faster than sixteen in step.
+pub const MIN_BUSY: usize = 8;
 
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]

@@ -1,9 +1,10 @@
-//! A hashing worker that keeps sixteen files open and hashes them in step with
-//! [`Sha256x16`]: SHA-256 only, on CPUs with AVX-512.
+//! A hashing worker that keeps several files open and hashes them in step with a
+//! multi-message SHA-256 kernel ([`Sha256Lanes`]: sixteen AVX-512 lanes, two interleaved
+//! SHA-NI messages or eight AVX2 lanes, whichever this CPU runs fastest): SHA-256 only.
 //!
 //! Each lane holds one file and a buffer of its bytes. A step reads into every lane that
 //! has less than a block buffered, then compresses the blocks all busy lanes have in
-//! common. Sixteen lanes beat one SHA-NI stream only when most of them are busy, so the
+//! common. The lanes beat one SHA-NI stream only when enough of them are busy, so the
 //! worker takes batches as its lanes empty, and with few busy lanes (the tail of a scan,
 //! or a few big files) it hashes them one at a time instead.
 
@@ -13,15 +14,15 @@ use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
-use homeostat_core::digest::sha256x16::{pad, Sha256x16, BLOCK, LANES};
+use homeostat_core::digest::lanes::{pad, Sha256Lanes, BLOCK};
 
 use super::{finish, open_file, settle, Batch, Done, HashResult, Scanned};
 use crate::walk::WalkItem;
 
 /// Bytes read into a lane at a time: sixteen of them stay in a core's L2 cache.
 const LANE_BUF: usize = 64 * 1024;
-/// Below this many busy lanes, hashing each alone (SHA-NI) is faster than in step.
-const MIN_BUSY: usize = 8;
+/// The most lanes a kernel has.
+const MAX_LANES: usize = 16;
 
 /// A file in a lane.
 struct Job {
@@ -53,7 +54,7 @@ struct Open {
 }
 
 struct Worker {
-    x: Sha256x16,
+    x: Box<dyn Sha256Lanes>,
     lanes: Vec<Lane>,
     todo: VecDeque<(u64, usize, WalkItem)>,
     open: BTreeMap<u64, Open>,
@@ -64,8 +65,9 @@ struct Worker {
 }
 
 /// Runs until `jobs` is closed and drained, or the consumer hangs up.
-pub(super) fn worker(x: Sha256x16, jobs: Receiver<Batch>, done: Sender<Done>) {
-    let lanes = (0..LANES)
+pub(super) fn worker(x: Box<dyn Sha256Lanes>, jobs: Receiver<Batch>, done: Sender<Done>) {
+    assert!(x.lanes() <= MAX_LANES, "at most {MAX_LANES} lanes");
+    let lanes = (0..x.lanes())
         .map(|_| Lane {
             job: None,
             buf: vec![0u8; LANE_BUF].into_boxed_slice(),
@@ -93,7 +95,7 @@ impl Worker {
         loop {
             self.fill_lanes()?;
             let mut busy = 0;
-            for lane in 0..LANES {
+            for lane in 0..self.lanes.len() {
                 self.feed(lane)?;
                 if self.lanes[lane].job.is_some() {
                     busy += 1;
@@ -112,7 +114,7 @@ impl Worker {
     /// Gives every idle lane a file, taking batches while lanes are idle: without waiting
     /// while some lane is busy, waiting when none is.
     fn fill_lanes(&mut self) -> Result<(), HungUp> {
-        for lane in 0..LANES {
+        for lane in 0..self.lanes.len() {
             while self.lanes[lane].job.is_none() {
                 let Some((batch, index, item)) = self.todo.pop_front() else {
                     if self.closed {
@@ -247,7 +249,7 @@ impl Worker {
     /// Hashes the whole blocks the busy lanes hold: in step when enough lanes are busy,
     /// each alone otherwise.
     fn compress(&mut self, busy: usize) {
-        if busy < MIN_BUSY {
+        if busy < self.x.min_busy() {
             for (lane, l) in self.lanes.iter_mut().enumerate() {
                 if l.job.is_some() {
                     let whole = (l.end - l.start) / BLOCK * BLOCK;
@@ -264,13 +266,13 @@ impl Worker {
             .map(|l| (l.end - l.start) / BLOCK)
             .min()
             .unwrap_or(0);
-        let mut input: [&[u8]; LANES] = [&[]; LANES];
+        let mut input: [&[u8]; MAX_LANES] = [&[]; MAX_LANES];
         for (i, l) in self.lanes.iter().enumerate() {
             if l.job.is_some() {
                 input[i] = &l.buf[l.start..l.end];
             }
         }
-        self.x.compress(&input, blocks);
+        self.x.compress(&input[..self.lanes.len()], blocks);
         for l in self.lanes.iter_mut().filter(|l| l.job.is_some()) {
             l.start += blocks * BLOCK;
         }
