@@ -23,6 +23,7 @@
 //!     expected: None,
 //!     conffile: None,
 //!     live_md5: None,
+//!     list: Verified::Md5sums,
 //! };
 //! assert_eq!(judge(&facts), (Cause::Remove, Verified::Md5sums));
 //! // The same finding with no transaction in the window explains nothing.
