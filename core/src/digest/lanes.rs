@@ -3,7 +3,7 @@
 //!
 //! Kernels: [`super::sha256x16::Sha256x16`] (AVX-512, sixteen lanes),
 //! [`super::sha256x8::Sha256x8`] (AVX2, eight lanes) and [`super::sha256x2::Sha256x2`]
-//! (SHA-NI, two messages interleaved). [`best`] picks the fastest this CPU can run.
+//! (SHA-NI, two messages interleaved). `best` (with `alloc`) picks the fastest this CPU can run.
 
 use super::Digest;
 
@@ -123,7 +123,7 @@ pub fn pad(tail: &[u8], total: u64, out: &mut [u8; 2 * BLOCK]) -> usize {
     len
 }
 
-/// Which multi-message kernel [`best`] and [`with`] build.
+/// Which multi-message kernel `best` and `with` (with `alloc`) build.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernel {
     /// Sixteen lanes of AVX-512F/BW.
