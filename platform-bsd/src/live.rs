@@ -1,0 +1,227 @@
+//! The FreeBSD feeds: the core's source traits over `ps`, `sockstat`, `sysctl`, `df` and
+//! `utx.active`, each run by its absolute path (no `PATH` lookup) with `LC_ALL=C`.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use homeostat_core::feed::{
+    DiskSpace, Family, Notes, Process, ProcessSource, SocketSource, SystemSource, Transport,
+};
+
+use crate::{df, loadavg, ps, shown, sockstat, utx, Unreadable};
+
+/// `ps(1)`.
+pub const PS: &str = "/bin/ps";
+/// `sockstat(1)`.
+pub const SOCKSTAT: &str = "/usr/bin/sockstat";
+/// `sysctl(8)`.
+pub const SYSCTL: &str = "/sbin/sysctl";
+/// `df(1)`.
+pub const DF: &str = "/bin/df";
+
+/// Runs `program args…` and returns what it printed; an error names the command.
+fn run(program: &str, args: &[&str]) -> Result<Vec<u8>, Unreadable> {
+    let named = || format!("`{program} {}`", args.join(" "));
+    let out = Command::new(program)
+        .args(args)
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Unreadable(format!("{}: could not run: {e}", named())))?;
+    if !out.status.success() {
+        let first = out.stderr.split(|b| *b == b'\n').next().unwrap_or(b"");
+        return Err(Unreadable(format!(
+            "{}: {}: \"{}\"",
+            named(),
+            out.status,
+            shown(first)
+        )));
+    }
+    Ok(out.stdout)
+}
+
+/// The processes, from `ps` ([`ps::ARGS`]); user names from the user database.
+pub struct Processes {
+    passwd: PathBuf,
+}
+
+impl Processes {
+    /// Names owners from `passwd` (`/etc/passwd`).
+    pub fn new(passwd: impl Into<PathBuf>) -> Processes {
+        Processes {
+            passwd: passwd.into(),
+        }
+    }
+}
+
+impl Default for Processes {
+    fn default() -> Self {
+        Processes::new("/etc/passwd")
+    }
+}
+
+impl ProcessSource for Processes {
+    type Error = Unreadable;
+    fn processes(
+        &mut self,
+        each: &mut dyn FnMut(&Process<'_>),
+        notes: &mut Notes<'_>,
+    ) -> Result<(), Unreadable> {
+        let out = run(PS, ps::ARGS)?;
+        let db = match std::fs::read(&self.passwd) {
+            Ok(db) => db,
+            Err(e) => {
+                notes(&format_args!(
+                    "{}: {e}: processes have no user names",
+                    self.passwd.display()
+                ));
+                Vec::new()
+            }
+        };
+        let names = ps::passwd_names(&db);
+        let (procs, bads) = ps::parse(&out);
+        for b in bads {
+            notes(&format_args!("{PS}: {b}"));
+        }
+        for p in procs {
+            each(&Process {
+                pid: p.pid,
+                uid: p.uid,
+                user: names.get(&p.uid).copied(),
+                command: p.comm,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The sockets, from `sockstat` (the listening and the connected listings), each socket
+/// once however many processes hold it.
+#[derive(Default)]
+pub struct Sockets;
+
+type Key = (Transport, Family, IpAddr, u16, IpAddr, u16, bool);
+
+impl SocketSource for Sockets {
+    type Error = Unreadable;
+    fn sockets(
+        &mut self,
+        each: &mut dyn FnMut(&homeostat_core::feed::Socket),
+        notes: &mut Notes<'_>,
+    ) -> Result<(), Unreadable> {
+        let mut seen: HashSet<Key> = HashSet::new();
+        let mut failed = Vec::new();
+        for (args, listen) in [
+            (sockstat::ARGS_LISTENING, true),
+            (sockstat::ARGS_CONNECTED, false),
+        ] {
+            let out = match run(SOCKSTAT, args) {
+                Ok(out) => out,
+                Err(e) => {
+                    notes(&e);
+                    failed.push(e.0);
+                    continue;
+                }
+            };
+            let (lines, bads) = sockstat::parse(&out, listen);
+            for b in bads {
+                notes(&format_args!("`{SOCKSTAT} {}`: {b}", args.join(" ")));
+            }
+            for l in lines {
+                let s = l.socket;
+                let key = (
+                    s.transport,
+                    s.family,
+                    s.local.0,
+                    s.local.1,
+                    s.remote.0,
+                    s.remote.1,
+                    s.listening,
+                );
+                if seen.insert(key) {
+                    each(&s);
+                }
+            }
+        }
+        if failed.len() == 2 {
+            return Err(Unreadable(failed.join("; ")));
+        }
+        Ok(())
+    }
+}
+
+/// Load (`sysctl vm.loadavg`), space on one file system (`df -kP`) and the login
+/// sessions (`utx.active`).
+pub struct System {
+    disk: PathBuf,
+    utx: PathBuf,
+}
+
+impl System {
+    /// Measures the file system holding `disk` and reads sessions from `utx`.
+    pub fn new(disk: impl Into<PathBuf>, utx: impl Into<PathBuf>) -> System {
+        System {
+            disk: disk.into(),
+            utx: utx.into(),
+        }
+    }
+}
+
+impl Default for System {
+    fn default() -> Self {
+        System::new("/", utx::ACTIVE)
+    }
+}
+
+impl SystemSource for System {
+    type Error = Unreadable;
+    fn load(&mut self) -> Result<f32, Unreadable> {
+        let out = run(SYSCTL, loadavg::ARGS)?;
+        loadavg::parse(&out).map(|l| l[0]).map_err(|why| {
+            Unreadable(format!(
+                "`{SYSCTL} -n vm.loadavg`: {why}: \"{}\"",
+                shown(&out)
+            ))
+        })
+    }
+
+    fn disk(&mut self) -> Result<DiskSpace, Unreadable> {
+        let path = self
+            .disk
+            .to_str()
+            .ok_or_else(|| Unreadable(format!("{}: the path is not UTF-8", self.disk.display())))?;
+        let mut args = df::ARGS.to_vec();
+        args.extend(["--", path]);
+        let out = run(DF, &args)?;
+        df::parse(&out)
+            .map_err(|why| Unreadable(format!("`{DF} -kP {path}`: {why}: \"{}\"", shown(&out))))
+    }
+
+    fn users(
+        &mut self,
+        each: &mut dyn FnMut(&[u8]),
+        notes: &mut Notes<'_>,
+    ) -> Result<(), Unreadable> {
+        let file = match std::fs::read(&self.utx) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                notes(&format_args!("{}: none: no sessions", self.utx.display()));
+                return Ok(());
+            }
+            Err(e) => return Err(Unreadable(format!("{}: {e}", self.utx.display()))),
+        };
+        let (sessions, tail) = utx::parse(&file);
+        if tail != 0 {
+            notes(&format_args!(
+                "{}: {tail} bytes at the end are not a whole record",
+                self.utx.display()
+            ));
+        }
+        for s in sessions {
+            each(s.user);
+        }
+        Ok(())
+    }
+}
