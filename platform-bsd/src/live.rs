@@ -1,14 +1,10 @@
 //! The FreeBSD feeds: the core's source traits over `ps`, `sockstat`, `sysctl`, `df` and
 //! `utx.active`, each run by its absolute path (no `PATH` lookup) with `LC_ALL=C`.
 
-use std::collections::HashSet;
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use homeostat_core::feed::{
-    DiskSpace, Family, Notes, Process, ProcessSource, SocketSource, SystemSource, Transport,
-};
+use homeostat_core::feed::{DiskSpace, Notes, Process, ProcessSource, SocketSource, SystemSource};
 
 use crate::{df, loadavg, ps, shown, sockstat, utx, Unreadable};
 
@@ -102,8 +98,6 @@ impl ProcessSource for Processes {
 #[derive(Default)]
 pub struct Sockets;
 
-type Key = (Transport, Family, IpAddr, u16, IpAddr, u16, bool);
-
 impl SocketSource for Sockets {
     type Error = Unreadable;
     fn sockets(
@@ -111,7 +105,7 @@ impl SocketSource for Sockets {
         each: &mut dyn FnMut(&homeostat_core::feed::Socket),
         notes: &mut Notes<'_>,
     ) -> Result<(), Unreadable> {
-        let mut seen: HashSet<Key> = HashSet::new();
+        let mut seen = sockstat::Unique::default();
         let mut failed = Vec::new();
         for (args, listen) in [
             (sockstat::ARGS_LISTENING, true),
@@ -130,18 +124,8 @@ impl SocketSource for Sockets {
                 notes(&format_args!("`{SOCKSTAT} {}`: {b}", args.join(" ")));
             }
             for l in lines {
-                let s = l.socket;
-                let key = (
-                    s.transport,
-                    s.family,
-                    s.local.0,
-                    s.local.1,
-                    s.remote.0,
-                    s.remote.1,
-                    s.listening,
-                );
-                if seen.insert(key) {
-                    each(&s);
+                if seen.first(&l.socket) {
+                    each(&l.socket);
                 }
             }
         }

@@ -10,6 +10,11 @@
 //! or `tcp46`/`udp46` for a dual-stack socket (an IPv6 one). Other protocols (`sctp`,
 //! `udplite`, `divert`) are skipped, not errors.
 //!
+//! sockstat picks the listings by the foreign port: `-l` lists every socket with none,
+//! `-c` every one with one. So a TCP socket of `-l` listens, except a rare one bound and
+//! not yet listening (sockstat without `-s` does not print the state), and a UDP one of
+//! `-l` is bound and unconnected: listening when its local port is not 0.
+//!
 //! A socket shared by several processes (a forked server's workers) is listed once per
 //! process and descriptor; [`parse`] gives every line, and the feed keeps each socket
 //! once.
@@ -149,6 +154,31 @@ pub fn parse(out: &[u8], listing_listen: bool) -> (Vec<Line<'_>>, Vec<BadLine>) 
     (all, bads)
 }
 
+/// Keeps each socket once: the first of lines that name the same table, addresses and
+/// state (a forked server's workers share their listener). Two sockets that differ in
+/// nothing sockstat shows (`SO_REUSEPORT` listeners) count once too.
+#[derive(Default)]
+pub struct Unique {
+    seen: std::collections::HashSet<Key>,
+}
+
+type Key = (Transport, Family, IpAddr, u16, IpAddr, u16, bool);
+
+impl Unique {
+    /// Whether `s` is new (not seen before).
+    pub fn first(&mut self, s: &Socket) -> bool {
+        self.seen.insert((
+            s.transport,
+            s.family,
+            s.local.0,
+            s.local.1,
+            s.remote.0,
+            s.remote.1,
+            s.listening,
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,6 +257,20 @@ root     sshd       1312  6  tcp6   ::ffff:192.168.1.10:22 ::ffff:192.168.1.78:5
         assert_eq!(
             all[4].socket.remote,
             ("::ffff:192.168.1.78".parse().unwrap(), 50001)
+        );
+    }
+
+    #[test]
+    fn shared_listeners_once() {
+        let (all, _) = parse(LISTEN13, true);
+        let mut u = Unique::default();
+        let kept: Vec<_> = all.iter().filter(|l| u.first(&l.socket)).collect();
+        // nginx 1500 and 1501 share one tcp46 *:443.
+        assert_eq!(kept.len(), all.len() - 1);
+        let (conn, _) = parse(CONN14, false);
+        assert!(
+            conn.iter().all(|l| u.first(&l.socket)),
+            "connected ones are new"
         );
     }
 
