@@ -3,7 +3,8 @@
 //! The parsers are pure functions over the bytes FreeBSD's tools print, compiled and
 //! tested on every host against fixtures written from the FreeBSD 13 and 14 formats:
 //! [`ps`] (`ps -axww -o …`), [`sockstat`] (`sockstat -46 -l -q`, `-c -q`), [`loadavg`]
-//! (`sysctl -n vm.loadavg`), [`df`] (`df -kP`) and [`utx`] (`/var/run/utx.active`).
+//! (`sysctl -n vm.loadavg`), [`df`] (`df -kP`), [`utx`] (`/var/run/utx.active`) and
+//! [`extattr`] (the `extattr_list_link(2)` buffer).
 //! Only [`live`], built for `target_os = "freebsd"`, runs the tools and implements the
 //! core's [`ProcessSource`](homeostat_core::feed::ProcessSource),
 //! [`SocketSource`](homeostat_core::feed::SocketSource) and
@@ -13,6 +14,7 @@
 //! raw here and escaped by the agent's renderers; no parser turns them into lines.
 
 pub mod df;
+pub mod extattr;
 pub mod loadavg;
 pub mod ps;
 pub mod sockstat;
@@ -24,7 +26,11 @@ pub mod live;
 use core::fmt;
 
 /// The feeds this crate does not provide yet.
-pub const MISSING: &[&str] = &["xattrs (extattr)", "kqueue watch", "log tails"];
+pub const MISSING: &[&str] = &[
+    "extattr in file records (the calls exist: live::extattr_names)",
+    "kqueue watch",
+    "process table for [processes] promises",
+];
 
 /// Why a FreeBSD feed could not be read, for a person: what, where, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -209,3 +209,50 @@ impl SystemSource for System {
         Ok(())
     }
 }
+
+/// The names of the extended attributes of `path` (not following a last symlink) in one
+/// namespace (`user`: `true`; `system` otherwise), raw bytes; an error names the path.
+#[allow(unsafe_code)]
+pub fn extattr_names(path: &std::path::Path, user: bool) -> std::io::Result<Vec<Vec<u8>>> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let named = |e: std::io::Error| {
+        std::io::Error::new(
+            e.kind(),
+            format!("extattr_list_link {}: {e}", path.display()),
+        )
+    };
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| named(std::io::Error::from(std::io::ErrorKind::InvalidInput)))?;
+    let ns = if user {
+        libc::EXTATTR_NAMESPACE_USER
+    } else {
+        libc::EXTATTR_NAMESPACE_SYSTEM
+    };
+    // The list may grow between sizing and reading: a full buffer is read again bigger.
+    let mut buf: Vec<u8> = Vec::new();
+    for _ in 0..4 {
+        // SAFETY: `c` is a NUL-terminated path; a null buffer of size 0 asks only the size.
+        let size = unsafe { libc::extattr_list_link(c.as_ptr(), ns, std::ptr::null_mut(), 0) };
+        if size < 0 {
+            return Err(named(std::io::Error::last_os_error()));
+        }
+        buf.resize(size as usize + 256, 0);
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
+        let got =
+            unsafe { libc::extattr_list_link(c.as_ptr(), ns, buf.as_mut_ptr().cast(), buf.len()) };
+        if got < 0 {
+            return Err(named(std::io::Error::last_os_error()));
+        }
+        let got = got as usize;
+        if got < buf.len() {
+            buf.truncate(got);
+            let names = crate::extattr::parse_list(&buf)
+                .map_err(|why| named(std::io::Error::new(std::io::ErrorKind::InvalidData, why)))?;
+            return Ok(names.into_iter().map(<[u8]>::to_vec).collect());
+        }
+    }
+    Err(named(std::io::Error::other(
+        "the list kept growing while it was read",
+    )))
+}
