@@ -5,7 +5,7 @@
 //! [`ps`] (`ps -axww -o …`), [`sockstat`] (`sockstat -46 -l -q`, `-c -q`), [`loadavg`]
 //! (`sysctl -n vm.loadavg`), [`df`] (`df -kP`), [`utx`] (`/var/run/utx.active`) and
 //! [`extattr`] (the `extattr_list_link(2)` buffer).
-//! Only [`live`], built for `target_os = "freebsd"`, runs the tools and implements the
+//! Only `live`, built for `target_os = "freebsd"`, runs the tools and implements the
 //! core's [`ProcessSource`](homeostat_core::feed::ProcessSource),
 //! [`SocketSource`](homeostat_core::feed::SocketSource) and
 //! [`SystemSource`](homeostat_core::feed::SystemSource).
