@@ -59,3 +59,53 @@ pub fn sockets() -> monitor::net::Sockets {
 pub fn sockets() -> homeostat_bsd::live::Sockets {
     homeostat_bsd::live::Sockets
 }
+
+/// The process table of the `[processes]` promises: `/proc` on Linux.
+#[cfg(target_os = "linux")]
+pub fn process_table() -> Result<Vec<proctable::ProcRecord>, String> {
+    proctable::ProcTable::new("/proc", "/etc/passwd")
+        .read()
+        .map(|(records, _vanished)| records)
+        .map_err(|e| format!("/proc: {e}"))
+}
+
+/// The process table of the `[processes]` promises: one `ps` listing on FreeBSD, owners
+/// named from `/etc/passwd`, lines `ps` printed that are not a process left out.
+#[cfg(target_os = "freebsd")]
+pub fn process_table() -> Result<Vec<proctable::ProcRecord>, String> {
+    use homeostat_bsd::{live, ps, pstable};
+    let out = live::process_table(&mut |_| {}).map_err(|e| e.to_string())?;
+    let db = std::fs::read("/etc/passwd").unwrap_or_default();
+    let names = ps::passwd_names(&db);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut records: Vec<proctable::ProcRecord> = pstable::parse(&out)
+        .0
+        .iter()
+        .map(|r| proctable::ProcRecord {
+            pid: r.pid,
+            ppid: r.ppid,
+            pgid: r.pgid,
+            uid: r.uid,
+            owner: names
+                .get(&r.uid)
+                .map(|n| String::from_utf8_lossy(n).into_owned())
+                .unwrap_or_default(),
+            command: String::from_utf8_lossy(r.args).into_owned(),
+            vsize: r.vsz,
+            rss: r.rss,
+            ttime: r.cpu,
+            stime: now.saturating_sub(r.elapsed),
+            status: String::from_utf8_lossy(&r.state[..r.state.len().min(1)]).into_owned(),
+            tty: r.tty.map_or_else(
+                || "?".to_string(),
+                |t| String::from_utf8_lossy(t).into_owned(),
+            ),
+            priority: r.nice,
+            threads: r.threads,
+        })
+        .collect();
+    records.sort_unstable_by_key(|r| r.pid);
+    Ok(records)
+}

@@ -17,6 +17,7 @@ pub mod df;
 pub mod extattr;
 pub mod loadavg;
 pub mod ps;
+pub mod pstable;
 pub mod sockstat;
 pub mod utx;
 

@@ -256,3 +256,13 @@ pub fn extattr_names(path: &std::path::Path, user: bool) -> std::io::Result<Vec<
         "the list kept growing while it was read",
     )))
 }
+
+/// The process table for promises ([`crate::pstable`]): the rows of one `ps` listing, its
+/// bad lines said through `notes`.
+pub fn process_table(notes: &mut Notes<'_>) -> Result<Vec<u8>, Unreadable> {
+    let out = run(PS, crate::pstable::ARGS)?;
+    for b in crate::pstable::parse(&out).1 {
+        notes(&format_args!("{PS}: {b}"));
+    }
+    Ok(out)
+}
