@@ -30,7 +30,7 @@ use core::fmt;
 pub const MISSING: &[&str] = &[
     "extattr in file records (the calls exist: live::extattr_names)",
     "kqueue watch",
-    "process table for [processes] promises",
+    "tcpdump packet counts",
 ];
 
 /// Why a FreeBSD feed could not be read, for a person: what, where, and why.
