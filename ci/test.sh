@@ -27,8 +27,11 @@ step "core without features for bare-metal targets (no_std, no alloc)"
 cargo build -p homeostat-core --no-default-features --target thumbv7em-none-eabihf
 cargo build -p homeostat-core --no-default-features --target riscv32imac-unknown-none-elf
 
-step "workspace check for FreeBSD"
-cargo check --workspace --exclude firmware-demo --target x86_64-unknown-freebsd
+step "clippy for FreeBSD (workspace, -D warnings: platform-bsd's live feeds and the agent's FreeBSD path)"
+cargo clippy --workspace --exclude firmware-demo --target x86_64-unknown-freebsd -- -D warnings
+
+step "a linked FreeBSD agent (cargo-zigbuild, zig's FreeBSD 14 libc stubs)"
+bash ci/freebsd-link.sh
 
 step "tests"
 cargo test --workspace --exclude firmware-demo

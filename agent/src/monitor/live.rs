@@ -9,7 +9,8 @@ use homeostat_core::digest::{digest, Algorithm};
 use homeostat_core::entropy::{observable_class_name, Counter, Key, Level};
 use std::path::Path;
 
-use crate::platform::monitor::{self, Monitor, MonitorConfig};
+use crate::platform::monitor::{self, MonitorConfig};
+use crate::platform::Feeds;
 use crate::platform::StateDir;
 use anyhow::Context;
 use homeostat_core::stats::{ObsId, Report, Sample, DEFAULT_FORGET_RATE};
@@ -63,7 +64,7 @@ pub struct Session {
     pub brain: Brain,
     pub extras: Extras,
     /// The platform's feeds, when `[monitor]` is configured.
-    pub monitor: Option<Monitor>,
+    pub monitor: Option<Feeds>,
 }
 
 impl Session {
@@ -113,8 +114,8 @@ impl Session {
 }
 
 /// The platform feeds `[monitor]` asks for (services, tcpdump).
-pub fn feeds(settings: &MonitorSettings) -> Result<Monitor, monitor::MonitorError> {
-    Monitor::new(MonitorConfig {
+pub fn feeds(settings: &MonitorSettings) -> Result<Feeds, monitor::MonitorError> {
+    crate::platform::feeds(MonitorConfig {
         services: settings.services.clone(),
         tcpdump: settings.tcpdump,
         tcpdump_interface: settings.tcpdump_interface.clone(),

@@ -25,7 +25,6 @@ use crate::config::port::{PortPromise, Proto};
 use crate::config::Config;
 use crate::exit::IO as EXIT_IO;
 use crate::output::Output;
-use crate::platform::monitor::net::Sockets;
 use crate::platform::StateDir;
 use crate::round::StepError;
 use crate::state_dir::{read_blob, write_blob};
@@ -131,7 +130,7 @@ pub fn run(
     if cfg.ports.is_empty() && cfg.monitor.is_none() {
         return Ok(None);
     }
-    let mut source = Sockets::new(Path::new("/proc"));
+    let mut source = crate::platform::sockets();
     let mut said = Vec::new();
     let now = match listening(&mut source, &mut |n| said.push(n)) {
         Ok(now) => now,

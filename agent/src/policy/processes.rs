@@ -7,7 +7,6 @@ use homeostat_core::event::{Event, ProcessCount};
 use homeostat_core::procs::{self, Counted, Owner, ProcessInfo, Select};
 
 use crate::config::process::{OwnerSpec, ProcessPromise, Re};
-use crate::platform::proctable::ProcTable;
 
 /// A class a promise raised, and the promise's name.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,9 +99,7 @@ pub fn run(
     if promises.is_empty() {
         return Ok(Vec::new());
     }
-    let (records, _vanished) = ProcTable::new("/proc", "/etc/passwd")
-        .read()
-        .map_err(|e| format!("/proc: {e}"))?;
+    let records = crate::platform::process_table()?;
     let table: Vec<ProcessInfo<'_>> = records.iter().map(|r| r.info()).collect();
     let outcomes = evaluate(promises, &table);
     let t = out.now();
