@@ -11,7 +11,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Installed here when missing, as ci/test.sh installs rustup targets: a fresh machine needs
-# only python3 with pip besides the Rust toolchain. pip may put the scripts in the user base.
+# only python3 with pip besides the Rust toolchain. pip puts the scripts in the
+# interpreter's scripts directory (not on PATH under pyenv until a rehash) or the user base.
+PATH="$PATH:$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null)"
 export PATH="$PATH:$(python3 -m site --user-base 2>/dev/null)/bin"
 if ! command -v cargo-zigbuild >/dev/null; then
   python3 -m pip install -q --disable-pip-version-check ziglang==0.17.1 cargo-zigbuild==0.24.1 \
