@@ -13,7 +13,7 @@ use std::process::Command;
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
-use crate::run::{homeostat_bin, run_cmd, Output};
+use crate::run::{run_with, Output};
 
 /// One file of a package: path inside the root (`usr/bin/x`), content, conffile or not.
 pub struct PkgFile<'a> {
@@ -194,13 +194,6 @@ impl DpkgRoot {
 
     /// `homeostat --config … --state-dir … ARGS…`.
     pub fn run(&self, cfg: &Path, args: &[&str]) -> Output {
-        let mut a: Vec<OsString> = vec![
-            "--config".into(),
-            cfg.into(),
-            "--state-dir".into(),
-            self.p("state").into(),
-        ];
-        a.extend(args.iter().map(OsString::from));
-        run_cmd(homeostat_bin(), &a, &[])
+        run_with(cfg, &self.p("state"), args)
     }
 }

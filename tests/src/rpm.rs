@@ -11,7 +11,7 @@ use std::process::Command;
 
 use tempfile::TempDir;
 
-use crate::run::{homeostat_bin, run_cmd, Output};
+use crate::run::{run_with, Output};
 
 /// One file of a package: path inside the root (`usr/bin/x`), content, `%config` or not.
 pub struct RpmFile<'a> {
@@ -159,13 +159,6 @@ impl RpmRoot {
 
     /// `homeostat --config … --state-dir … ARGS…`.
     pub fn run(&self, cfg: &Path, args: &[&str]) -> Output {
-        let mut a: Vec<OsString> = vec![
-            "--config".into(),
-            cfg.into(),
-            "--state-dir".into(),
-            self.p("state").into(),
-        ];
-        a.extend(args.iter().map(OsString::from));
-        run_cmd(homeostat_bin(), &a, &[])
+        run_with(cfg, &self.p("state"), args)
     }
 }

@@ -200,6 +200,18 @@ pub fn run_cmd(bin: &Path, args: &[OsString], envs: &[(&str, &OsStr)]) -> Output
     o
 }
 
+/// `homeostat --config CONFIG --state-dir STATE ARGS…`.
+pub fn run_with(config: &Path, state: &Path, args: &[&str]) -> Output {
+    let mut all: Vec<OsString> = vec![
+        "--config".into(),
+        config.into(),
+        "--state-dir".into(),
+        state.into(),
+    ];
+    all.extend(args.iter().map(OsString::from));
+    run_cmd(homeostat_bin(), &all, &[])
+}
+
 /// Writes `config` to `DIR/homeostat.toml` and runs
 /// `--config DIR/homeostat.toml --state-dir DIR/state --json scan`, which must exit 0 and
 /// end with the summary line.
