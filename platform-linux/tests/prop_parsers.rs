@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use homeostat_linux::logtail::rotated_name;
 use homeostat_linux::monitor::{local, net, packets, procs, system, utmp};
 use homeostat_linux::proctable::{parse_btime, parse_stat, Units};
 use proptest::collection::vec;
@@ -214,6 +215,21 @@ proptest! {
         for (name, n) in &l.users {
             prop_assert!(!name.is_empty() && printable(name) && *n > 0, "{:?}", name);
         }
+    }
+
+    /// Rotated log names: `LOG.N` and `LOG.N.gz` give their generation back; any other
+    /// name gives a value or `None`, never a panic.
+    #[test]
+    fn prop_rotated_log_names(
+        base in "[a-z.]{1,10}",
+        n in any::<u64>(),
+        gz in any::<bool>(),
+        other in vec(any::<u8>(), 0..30),
+    ) {
+        let name = format!("{base}.{n}{}", if gz { ".gz" } else { "" });
+        prop_assert_eq!(rotated_name(base.as_bytes(), name.as_bytes()), Some((Some(n), gz)));
+        let _ = rotated_name(base.as_bytes(), &[base.as_bytes(), &other].concat());
+        let _ = rotated_name(&other, base.as_bytes());
     }
 
     /// tcpdump lines: a packet, ignored, or an error, never a panic.
