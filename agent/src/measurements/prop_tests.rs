@@ -13,14 +13,17 @@ use crate::platform::StateDir;
 
 fn pos() -> impl Strategy<Value = Option<TailPos>> {
     proptest::option::of(
-        (any::<(u64, u64, u64, i64)>(), 0u32..1_000_000_000, any::<bool>()).prop_map(
-            |((dev, ino, offset, sec), nsec, skipping)| {
+        (
+            any::<(u64, u64, u64, i64)>(),
+            0u32..1_000_000_000,
+            any::<bool>(),
+        )
+            .prop_map(|((dev, ino, offset, sec), nsec, skipping)| {
                 let mut p = TailPos::start(dev, ino, Mtime { sec, nsec });
                 p.offset = offset;
                 p.skipping = skipping;
                 p
-            },
-        ),
+            }),
     )
 }
 
@@ -36,7 +39,14 @@ fn last() -> impl Strategy<Value = Last> {
 
 fn state() -> impl Strategy<Value = State> {
     (
-        vec((("[a-z_][a-z0-9_]{0,10}", vec(any::<u8>(), 0..30)), pos(), pos()), 0..4),
+        vec(
+            (
+                ("[a-z_][a-z0-9_]{0,10}", vec(any::<u8>(), 0..30)),
+                pos(),
+                pos(),
+            ),
+            0..4,
+        ),
         vec(("[a-z_][a-z0-9_]{0,10}", last()), 0..4),
     )
         .prop_map(|(pos, last)| State {
