@@ -6,6 +6,7 @@
 
 mod config;
 mod output;
+mod replay;
 mod state;
 
 use proptest::prelude::ProptestConfig;
