@@ -6,6 +6,7 @@
 
 mod config;
 mod output;
+mod render;
 mod replay;
 mod state;
 
