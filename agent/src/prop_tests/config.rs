@@ -59,6 +59,19 @@ name = "low_entropy"
 when = "entropy_www_in_low.www_in_high_anomaly"
 report = "LOW ENTROPY incident: $(mon.value_www_in) connections"
 
+[[process]]
+name = "rogue_sleep"
+command = '^sleep( |$)'
+owner = ["nobody", 0, "1000"]
+pid = [2, 99999]
+priority = [-20, 0]
+status = "S|R"
+tty = "pts/.*"
+select = "command.(owner|!tty)"
+count = [0, 0]
+in_range_define = ["fine"]
+out_of_range_define = ["alarm", "page_me"]
+
 [output]
 syslog_facility = "daemon"
 
@@ -85,6 +98,7 @@ fn edit() -> impl Strategy<Value = Edit> {
         Just("[[measure]]".to_owned()),
         Just("[[rule]]".to_owned()),
         Just("[[port]]".to_owned()),
+        Just("[[process]]".to_owned()),
         Just("[peers]".to_owned()),
         Just("[output]".to_owned()),
         Just("[packages]".to_owned()),

@@ -133,7 +133,10 @@ fn database() -> impl Strategy<Value = (Vec<Algorithm>, Vec<Rec>)> {
 }
 
 /// The encoded database; `sign` makes the signature from the body digest.
-fn encode(algs: &[Algorithm], recs: &[Rec], sign: Option<fn(&[u8; 32]) -> [u8; 64]>) -> Vec<u8> {
+/// Makes a trailer signature from the body digest.
+type Sign = fn(&[u8; 32]) -> [u8; 64];
+
+fn encode(algs: &[Algorithm], recs: &[Rec], sign: Option<Sign>) -> Vec<u8> {
     let mut buf = std::vec![0u8; MAX_FRAME];
     let (mut enc, n) = Encoder::begin(&header(algs), &mut buf).unwrap();
     let mut file = buf[..n].to_vec();
@@ -224,7 +227,7 @@ proptest! {
         cuts in vec(any::<usize>(), 0..6),
         signed in any::<bool>(),
     ) {
-        let file = encode(&algs, &recs, signed.then_some(mac as fn(&[u8; 32]) -> [u8; 64]));
+        let file = encode(&algs, &recs, signed.then_some(mac as Sign));
         let seen = if signed {
             read(&file, &cuts, keyed)
         } else {

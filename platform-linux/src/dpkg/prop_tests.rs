@@ -49,7 +49,9 @@ fn hex(b: &[u8]) -> String {
 }
 
 /// A status paragraph: name, arch, installed or not, conffiles.
-fn paragraph() -> impl Strategy<Value = (String, String, bool, Vec<(String, [u8; 16])>)> {
+type Paragraph = (String, String, bool, Vec<(String, [u8; 16])>);
+
+fn paragraph() -> impl Strategy<Value = Paragraph> {
     (
         "[a-z][a-z0-9+.-]{0,10}",
         "(amd64|all|i386)",
@@ -58,7 +60,7 @@ fn paragraph() -> impl Strategy<Value = (String, String, bool, Vec<(String, [u8;
     )
 }
 
-fn status_text(ps: &[(String, String, bool, Vec<(String, [u8; 16])>)]) -> String {
+fn status_text(ps: &[Paragraph]) -> String {
     let mut s = String::new();
     for (name, arch, installed, conf) in ps {
         let st = if *installed {
