@@ -65,6 +65,9 @@ fn load(bytes: &[u8]) -> Result<State, super::Error> {
 }
 
 proptest! {
+    // every save is fsync'd
+    #![proptest_config(crate::prop_tests::cases(64))]
+
     /// Save then load is the identity.
     #[test]
     fn prop_logscan_state_round_trips(s in state()) {
