@@ -104,3 +104,92 @@ proptest! {
         }
     }
 }
+
+/// A `[[measure]]` block of `kind` over `patterns`, compiled by the configuration.
+fn measure(
+    patterns: &[String],
+    kind: &str,
+    extract: Option<usize>,
+) -> Option<crate::config::Config> {
+    let list: Vec<String> = patterns.iter().map(|p| format!("{p:?}")).collect();
+    let extract = extract.map_or(String::new(), |n| format!("extract = {n}\n"));
+    let text = format!(
+        "[[measure]]\nname = \"m\"\nfile = \"/var/log/x\"\nmatch = [{}]\nkind = \"{kind}\"\n{extract}",
+        list.join(", ")
+    );
+    crate::config::Config::parse(&text, "prop").ok()
+}
+
+/// A pattern from a small grammar: atoms (with groups to extract), quantifiers, anchors.
+fn pattern() -> impl Strategy<Value = String> {
+    let atom = proptest::sample::select(
+        &[
+            "a", "b", "0", " ", "[ab]", "\\d", ".", "^", "$", "(a|b)", "([0-9]+)", "(a*)", "(.)",
+        ][..],
+    );
+    let q = proptest::sample::select(&["", "", "*", "+", "?", "{1,2}"][..]);
+    vec((atom, q), 1..5).prop_map(|v| {
+        v.into_iter()
+            .map(|(a, q)| {
+                if matches!(a, "^" | "$") {
+                    a.to_owned()
+                } else {
+                    format!("{a}{q}")
+                }
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    // About half the blocks are refused (a kind or `extract` needing a group the
+    // patterns lack) and drawn again.
+    #![proptest_config(ProptestConfig {
+        max_global_rejects: 1 << 20,
+        ..crate::prop_tests::cases(128)
+    })]
+
+    /// Searching a region of whole lines at once adds up to exactly what matching each
+    /// line alone does: counts, sums, keys and the last string. Patterns and lines are
+    /// drawn from one small alphabet so that they match often, across line ends too.
+    #[test]
+    fn prop_region_search_equals_line_by_line(
+        patterns in vec(pattern(), 1..3),
+        kind in proptest::sample::select(&["counter", "int", "real", "string"][..]),
+        extract in proptest::option::of(1usize..3),
+        lines in vec(vec(proptest::sample::select(&b"ab01 .-\xff"[..]), 0..20), 0..12),
+    ) {
+        let cfg = measure(&patterns, kind, extract);
+        // Patterns that do not compile are the configuration's business: draw again.
+        prop_assume!(cfg.is_some());
+        let cfg = cfg.unwrap();
+        let m = &cfg.measures[0];
+        let mut region = Vec::new();
+        for l in &lines {
+            region.extend_from_slice(l);
+            region.push(b'\n');
+        }
+        let mut whole = super::matcher::Matcher::new(m);
+        homeostat_core::feed::LineSink::region(&mut whole, &region);
+        let mut each = super::matcher::Matcher::new(m);
+        for l in &lines {
+            homeostat_core::feed::LineSink::line(&mut each, l);
+        }
+        prop_assert_eq!(whole.acc.tally, each.acc.tally);
+        prop_assert_eq!(&whole.acc.keys, &each.acc.keys);
+        prop_assert_eq!(&whole.acc.last_string, &each.acc.last_string);
+    }
+}
+
+/// Found by `prop_region_search_equals_line_by_line`: searching a region of whole lines,
+/// an empty match after its final newline (`^$`, `$^`) counted one line too many; the
+/// same lines one by one count none.
+#[test]
+fn regression_region_counts_empty_match_after_last_line() {
+    for (pattern, kind) in [("^$", "counter"), ("$^", "counter"), ("^()$", "string")] {
+        let cfg = measure(&[pattern.to_owned()], kind, None).unwrap();
+        let mut m = super::matcher::Matcher::new(&cfg.measures[0]);
+        homeostat_core::feed::LineSink::region(&mut m, b"a\n\nb\n");
+        assert_eq!(m.acc.tally.lines, 1, "{pattern} {kind}: one empty line");
+    }
+}
