@@ -15,6 +15,8 @@ mod peers;
 mod permissions;
 mod platform;
 mod policy;
+#[cfg(test)]
+mod prop_tests;
 mod round;
 mod state_dir;
 

@@ -118,12 +118,13 @@ pub fn parse_stat(bytes: &[u8], units: Units) -> Option<Stat> {
             ppid: f[1].parse().ok()?,
             pgid: f[2].parse().ok()?,
             tty: tty_name(tty_nr as u32),
-            ttime: (num(11)? + num(12)?) / hz,
+            // Saturating: a corrupt or hostile field near u64::MAX must not panic.
+            ttime: num(11)?.saturating_add(num(12)?) / hz,
             priority: f[16].parse().ok()?,
             threads: num(17)?,
-            stime: units.btime + num(19)? / hz,
+            stime: units.btime.saturating_add(num(19)? / hz),
             vsize: num(20)? / 1024,
-            rss: num(21)? * units.page / 1024,
+            rss: num(21)?.saturating_mul(units.page) / 1024,
             ..ProcRecord::default()
         },
     })

@@ -31,7 +31,22 @@ impl Cidr {
             Some(p) if p.bytes().all(|b| b.is_ascii_digit()) && !p.is_empty() => p.parse().ok()?,
             Some(_) => return None,
         };
-        (prefix <= max).then_some(Cidr { addr, prefix })
+        if prefix > max {
+            return None;
+        }
+        // `::ffff:a.b.c.d/n` is the IPv4 block `a.b.c.d/(n-96)`: `contains` sees a peer
+        // connecting over IPv6 with a mapped address as IPv4, so a mapped block must be
+        // IPv4 too or it would never match.
+        match addr {
+            IpAddr::V6(v6) if prefix >= 96 => match v6.to_ipv4_mapped() {
+                Some(v4) => Some(Cidr {
+                    addr: IpAddr::V4(v4),
+                    prefix: prefix - 96,
+                }),
+                None => Some(Cidr { addr, prefix }),
+            },
+            _ => Some(Cidr { addr, prefix }),
+        }
     }
 
     /// Whether `ip` lies in the range (an IPv4-mapped IPv6 address counts as IPv4).

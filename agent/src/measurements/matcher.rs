@@ -175,6 +175,11 @@ impl LineSink for Matcher<'_> {
                 return;
             };
             let e = h.offset();
+            // The region ends with a newline: an (empty) match at its very end lies on
+            // no line (`^$` would count one more empty line per region).
+            if e == r.len() {
+                return;
+            }
             let le = memchr::memchr(b'\n', &r[e..]).map_or(r.len(), |i| e + i);
             self.acc.tally.lines += 1;
             at = le + 1;
@@ -185,6 +190,9 @@ impl LineSink for Matcher<'_> {
                 break;
             };
             let s = m.start();
+            if s == r.len() {
+                break;
+            }
             let ls = memchr::memrchr(b'\n', &r[at..s]).map_or(at, |i| at + i + 1);
             let le = memchr::memchr(b'\n', &r[s..]).map_or(r.len(), |i| s + i);
             if m.end() > le {

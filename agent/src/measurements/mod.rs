@@ -332,3 +332,6 @@ pub fn run(cfg: &Config, state_dir: &Path, rep: &mut Output) -> Result<Vec<(Stri
         .map_err(|e| Error::Io(format!("cannot write {}: {e}", state_path.display())))?;
     Ok(weekly)
 }
+
+#[cfg(test)]
+mod prop_tests;

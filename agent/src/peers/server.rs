@@ -16,6 +16,8 @@ mod body;
 mod conn;
 mod file;
 mod linger;
+#[cfg(test)]
+mod prop_tests;
 mod routes;
 mod slots;
 mod stall;

@@ -555,7 +555,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn minimal_parentheses_evaluate_like_the_tree(
+        fn prop_minimal_parentheses_evaluate_like_the_tree(
             t in tree(), env in 0u8..16, and_op in prop_oneof![Just("."), Just("&")],
             or_op in prop_oneof![Just("|"), Just("||")],
         ) {
@@ -566,7 +566,7 @@ mod tests {
 
 
         #[test]
-        fn printed_and_parsed_again_evaluates_the_same(
+        fn prop_printed_and_parsed_again_evaluates_the_same(
             t in tree(), and_op in prop_oneof![Just("."), Just("&"), Just(" & ")],
             or_op in prop_oneof![Just("|"), Just("||")], extra_parens in any::<bool>(),
         ) {
@@ -585,7 +585,7 @@ mod tests {
         }
 
         #[test]
-        fn canonical_agrees_with_check(s in "[a-c!.&|() ]{0,24}") {
+        fn prop_canonical_agrees_with_check(s in "[a-c!.&|() ]{0,24}") {
             match check(&s) {
                 Ok(()) => {
                     let printed = canon(&s).unwrap();
@@ -599,7 +599,7 @@ mod tests {
         }
 
         #[test]
-        fn never_panics(s in "[a-c!.&|() $]{0,24}") {
+        fn prop_expr_never_panics(s in "[a-c!.&|() $]{0,24}") {
             let _ = check(&s);
         }
     }

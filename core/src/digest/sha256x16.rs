@@ -411,7 +411,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn any_messages_any_steps(
+        fn prop_any_messages_any_steps(
             msgs in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..700), 1..40),
             chunk in 1usize..12,
             alone in any::<bool>(),

@@ -36,6 +36,9 @@ pub mod join;
 pub mod order;
 pub mod reader;
 
+#[cfg(test)]
+mod prop_tests;
+
 pub use attrs::{Attr, Attrs};
 pub use compare::{compare, setid_root};
 pub use entry::{Entry, Kind, Meta, Timestamp};

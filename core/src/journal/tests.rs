@@ -267,7 +267,7 @@ proptest::proptest! {
     /// Any one byte of a journal changed, the journal signed at its last line: the change
     /// is always seen, at the changed line or (a changed prev) the line before it.
     #[test]
-    fn any_flipped_byte_is_seen_where_it_is(
+    fn prop_any_flipped_byte_is_seen_where_it_is(
         n in 1u64..12,
         pick in proptest::prelude::any::<proptest::sample::Index>(),
         at in proptest::prelude::any::<proptest::sample::Index>(),
@@ -288,7 +288,7 @@ proptest::proptest! {
 
     /// Any line of the journal replayed elsewhere in it is seen where it went in.
     #[test]
-    fn any_replayed_line_is_seen_where_it_went_in(
+    fn prop_any_replayed_line_is_seen_where_it_went_in(
         n in 1u64..12,
         from in proptest::prelude::any::<proptest::sample::Index>(),
         to in proptest::prelude::any::<proptest::sample::Index>(),

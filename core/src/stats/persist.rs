@@ -509,3 +509,6 @@ fn read_streaming<R: std::io::Read>(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod prop_tests;

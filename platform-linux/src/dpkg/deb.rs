@@ -77,7 +77,7 @@ fn cat_file(f: &Path) -> Option<Box<dyn Read>> {
     Some(Box::new(child.stdout?))
 }
 
-fn stanzas(
+pub(super) fn stanzas(
     r: impl Read,
     file: &Path,
     wanted: &HashSet<Nva>,

@@ -72,7 +72,7 @@ pub(crate) fn read(log: &Path, since: Epoch, problems: &mut Vec<Problem>) -> Vec
 
 /// `2024-01-05 10:11:12 upgrade coreutils:amd64 9.1-1 9.4-1`; `Ok(None)` for dpkg's other
 /// lines (`status`, `configure`, `startup`, …).
-fn parse(line: &[u8]) -> Result<Option<Tx>, &'static str> {
+pub(super) fn parse(line: &[u8]) -> Result<Option<Tx>, &'static str> {
     const SHAPE: &str = "expected `YYYY-MM-DD HH:MM:SS ACTION …` (dpkg.log)";
     let line = std::str::from_utf8(line).map_err(|_| "not UTF-8")?;
     if line.is_empty() {

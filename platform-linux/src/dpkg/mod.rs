@@ -351,3 +351,6 @@ impl PackageSource for Dpkg {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod prop_tests;

@@ -332,6 +332,9 @@ impl PackageSource for Rpm {
 }
 
 #[cfg(test)]
+mod prop_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
