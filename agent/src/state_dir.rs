@@ -50,17 +50,19 @@ impl<R: BlobReader<Error = io::Error>> io::Read for Reading<R> {
     }
 }
 
-/// The whole of a small blob, `None` when there is none.
+/// The whole of a small blob, `None` when there is none; more than `limit` bytes is an
+/// `InvalidData` error naming the blob and the limit.
 pub fn read_blob<S: Storage<Error = io::Error>>(
     store: &mut S,
     name: &str,
+    limit: u64,
 ) -> io::Result<Option<Vec<u8>>> {
-    use std::io::Read;
     let Some(r) = store.load(name)? else {
         return Ok(None);
     };
     let mut bytes = Vec::new();
-    Reading(r).read_to_end(&mut bytes)?;
+    let r = Reading(r);
+    homeostat_linux::bounded::read_into(r, Path::new(name), limit, &mut bytes)?;
     Ok(Some(bytes))
 }
 

@@ -83,24 +83,58 @@ struct RawMeasure {
     timeout: Option<toml::Value>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum RawStrings {
-    One(String),
-    Many(Vec<String>),
+/// `match`, `command`: a string or a list of them.
+#[derive(Debug)]
+struct Strings;
+impl super::loose::Accepts for Strings {
+    const WHAT: &'static str = "a string or a list of strings";
 }
+type RawStrings = super::loose::Loose<Strings>;
 
 /// Compiles `patterns` into one matcher: byte-oriented (as `LC_ALL=C grep`: `.` and
 /// classes match any byte, `\w` is ASCII), `^`/`$` match at line boundaries, and nothing
 /// in a pattern matches a newline (as in grep, where a line holds none), so a match found
 /// in a buffer of many lines lies within one line.
+///
+/// The automaton is refused past [`PATTERN_NFA_MAX`], which bounds the cost of a line.
 pub fn compile<P: AsRef<str>>(patterns: &[P]) -> Result<regex_automata::meta::Regex> {
-    use regex_automata::meta;
-    meta::Builder::new()
-        .configure(meta::Config::new().utf8_empty(false))
-        .build_many_from_hir(&hirs(patterns)?)
-        .map_err(|e| anyhow!("match patterns cannot be compiled: {e}"))
+    let build = |hirs: &[regex_syntax::hir::Hir]| {
+        use regex_automata::meta;
+        meta::Builder::new()
+            .configure(
+                meta::Config::new()
+                    .utf8_empty(false)
+                    .nfa_size_limit(Some(PATTERN_NFA_MAX)),
+            )
+            .build_many_from_hir(hirs)
+    };
+    let hirs = hirs(patterns)?;
+    build(&hirs).map_err(|e| {
+        if e.size_limit().is_none() {
+            return anyhow!("match patterns cannot be compiled: {e}");
+        }
+        // Name the pattern that is too big alone, if one is.
+        match hirs.iter().position(|h| build(std::slice::from_ref(h)).is_err()) {
+            Some(i) => anyhow!(
+                "match pattern {} ({:?}) is too costly: its automaton is larger than {PATTERN_NFA_MAX} bytes (the bound on the cost of matching a line); use smaller counted repetitions",
+                i + 1,
+                patterns[i].as_ref()
+            ),
+            None => anyhow!(
+                "the {} match patterns together are too costly: their automaton is larger than {PATTERN_NFA_MAX} bytes (the bound on the cost of matching a line); split them over several [[measure]] blocks",
+                patterns.len()
+            ),
+        }
+    })
 }
+
+/// The largest automaton (Thompson NFA, in bytes) of one measurement's patterns. A line
+/// costs the matcher at most about (NFA states × line bytes) steps when its lazy DFA gives
+/// up on a pattern (as `(\w{1,100}){1,100}z` makes it: 16 s per 64 KiB line), and lines
+/// are cut at `LINE_MAX` (64 KiB); 64 KiB of NFA (~1,000 states) kept the worst pattern
+/// tried under 0.2 s per 64 KiB line in a debug build, while the built-in handles and
+/// real log patterns need under 16 KiB.
+pub const PATTERN_NFA_MAX: usize = 64 << 10;
 
 /// The patterns as a bounded backtracker with the same syntax as [`compile`].
 pub fn backtracker<P: AsRef<str>>(
@@ -108,7 +142,11 @@ pub fn backtracker<P: AsRef<str>>(
 ) -> Result<regex_automata::nfa::thompson::backtrack::BoundedBacktracker> {
     use regex_automata::nfa::thompson;
     let nfa = thompson::Compiler::new()
-        .configure(thompson::Config::new().utf8(false))
+        .configure(
+            thompson::Config::new()
+                .utf8(false)
+                .nfa_size_limit(Some(PATTERN_NFA_MAX)),
+        )
         .build_many_from_hir(&hirs(patterns)?)
         .map_err(|e| anyhow!("match patterns cannot be compiled: {e}"))?;
     thompson::backtrack::Builder::new()
@@ -215,10 +253,12 @@ pub(super) fn measures(blocks: &[toml::Value], origin: &str) -> Result<Vec<Measu
     Ok(out)
 }
 
-fn strings(r: RawStrings) -> Vec<String> {
+fn strings(r: RawStrings, key: &str) -> Result<Vec<String>> {
+    use super::loose::Loose;
     match r {
-        RawStrings::One(s) => vec![s],
-        RawStrings::Many(v) => v,
+        Loose::Str(s) => Ok(vec![s]),
+        Loose::List(v) => Ok(v),
+        other => Err(other.refused(key)),
     }
 }
 
@@ -267,7 +307,6 @@ fn measure(raw: RawMeasure, block: usize) -> Result<Vec<Measure>> {
             .iter()
             .map(|b| {
                 let name = raw.name.clone().unwrap_or_else(|| b.name.to_string());
-                check_name(&name)?;
                 Ok(Measure {
                     name,
                     source: MeasureSource::File(file(raw.file.as_deref().unwrap_or(b.file))?),
@@ -288,7 +327,6 @@ fn measure(raw: RawMeasure, block: usize) -> Result<Vec<Measure>> {
         .name
         .clone()
         .context("a measurement needs a `name` (or `use` for a built-in handle)")?;
-    check_name(&name)?;
     let kind = match raw.kind.as_deref() {
         None => Kind::Counter,
         Some(k) => Kind::from_name(k).with_context(|| {
@@ -310,8 +348,11 @@ fn measure(raw: RawMeasure, block: usize) -> Result<Vec<Measure>> {
         (Some(f), None) => MeasureSource::File(file(f)?),
         (None, Some(c)) => {
             let argv = match c {
-                RawStrings::One(s) => vec!["/bin/sh".to_string(), "-c".to_string(), s],
-                RawStrings::Many(v) => v,
+                // One string is a shell command line.
+                super::loose::Loose::Str(s) => {
+                    vec!["/bin/sh".to_string(), "-c".to_string(), s]
+                }
+                c => strings(c, "command")?,
             };
             match argv.first() {
                 Some(a) if a.starts_with('/') => {}
@@ -322,7 +363,11 @@ fn measure(raw: RawMeasure, block: usize) -> Result<Vec<Measure>> {
         (Some(_), Some(_)) => bail!("a measurement reads a `file` or a `command`, not both"),
         (None, None) => bail!("a measurement needs a `file` or a `command`"),
     };
-    let patterns = raw.patterns.map(strings).unwrap_or_default();
+    let patterns = raw
+        .patterns
+        .map(|p| strings(p, "match"))
+        .transpose()?
+        .unwrap_or_default();
     if patterns.is_empty() {
         bail!("a measurement needs `match`: a regular expression or a list of them");
     }
@@ -362,16 +407,4 @@ fn measure(raw: RawMeasure, block: usize) -> Result<Vec<Measure>> {
         groups,
         block,
     }])
-}
-
-fn check_name(name: &str) -> Result<()> {
-    if name.is_empty()
-        || name.len() > 64
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-    {
-        bail!("name {name:?}: expected 1 to 64 of A-Z a-z 0-9 _ - .");
-    }
-    Ok(())
 }
