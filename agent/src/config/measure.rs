@@ -107,6 +107,7 @@ pub fn compile<P: AsRef<str>>(patterns: &[P]) -> Result<regex_automata::meta::Re
                     .nfa_size_limit(Some(PATTERN_NFA_MAX)),
             )
             .build_many_from_hir(hirs)
+            .map_err(Box::new)
     };
     let hirs = hirs(patterns)?;
     build(&hirs).map_err(|e| {
@@ -116,7 +117,7 @@ pub fn compile<P: AsRef<str>>(patterns: &[P]) -> Result<regex_automata::meta::Re
         // Name the pattern that is too big alone, if one is.
         match hirs.iter().position(|h| build(std::slice::from_ref(h)).is_err()) {
             Some(i) => anyhow!(
-                "match pattern {} ({:?}) is too costly: its automaton is larger than {PATTERN_NFA_MAX} bytes (the bound on the cost of matching a line); use smaller counted repetitions",
+                "match pattern {} '{}' is too costly: its automaton is larger than {PATTERN_NFA_MAX} bytes (the bound on the cost of matching a line); write `+` or `*` for long repetitions, counted ones {{m,n}} up to a few hundred",
                 i + 1,
                 patterns[i].as_ref()
             ),
@@ -407,4 +408,82 @@ fn measure(raw: RawMeasure, block: usize) -> Result<Vec<Measure>> {
         groups,
         block,
     }])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use regex_automata::Input;
+    use std::time::{Duration, Instant};
+
+    /// Generous for a debug build on a shared machine; the worst measured is ~0.2 s.
+    const LINE_BOUND: Duration = Duration::from_secs(2);
+
+    #[test]
+    fn hostile_pattern_cannot_stall_the_scan() {
+        let e = compile(&["ok", r"(\w{1,100}){1,100}z"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(r"match pattern 2 '(\w{1,100}){1,100}z' is too costly"),
+            "{e}"
+        );
+        assert!(
+            e.contains(&format!("larger than {PATTERN_NFA_MAX} bytes")),
+            "{e}"
+        );
+        assert!(backtracker(&[r"(\w{1,100}){1,100}z"]).is_err());
+        // Patterns each small enough, too big together.
+        let many: Vec<String> = (0..40)
+            .map(|i| format!(r"(\w{{1,10}}){{1,10}}{i}"))
+            .collect();
+        let e = compile(&many).unwrap_err().to_string();
+        assert!(
+            e.contains("the 40 match patterns together are too costly"),
+            "{e}"
+        );
+        // Whatever is accepted runs a 64 KiB line (the longest matched) within the bound.
+        let line = vec![b'a'; homeostat_core::logscan::LINE_MAX];
+        let mut accepted = 0;
+        for p in [
+            r"(\w{1,20}){1,20}z",
+            r"(\w{1,22}){1,22}z",
+            r"(.{1,22}){1,22}z",
+            r"((a{1,5}){1,5}){1,12}z",
+            r"(\w*\s?)*z",
+            r"(a|aa){1,200}z",
+            r"\w{1,600}z",
+            r"(\w{1,30}){1,30}z",
+            r"(\w{1,50}){1,50}z",
+        ] {
+            let Ok(re) = compile(&[p]) else { continue };
+            accepted += 1;
+            let mut cache = re.create_cache();
+            let t = Instant::now();
+            assert!(re
+                .search_half_with(&mut cache, &Input::new(&line))
+                .is_none());
+            let took = t.elapsed();
+            assert!(took < LINE_BOUND, "{p}: {took:?} for one 64 KiB line");
+        }
+        assert!(accepted >= 5, "only {accepted} accepted");
+    }
+
+    #[test]
+    fn ordinary_patterns_still_work_under_the_limit() {
+        let p = [
+            r"Failed password for (?:invalid user )?(\S+) from ([0-9a-f.:]+)",
+            r#"^(\S+) \S+ \S+ \[[^\]]*\] "(GET|POST|HEAD) ([^ "]+) HTTP/[0-9.]+" ([0-9]{3}) ([0-9]+)"#,
+        ];
+        let re = compile(&p).unwrap();
+        let bt = backtracker(&p).unwrap();
+        assert_eq!(bt.get_nfa().pattern_len(), 2);
+        let line =
+            br#"203.0.113.9 - - [05/Dec/2026:04:00:00 +0000] "GET /index.html HTTP/1.1" 200 512"#;
+        let m = re.find(Input::new(&line[..])).unwrap();
+        assert_eq!(m.pattern().as_usize(), 1);
+        assert!(re.is_match(Input::new(
+            &b"sshd: Failed password for root from 198.51.100.4"[..]
+        )));
+    }
 }
