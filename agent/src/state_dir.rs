@@ -76,3 +76,28 @@ pub fn write_blob<S: Storage<Error = io::Error>>(
     w.write(bytes)?;
     w.commit()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::StateDir;
+
+    #[test]
+    fn state_blob_read_without_a_bound_is_refused_past_its_limit() {
+        let d = tempfile::tempdir().unwrap();
+        let mut store = StateDir::new(d.path());
+        assert_eq!(read_blob(&mut store, "b.json", 4).unwrap(), None);
+        write_blob(&mut store, "b.json", b"1234").unwrap();
+        assert_eq!(
+            read_blob(&mut store, "b.json", 4).unwrap().unwrap(),
+            b"1234"
+        );
+        let e = read_blob(&mut store, "b.json", 3).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::FileTooLarge);
+        assert!(
+            e.to_string()
+                .contains("b.json is larger than its limit of 3 bytes"),
+            "{e}"
+        );
+    }
+}
