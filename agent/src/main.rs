@@ -8,6 +8,7 @@ mod exit;
 mod files;
 mod graph;
 mod journal;
+mod limits;
 mod measurements;
 mod monitor;
 mod output;
@@ -41,7 +42,9 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err((code, msg)) => {
-            eprintln!("homeostat: {}", output::escape::sanitize(&msg));
+            for line in output::escape::error_lines(&msg) {
+                eprintln!("{line}");
+            }
             ExitCode::from(code)
         }
     }
@@ -79,7 +82,7 @@ fn run(cli: Cli) -> Outcome {
         let text = cli
             .config
             .as_deref()
-            .map(std::fs::read_to_string)
+            .map(|p| limits::read_to_string(p, limits::CONFIG))
             .transpose()
             .map_err(|e| (EXIT_CONFIG, e.to_string()))?;
         print!("{}", text.unwrap_or_default());

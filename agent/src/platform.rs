@@ -75,7 +75,9 @@ pub fn process_table() -> Result<Vec<proctable::ProcRecord>, String> {
 pub fn process_table() -> Result<Vec<proctable::ProcRecord>, String> {
     use homeostat_bsd::{live, ps, pstable};
     let out = live::process_table(&mut |_| {}).map_err(|e| e.to_string())?;
-    let db = std::fs::read("/etc/passwd").unwrap_or_default();
+    let passwd = std::path::Path::new("/etc/passwd");
+    let db =
+        crate::limits::read(passwd, homeostat_linux::bounded::limits::PASSWD).unwrap_or_default();
     let names = ps::passwd_names(&db);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -50,17 +50,19 @@ impl<R: BlobReader<Error = io::Error>> io::Read for Reading<R> {
     }
 }
 
-/// The whole of a small blob, `None` when there is none.
+/// The whole of a small blob, `None` when there is none; more than `limit` bytes is an
+/// `InvalidData` error naming the blob and the limit.
 pub fn read_blob<S: Storage<Error = io::Error>>(
     store: &mut S,
     name: &str,
+    limit: u64,
 ) -> io::Result<Option<Vec<u8>>> {
-    use std::io::Read;
     let Some(r) = store.load(name)? else {
         return Ok(None);
     };
     let mut bytes = Vec::new();
-    Reading(r).read_to_end(&mut bytes)?;
+    let r = Reading(r);
+    homeostat_linux::bounded::read_into(r, Path::new(name), limit, &mut bytes)?;
     Ok(Some(bytes))
 }
 
@@ -73,4 +75,29 @@ pub fn write_blob<S: Storage<Error = io::Error>>(
     let mut w = store.store(name)?;
     w.write(bytes)?;
     w.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::StateDir;
+
+    #[test]
+    fn state_blob_read_without_a_bound_is_refused_past_its_limit() {
+        let d = tempfile::tempdir().unwrap();
+        let mut store = StateDir::new(d.path());
+        assert_eq!(read_blob(&mut store, "b.json", 4).unwrap(), None);
+        write_blob(&mut store, "b.json", b"1234").unwrap();
+        assert_eq!(
+            read_blob(&mut store, "b.json", 4).unwrap().unwrap(),
+            b"1234"
+        );
+        let e = read_blob(&mut store, "b.json", 3).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::FileTooLarge);
+        assert!(
+            e.to_string()
+                .contains("b.json is larger than its limit of 3 bytes"),
+            "{e}"
+        );
+    }
 }

@@ -6,6 +6,7 @@
 //! - [`xattr`]: a digest of a file's extended attributes.
 //! - [`tree`]: what to walk (root, depth, excludes, xdev).
 //! - [`logtail`]: following a log through rotation ([`homeostat_core::feed::LineSource`]).
+//! - [`bounded`]: whole-file reads with a size limit.
 //! - [`clock`]: the wall clock ([`homeostat_core::feed::Clock`]).
 //! - [`storage`]: a directory of blobs replaced atomically
 //!   ([`homeostat_core::feed::Storage`]).
@@ -15,6 +16,7 @@
 //! - [`dpkg`]: the dpkg database as a package source ([`homeostat_core::package::PackageSource`]).
 //! - [`rpm`]: the rpm database as a second package source, through `rpm -qa --qf`.
 
+pub mod bounded;
 pub mod clock;
 pub mod command;
 pub mod dpkg;

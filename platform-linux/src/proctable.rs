@@ -205,10 +205,13 @@ impl ProcTable {
             Units {
                 hz: if hz > 0 { hz as u64 } else { 100 },
                 page: if page > 0 { page as u64 } else { 4096 },
-                btime: std::fs::read(self.proc_root.join("stat"))
-                    .ok()
-                    .and_then(|b| parse_btime(&b))
-                    .unwrap_or(0),
+                btime: crate::bounded::read(
+                    &self.proc_root.join("stat"),
+                    crate::bounded::limits::PROC_SMALL,
+                )
+                .ok()
+                .and_then(|b| parse_btime(&b))
+                .unwrap_or(0),
             }
         })
     }
@@ -218,7 +221,8 @@ impl ProcTable {
     /// leaves owners without names; an unreadable `/proc` root is an error.
     pub fn read(&self) -> std::io::Result<(Vec<ProcRecord>, usize)> {
         let units = self.units();
-        let passwd = std::fs::read(&self.passwd).unwrap_or_default();
+        let passwd =
+            crate::bounded::read(&self.passwd, crate::bounded::limits::PASSWD).unwrap_or_default();
         let users: HashMap<u32, &[u8]> = parse_passwd_raw(&passwd);
         let mut names: HashMap<u32, String> = HashMap::new();
         let mut out = Vec::new();
@@ -274,7 +278,6 @@ fn read_one(dir: &Path, units: Units, buf: &mut Vec<u8>) -> Option<ProcRecord> {
 
 /// Reads a whole file into `buf` (reused: no allocation, no size query per file).
 fn slurp(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<()> {
-    use std::io::Read;
-    buf.clear();
-    std::fs::File::open(path)?.read_to_end(buf).map(|_| ())
+    let f = std::fs::File::open(path)?;
+    crate::bounded::read_into(f, path, crate::bounded::limits::PROC_SMALL, buf)
 }

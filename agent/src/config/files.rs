@@ -5,6 +5,7 @@ use homeostat_core::digest::Algorithm;
 use homeostat_core::fim::{Attr, Attrs};
 use serde::Deserialize;
 
+use super::loose::{Accepts, Loose};
 use crate::platform::{Exclude, TreeSpec};
 
 #[derive(Debug, Deserialize)]
@@ -21,19 +22,21 @@ pub(super) struct RawFiles {
     realtime: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum RawAttrs {
-    Word(String),
-    List(Vec<String>),
+/// `attrs`: a word or a list.
+#[derive(Debug)]
+struct AttrWords;
+impl Accepts for AttrWords {
+    const WHAT: &'static str = "\"all\", or attribute names as a string or a list of strings";
 }
+type RawAttrs = Loose<AttrWords>;
 
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum RawDepth {
-    Word(String),
-    Number(i64),
+/// `depth`: a word or a number.
+#[derive(Debug)]
+struct Depth;
+impl Accepts for Depth {
+    const WHAT: &'static str = "\"inf\" or a whole number of levels";
 }
+type RawDepth = Loose<Depth>;
 
 /// One watched tree.
 #[derive(Clone, Debug)]
@@ -61,20 +64,22 @@ pub(super) fn tree(f: &RawFiles) -> Result<Tree> {
     };
     let attrs = match &f.attrs {
         None => Attrs::ALL,
-        Some(RawAttrs::Word(w)) if w == "all" => Attrs::ALL,
-        Some(RawAttrs::Word(w)) => parse_attr_list(w.split([',', ' ']).filter(|s| !s.is_empty()))?,
-        Some(RawAttrs::List(l)) => parse_attr_list(l.iter().map(String::as_str))?,
+        Some(Loose::Str(w)) if w == "all" => Attrs::ALL,
+        Some(Loose::Str(w)) => parse_attr_list(w.split([',', ' ']).filter(|s| !s.is_empty()))?,
+        Some(Loose::List(l)) => parse_attr_list(l.iter().map(String::as_str))?,
+        Some(other) => return Err(other.refused("attrs")),
     };
     let depth = match &f.depth {
         None => None,
-        Some(RawDepth::Word(w)) if w == "inf" => None,
-        Some(RawDepth::Word(w)) => Some(
+        Some(Loose::Str(w)) if w == "inf" => None,
+        Some(Loose::Str(w)) => Some(
             w.parse::<u32>()
                 .with_context(|| format!("depth {w:?}: expected \"inf\" or a number"))?,
         ),
-        Some(RawDepth::Number(n)) => {
+        Some(Loose::Int(n)) => {
             Some(u32::try_from(*n).with_context(|| format!("depth {n}: expected 0 or more"))?)
         }
+        Some(other) => return Err(other.refused("depth")),
     };
     let exclude = Exclude::new(&f.exclude)?;
     let handle = match &f.handle {

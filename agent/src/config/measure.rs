@@ -83,24 +83,59 @@ struct RawMeasure {
     timeout: Option<toml::Value>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum RawStrings {
-    One(String),
-    Many(Vec<String>),
+/// `match`, `command`: a string or a list of them.
+#[derive(Debug)]
+struct Strings;
+impl super::loose::Accepts for Strings {
+    const WHAT: &'static str = "a string or a list of strings";
 }
+type RawStrings = super::loose::Loose<Strings>;
 
 /// Compiles `patterns` into one matcher: byte-oriented (as `LC_ALL=C grep`: `.` and
 /// classes match any byte, `\w` is ASCII), `^`/`$` match at line boundaries, and nothing
 /// in a pattern matches a newline (as in grep, where a line holds none), so a match found
 /// in a buffer of many lines lies within one line.
+///
+/// The automaton is refused past [`PATTERN_NFA_MAX`], which bounds the cost of a line.
 pub fn compile<P: AsRef<str>>(patterns: &[P]) -> Result<regex_automata::meta::Regex> {
-    use regex_automata::meta;
-    meta::Builder::new()
-        .configure(meta::Config::new().utf8_empty(false))
-        .build_many_from_hir(&hirs(patterns)?)
-        .map_err(|e| anyhow!("match patterns cannot be compiled: {e}"))
+    let build = |hirs: &[regex_syntax::hir::Hir]| {
+        use regex_automata::meta;
+        meta::Builder::new()
+            .configure(
+                meta::Config::new()
+                    .utf8_empty(false)
+                    .nfa_size_limit(Some(PATTERN_NFA_MAX)),
+            )
+            .build_many_from_hir(hirs)
+            .map_err(Box::new)
+    };
+    let hirs = hirs(patterns)?;
+    build(&hirs).map_err(|e| {
+        if e.size_limit().is_none() {
+            return anyhow!("match patterns cannot be compiled: {e}");
+        }
+        // Name the pattern that is too big alone, if one is.
+        match hirs.iter().position(|h| build(std::slice::from_ref(h)).is_err()) {
+            Some(i) => anyhow!(
+                "match pattern {} '{}' is too costly: its automaton is larger than {PATTERN_NFA_MAX} bytes (the bound on the cost of matching a line); write `+` or `*` for long repetitions, counted ones {{m,n}} up to a few hundred",
+                i + 1,
+                patterns[i].as_ref()
+            ),
+            None => anyhow!(
+                "the {} match patterns together are too costly: their automaton is larger than {PATTERN_NFA_MAX} bytes (the bound on the cost of matching a line); split them over several [[measure]] blocks",
+                patterns.len()
+            ),
+        }
+    })
 }
+
+/// The largest automaton (Thompson NFA, in bytes) of one measurement's patterns. A line
+/// costs the matcher at most about (NFA states × line bytes) steps when its lazy DFA gives
+/// up on a pattern (as `(\w{1,100}){1,100}z` makes it: 16 s per 64 KiB line), and lines
+/// are cut at `LINE_MAX` (64 KiB); 64 KiB of NFA (~1,000 states) kept the worst pattern
+/// tried under 0.2 s per 64 KiB line in a debug build, while the built-in handles and
+/// real log patterns need under 16 KiB.
+pub const PATTERN_NFA_MAX: usize = 64 << 10;
 
 /// The patterns as a bounded backtracker with the same syntax as [`compile`].
 pub fn backtracker<P: AsRef<str>>(
@@ -108,7 +143,11 @@ pub fn backtracker<P: AsRef<str>>(
 ) -> Result<regex_automata::nfa::thompson::backtrack::BoundedBacktracker> {
     use regex_automata::nfa::thompson;
     let nfa = thompson::Compiler::new()
-        .configure(thompson::Config::new().utf8(false))
+        .configure(
+            thompson::Config::new()
+                .utf8(false)
+                .nfa_size_limit(Some(PATTERN_NFA_MAX)),
+        )
         .build_many_from_hir(&hirs(patterns)?)
         .map_err(|e| anyhow!("match patterns cannot be compiled: {e}"))?;
     thompson::backtrack::Builder::new()
@@ -215,10 +254,12 @@ pub(super) fn measures(blocks: &[toml::Value], origin: &str) -> Result<Vec<Measu
     Ok(out)
 }
 
-fn strings(r: RawStrings) -> Vec<String> {
+fn strings(r: RawStrings, key: &str) -> Result<Vec<String>> {
+    use super::loose::Loose;
     match r {
-        RawStrings::One(s) => vec![s],
-        RawStrings::Many(v) => v,
+        Loose::Str(s) => Ok(vec![s]),
+        Loose::List(v) => Ok(v),
+        other => Err(other.refused(key)),
     }
 }
 
@@ -267,7 +308,6 @@ fn measure(raw: RawMeasure, block: usize) -> Result<Vec<Measure>> {
             .iter()
             .map(|b| {
                 let name = raw.name.clone().unwrap_or_else(|| b.name.to_string());
-                check_name(&name)?;
                 Ok(Measure {
                     name,
                     source: MeasureSource::File(file(raw.file.as_deref().unwrap_or(b.file))?),
@@ -288,7 +328,6 @@ fn measure(raw: RawMeasure, block: usize) -> Result<Vec<Measure>> {
         .name
         .clone()
         .context("a measurement needs a `name` (or `use` for a built-in handle)")?;
-    check_name(&name)?;
     let kind = match raw.kind.as_deref() {
         None => Kind::Counter,
         Some(k) => Kind::from_name(k).with_context(|| {
@@ -310,8 +349,11 @@ fn measure(raw: RawMeasure, block: usize) -> Result<Vec<Measure>> {
         (Some(f), None) => MeasureSource::File(file(f)?),
         (None, Some(c)) => {
             let argv = match c {
-                RawStrings::One(s) => vec!["/bin/sh".to_string(), "-c".to_string(), s],
-                RawStrings::Many(v) => v,
+                // One string is a shell command line.
+                super::loose::Loose::Str(s) => {
+                    vec!["/bin/sh".to_string(), "-c".to_string(), s]
+                }
+                c => strings(c, "command")?,
             };
             match argv.first() {
                 Some(a) if a.starts_with('/') => {}
@@ -322,7 +364,11 @@ fn measure(raw: RawMeasure, block: usize) -> Result<Vec<Measure>> {
         (Some(_), Some(_)) => bail!("a measurement reads a `file` or a `command`, not both"),
         (None, None) => bail!("a measurement needs a `file` or a `command`"),
     };
-    let patterns = raw.patterns.map(strings).unwrap_or_default();
+    let patterns = raw
+        .patterns
+        .map(|p| strings(p, "match"))
+        .transpose()?
+        .unwrap_or_default();
     if patterns.is_empty() {
         bail!("a measurement needs `match`: a regular expression or a list of them");
     }
@@ -364,14 +410,84 @@ fn measure(raw: RawMeasure, block: usize) -> Result<Vec<Measure>> {
     }])
 }
 
-fn check_name(name: &str) -> Result<()> {
-    if name.is_empty()
-        || name.len() > 64
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-    {
-        bail!("name {name:?}: expected 1 to 64 of A-Z a-z 0-9 _ - .");
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use regex_automata::Input;
+    use std::time::{Duration, Instant};
+
+    /// Generous for a debug build on a shared machine; the worst measured is ~0.2 s.
+    const LINE_BOUND: Duration = Duration::from_secs(2);
+
+    #[test]
+    fn hostile_pattern_cannot_stall_the_scan() {
+        let e = compile(&["ok", r"(\w{1,100}){1,100}z"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(r"match pattern 2 '(\w{1,100}){1,100}z' is too costly"),
+            "{e}"
+        );
+        assert!(
+            e.contains(&format!("larger than {PATTERN_NFA_MAX} bytes")),
+            "{e}"
+        );
+        assert!(backtracker(&[r"(\w{1,100}){1,100}z"]).is_err());
+        // Patterns each small enough, too big together.
+        let many: Vec<String> = (0..40)
+            .map(|i| format!(r"(\w{{1,10}}){{1,10}}{i}"))
+            .collect();
+        let e = compile(&many).unwrap_err().to_string();
+        assert!(
+            e.contains("the 40 match patterns together are too costly"),
+            "{e}"
+        );
+        // Whatever is accepted runs a 64 KiB line (the longest matched) within the bound.
+        let line = vec![b'a'; homeostat_core::logscan::LINE_MAX];
+        let mut accepted = 0;
+        for p in [
+            r"(\w{1,20}){1,20}z",
+            r"(\w{1,22}){1,22}z",
+            r"(.{1,22}){1,22}z",
+            r"((a{1,5}){1,5}){1,12}z",
+            r"(\w*\s?)*z",
+            r"(a|aa){1,200}z",
+            r"\w{1,600}z",
+            r"(\w{1,30}){1,30}z",
+            r"(\w{1,50}){1,50}z",
+        ] {
+            let Ok(re) = compile(&[p]) else {
+                eprintln!("{p}: refused");
+                continue;
+            };
+            accepted += 1;
+            let mut cache = re.create_cache();
+            let t = Instant::now();
+            assert!(re
+                .search_half_with(&mut cache, &Input::new(&line))
+                .is_none());
+            let took = t.elapsed();
+            eprintln!("{p}: {took:?} for one 64 KiB line");
+            assert!(took < LINE_BOUND, "{p}: {took:?} for one 64 KiB line");
+        }
+        assert!(accepted >= 5, "only {accepted} accepted");
     }
-    Ok(())
+
+    #[test]
+    fn ordinary_patterns_still_work_under_the_limit() {
+        let p = [
+            r"Failed password for (?:invalid user )?(\S+) from ([0-9a-f.:]+)",
+            r#"^(\S+) \S+ \S+ \[[^\]]*\] "(GET|POST|HEAD) ([^ "]+) HTTP/[0-9.]+" ([0-9]{3}) ([0-9]+)"#,
+        ];
+        let re = compile(&p).unwrap();
+        let bt = backtracker(&p).unwrap();
+        assert_eq!(bt.get_nfa().pattern_len(), 2);
+        let line =
+            br#"203.0.113.9 - - [05/Dec/2026:04:00:00 +0000] "GET /index.html HTTP/1.1" 200 512"#;
+        let m = re.find(Input::new(&line[..])).unwrap();
+        assert_eq!(m.pattern().as_usize(), 1);
+        assert!(re.is_match(Input::new(
+            &b"sshd: Failed password for root from 198.51.100.4"[..]
+        )));
+    }
 }

@@ -13,8 +13,10 @@ use self::output::OutputSettings;
 
 pub mod duration;
 pub mod files;
+mod loose;
 pub mod measure;
 pub mod monitor;
+mod names;
 pub mod output;
 pub mod packages;
 pub mod peers;
@@ -92,7 +94,7 @@ impl Config {
         match path {
             None => Config::parse(DEFAULT, "built-in default config"),
             Some(p) => {
-                let text = std::fs::read_to_string(p)
+                let text = crate::limits::read_to_string(p, crate::limits::CONFIG)
                     .with_context(|| format!("cannot read config {}", p.display()))?;
                 Config::parse(&text, &p.display().to_string())
             }
@@ -111,6 +113,12 @@ impl Config {
         let output =
             OutputSettings::from_toml(raw.output.as_ref()).with_context(|| origin.to_string())?;
         let measures = measures(&raw.measure, origin)?;
+        let services = monitor.as_ref().map_or(&[][..], |m| &m.services[..]);
+        names::check(
+            measures.iter().map(|m| (m.block, m.name.as_str())),
+            services,
+            origin,
+        )?;
         let peers = raw
             .peers
             .as_ref()

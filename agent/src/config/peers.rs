@@ -162,7 +162,7 @@ fn host(entry: &str, origin: &str) -> Result<String> {
 
 /// Reads a hosts file: one `HOST:PORT` a line, `#` comments, blank lines skipped.
 fn hosts_file(path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::limits::read_to_string(path, crate::limits::HOSTS_FILE)
         .with_context(|| format!("[peers] hosts_file {}: cannot read", path.display()))?;
     let mut hosts = Vec::new();
     for (i, line) in text.lines().enumerate() {

@@ -247,8 +247,20 @@ impl Packages {
             }
         };
         let mut ids: HashMap<(String, String), u32> = HashMap::new();
+        let f = crate::limits::Limited::new(f, &p.sidecar, crate::limits::OWNERS);
         for (i, line) in io::BufReader::new(f).lines().enumerate() {
-            let parsed = line.ok().and_then(|l| {
+            let line = match line {
+                Ok(l) => Some(l),
+                // A read error repeats (one past the limit always does): stop here.
+                Err(e) if e.kind() != io::ErrorKind::InvalidData => {
+                    let msg = format!("line {}: cannot read the rest: {e}", i + 1);
+                    rep.warning(p.sidecar.as_os_str().as_encoded_bytes(), &msg)?;
+                    break;
+                }
+                // Not UTF-8: a damaged line, and the next one is read.
+                Err(_) => None,
+            };
+            let parsed = line.and_then(|l| {
                 let w: Vec<&str> = l.split(' ').collect();
                 let (key, t, name, arch, version) = match w[..] {
                     [key, t, name, arch] => (key, t, name, arch, None),

@@ -32,7 +32,7 @@ impl Keys {
     pub fn load(key: Option<&Path>, public: Option<&str>) -> Result<Keys> {
         let signing = key
             .map(|p| {
-                let text = fs::read_to_string(p)
+                let text = crate::limits::read_to_string(p, crate::limits::SIGNING_KEY)
                     .with_context(|| format!("cannot read signing key {}", p.display()))?;
                 let seed = hex32(text.trim()).with_context(|| {
                     format!("signing key {}: expected 64 hex digits", p.display())

@@ -96,7 +96,7 @@ impl State {
     /// The state kept in `store`, or an empty one when there is none.
     pub fn load(store: &mut StateDir) -> Result<State, Error> {
         let path = store.path(STATE_FILE);
-        let text = match read_blob(store, STATE_FILE) {
+        let text = match read_blob(store, STATE_FILE, crate::limits::MEASURE_STATE) {
             Ok(Some(t)) => t,
             Ok(None) => return Ok(State::default()),
             Err(e) => return Err(Error::State(format!("cannot read {}: {e}", path.display()))),

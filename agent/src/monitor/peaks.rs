@@ -42,7 +42,7 @@ pub struct Extras {
 impl Extras {
     /// Loads the blob; a missing or unreadable one is an empty record (it only feeds a view).
     pub fn load(store: &mut StateDir) -> Extras {
-        read_blob(store, FILE)
+        read_blob(store, FILE, crate::limits::PEAKS_STATE)
             .ok()
             .flatten()
             .and_then(|b| serde_json::from_slice(&b).ok())

@@ -50,6 +50,19 @@ pub fn sanitize(text: &str) -> String {
     escape(text.as_bytes())
 }
 
+/// An error message as the lines printed on stderr: a message may hold line breaks (a
+/// config error quotes the config), so each of its lines is printed as a line, escaped
+/// on its own (no control byte, no raw `\r`). The first is `homeostat: …`; the others
+/// are indented two spaces, so that no text quoted in an error can pass for an error line.
+pub fn error_lines(msg: &str) -> Vec<String> {
+    let mut out: Vec<String> = msg.lines().map(|l| format!("  {}", sanitize(l))).collect();
+    match out.first_mut() {
+        Some(first) => *first = format!("homeostat: {}", &first[2..]),
+        None => out.push(String::from("homeostat: ")),
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +74,21 @@ mod tests {
         assert_eq!(escape(b"back\\slash"), "back\\x5cslash");
         assert_eq!(escape_with(b"a,b", b","), "a\\x2cb");
         assert_eq!(json_str("a\\x0a\"b"), "\"a\\\\x0a\\\"b\"");
+    }
+
+    #[test]
+    fn config_errors_are_printed_as_lines_not_x0a() {
+        let msg = "c.toml: TOML parse error at line 1\n  |\n1 | a = \x1b[2J\r\nhomeostat: fake";
+        assert_eq!(
+            error_lines(msg),
+            [
+                "homeostat: c.toml: TOML parse error at line 1",
+                "    |",
+                "  1 | a = \\x1b[2J",
+                "  homeostat: fake",
+            ]
+        );
+        assert_eq!(error_lines(""), ["homeostat: "]);
+        assert_eq!(error_lines("one\tline"), ["homeostat: one\\x09line"]);
     }
 }

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read as _, Write as _};
+use std::io::{self, Write as _};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -365,11 +365,9 @@ impl Metrics {
     pub fn open(state_dir: &Path) -> Metrics {
         let mut store = StateDir::new(state_dir);
         let mut kept = Persisted::default();
-        if let Ok(Some(r)) = store.load(STATE) {
-            let mut bytes = Vec::new();
-            if crate::state_dir::Reading(r).read_to_end(&mut bytes).is_ok() {
-                kept = serde_json::from_slice(&bytes).unwrap_or_default();
-            }
+        let bytes = crate::state_dir::read_blob(&mut store, STATE, crate::limits::METRICS_STATE);
+        if let Ok(Some(bytes)) = bytes {
+            kept = serde_json::from_slice(&bytes).unwrap_or_default();
         }
         let state = State {
             kept,

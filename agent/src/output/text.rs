@@ -12,7 +12,7 @@ use homeostat_core::fim::Attr;
 use homeostat_core::package::{Cause, Package, Verified};
 
 use super::timefmt::{utc, utc_ns};
-use crate::output::escape::{escape, quoted_target, sanitize};
+use crate::output::escape::{escape, escape_with, quoted_target, sanitize};
 
 /// Text on a stream (standard output, or a buffer in tests).
 pub struct Text<W: Write> {
@@ -92,9 +92,13 @@ impl<W: Write> Text<W> {
         };
         let mut line = format!("{} = {value} ({})", m.name, m.kind.name());
         if let Some(keys) = m.keys.filter(|k| !k.is_empty()) {
-            // The ten most frequent keys; JSON has them all.
-            let mut top: Vec<(String, u64)> =
-                keys.iter().map(|k| (escape(k.key), k.count)).collect();
+            // The ten most frequent keys; JSON has them all. A key is any bytes of a log
+            // line (spaces, `=`, `]` included): each is shown `"KEY"=COUNT`, escaped with
+            // `"` too, so the quotes alone delimit it.
+            let mut top: Vec<(String, u64)> = keys
+                .iter()
+                .map(|k| (format!("\"{}\"", escape_with(k.key, b"\"")), k.count))
+                .collect();
             top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             let shown: Vec<String> = top
                 .iter()

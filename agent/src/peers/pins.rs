@@ -84,9 +84,11 @@ impl Pins {
     /// The pinned key of `host`.
     pub fn pinned(&self, host: &str) -> io::Result<Pin> {
         let path = self.key_file(host);
-        match fs::read(&path) {
+        match crate::limits::read(&path, MAX_KEY_TEXT) {
             Ok(text) => Ok(parse_key(&text).map_or(Pin::Unreadable, Pin::Key)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Pin::None),
+            // Longer than any key: not one.
+            Err(e) if e.kind() == io::ErrorKind::FileTooLarge => Ok(Pin::Unreadable),
             Err(e) => Err(with_path(e, &path)),
         }
     }

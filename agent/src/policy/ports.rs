@@ -148,7 +148,7 @@ pub fn run(
         }
     }
     let mut store = StateDir::new(state);
-    let before = match read_blob(&mut store, FILE) {
+    let before = match read_blob(&mut store, FILE, crate::limits::PORTS_STATE) {
         Ok(None) => None,
         Ok(Some(bytes)) => match serde_json::from_slice::<Stored>(&bytes) {
             Ok(s) => Some(s.listening),

@@ -85,6 +85,7 @@ pub(super) fn stanzas(
     problems: &mut Vec<Problem>,
 ) {
     let (mut n, mut v, mut a, mut sha) = (String::new(), String::new(), String::new(), None);
+    let r = crate::bounded::Limited::new(r, file, crate::bounded::limits::DPKG_DATA);
     let mut lines = BufReader::new(r).split(b'\n').enumerate();
     loop {
         let next = lines.next();

@@ -36,6 +36,7 @@ impl Owners {
                 problems.push(Problem::at(file, 0, "cannot be read"));
                 continue;
             };
+            let f = crate::bounded::Limited::new(f, file, crate::bounded::limits::DPKG_FILE);
             for line in std::io::BufReader::new(f).split(b'\n') {
                 let Ok(path) = line else {
                     problems.push(Problem::at(file, 0, "read error"));
@@ -97,7 +98,7 @@ impl Owners {
 /// `diversions`: three lines each (from, to, package or `:`); a missing file is none.
 fn read_diversions(path: &Path, problems: &mut Vec<Problem>) -> HashMap<u64, Diversion> {
     let mut out = HashMap::new();
-    let Ok(text) = std::fs::read(path) else {
+    let Ok(text) = crate::bounded::read(path, crate::bounded::limits::DPKG_FILE) else {
         return out;
     };
     let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();

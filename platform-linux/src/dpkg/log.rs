@@ -52,6 +52,7 @@ pub(crate) fn read(log: &Path, since: Epoch, problems: &mut Vec<Problem>) -> Vec
             true => Box::new(flate2::read::MultiGzDecoder::new(f)),
             false => Box::new(f),
         };
+        let reader = crate::bounded::Limited::new(reader, &file, crate::bounded::limits::DPKG_DATA);
         for (i, line) in BufReader::new(reader).split(b'\n').enumerate() {
             let line = match line {
                 Ok(l) => l,

@@ -26,6 +26,7 @@ pub(crate) fn read(path: &Path, problems: &mut Vec<Problem>) -> std::io::Result<
     let mut installed = false;
     let mut version = None;
     let mut field = String::new();
+    let file = crate::bounded::Limited::new(file, path, crate::bounded::limits::DPKG_DATA);
     for (i, line) in std::io::BufReader::new(file).split(b'\n').enumerate() {
         let line = line?;
         let no = i + 1;

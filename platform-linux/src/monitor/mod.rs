@@ -424,10 +424,11 @@ where
         };
         let mut local = std::collections::BTreeSet::new();
         let net = self.config.proc_root.join("net");
-        if let Ok(b) = std::fs::read(net.join("fib_trie")) {
+        use crate::bounded::{limits::PROC_TABLE, read};
+        if let Ok(b) = read(&net.join("fib_trie"), PROC_TABLE) {
             local::parse_fib_trie(&b, &mut local);
         }
-        if let Ok(b) = std::fs::read(net.join("if_inet6")) {
+        if let Ok(b) = read(&net.join("if_inet6"), PROC_TABLE) {
             local::parse_if_inet6(&b, &mut local);
         }
         sniffer.set_local(local);
@@ -493,7 +494,14 @@ fn read_into(path: &std::path::Path, buf: &mut Vec<u8>) -> std::io::Result<()> {
                 buf.truncate(len);
                 return Ok(());
             }
-            Ok(n) => buf.truncate(len + n),
+            Ok(n) => {
+                buf.truncate(len + n);
+                let limit = crate::bounded::limits::PROC_TABLE;
+                if buf.len() as u64 > limit {
+                    buf.clear();
+                    return Err(crate::bounded::too_big(path, limit));
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(len),
             Err(e) => {
                 buf.truncate(len);

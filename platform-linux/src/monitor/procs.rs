@@ -157,7 +157,8 @@ impl ProcessSource for Processes {
         }
         #[cfg(target_os = "linux")]
         {
-            let bytes = std::fs::read(&self.passwd).unwrap_or_else(|e| {
+            let passwd_limit = crate::bounded::limits::PASSWD;
+            let bytes = crate::bounded::read(&self.passwd, passwd_limit).unwrap_or_else(|e| {
                 notes(&format_args!(
                     "{}: {e}; no user names",
                     self.passwd.display()
@@ -215,7 +216,7 @@ fn trim(b: &[u8]) -> &[u8] {
 pub(crate) mod live {
     use super::*;
     use std::fs::File;
-    use std::io::{self, Read};
+    use std::io;
     use std::path::Path;
 
     use homeostat_core::feed::Process;
@@ -243,7 +244,9 @@ pub(crate) mod live {
             path.push(&name);
             path.push("status");
             buf.clear();
-            let read = File::open(&path).and_then(|mut f| f.read_to_end(&mut buf));
+            let small = crate::bounded::limits::PROC_SMALL;
+            let read = File::open(&path)
+                .and_then(|f| crate::bounded::read_into(f, &path, small, &mut buf));
             path.pop();
             path.pop();
             match read {

@@ -80,7 +80,7 @@ impl SystemSource for System {
         if !cfg!(target_os = "linux") {
             return Err(Unreadable::not_linux());
         }
-        let bytes = std::fs::read(&self.loadavg)
+        let bytes = crate::bounded::read(&self.loadavg, crate::bounded::limits::PROC_SMALL)
             .map_err(|e| Unreadable(format!("{}: {e}", self.loadavg.display())))?;
         // The load as the kernel prints it, rounded once, to the core's f32.
         parse_loadavg(&bytes)

@@ -102,7 +102,7 @@ impl Utmp {
             Err(super::Unreadable::not_linux())
         }
         #[cfg(target_os = "linux")]
-        match std::fs::read(&self.path) {
+        match crate::bounded::read(&self.path, crate::bounded::limits::UTMP) {
             Ok(bytes) => {
                 let (_, trailing) = sessions(&bytes, each);
                 if trailing != 0 {

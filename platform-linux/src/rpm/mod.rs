@@ -93,7 +93,7 @@ pub struct Rpm {
 /// `name:x:uid:…` lines of `passwd` or `group`.
 fn ids(file: &Path) -> HashMap<String, u32> {
     let mut m = HashMap::from([("root".to_owned(), 0)]);
-    if let Ok(s) = std::fs::read_to_string(file) {
+    if let Ok(s) = crate::bounded::read_to_string(file, crate::bounded::limits::PASSWD) {
         for l in s.lines() {
             let w: Vec<&str> = l.split(':').collect();
             if let (Some(n), Some(Ok(id))) = (w.first(), w.get(2).map(|i| i.parse())) {

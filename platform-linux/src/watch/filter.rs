@@ -66,7 +66,8 @@ fn recorded_by(t: &TreeSpec, path: &[u8]) -> bool {
 /// The mount points strictly below `root`, from `/proc/self/mountinfo` (for trees that
 /// cross file systems: each needs a mark of its own).
 pub fn mounts_below(root: &[u8]) -> Vec<Vec<u8>> {
-    let Ok(info) = std::fs::read("/proc/self/mountinfo") else {
+    let mountinfo = std::path::Path::new("/proc/self/mountinfo");
+    let Ok(info) = crate::bounded::read(mountinfo, crate::bounded::limits::PROC_TABLE) else {
         return Vec::new();
     };
     info.split(|&b| b == b'\n')

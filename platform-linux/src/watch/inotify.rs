@@ -223,7 +223,7 @@ fn limit_message(unwatched: u64, first: &[u8], limits: &str) -> String {
 /// lower (Linux 5.11+: a container may have its own).
 fn limits() -> String {
     let read = |p: &str| {
-        std::fs::read_to_string(p)
+        crate::bounded::read_to_string(std::path::Path::new(p), crate::bounded::limits::PROC_SMALL)
             .ok()
             .and_then(|s| s.trim().parse::<u64>().ok())
     };

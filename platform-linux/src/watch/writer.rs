@@ -32,7 +32,8 @@ fn read(pid: u32) -> Proc {
     let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
         .ok()
         .map(|p| p.as_os_str().as_bytes().to_vec());
-    let uid = std::fs::read_to_string(format!("/proc/{pid}/status"))
+    let status = std::path::PathBuf::from(format!("/proc/{pid}/status"));
+    let uid = crate::bounded::read_to_string(&status, crate::bounded::limits::PROC_SMALL)
         .ok()
         .and_then(|s| real_uid(&s));
     Proc { exe, uid }

@@ -30,7 +30,7 @@ pub struct RulesState {
 impl RulesState {
     /// The stored record; none stored is an empty one.
     pub fn load(store: &mut StateDir) -> io::Result<RulesState> {
-        match read_blob(store, FILE)? {
+        match read_blob(store, FILE, crate::limits::RULES_STATE)? {
             None => Ok(RulesState::default()),
             Some(b) => serde_json::from_slice(&b).map_err(io::Error::other),
         }
