@@ -138,7 +138,7 @@ pub fn run(
 
 /// A line for the daemon's log (stderr).
 fn say(msg: &str) {
-    eprintln!("homeostat: {}", crate::output::escape::sanitize(msg));
+    crate::output::stdio::say(&crate::output::escape::sanitize(msg));
 }
 
 /// The agent, run on the daemon's schedule.

@@ -17,6 +17,7 @@ mod platform;
 mod policy;
 mod round;
 mod state_dir;
+mod state_file;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -36,10 +37,14 @@ use crate::round::{Agent, Files};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A one-shot command whose reader went away ends quietly; the daemons outlive theirs.
+    if !matches!(cli.command, Command::Run | Command::Serve) {
+        output::stdio::die_on_closed_pipe();
+    }
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err((code, msg)) => {
-            eprintln!("homeostat: {}", output::escape::sanitize(&msg));
+            output::stdio::say(&output::escape::sanitize(&msg));
             ExitCode::from(code)
         }
     }
@@ -199,11 +204,11 @@ fn run(cli: Cli) -> Outcome {
             );
         }
     }
-    if let Some(failure) = done.failure {
+    if let Some((code, why)) = done.failure {
         // Findings emitted before the failure stay visible; no summary pretends the run
-        // completed.
+        // completed. What no sink could record is named with the failure.
         let _ = out.commit();
-        return Err(failure);
+        return Err((code, with_lost(why, out.lost())));
     }
     let summary = Summary {
         t: now,
@@ -218,6 +223,17 @@ fn run(cli: Cli) -> Outcome {
     } else {
         0
     })
+}
+
+/// `why`, and each thing in `lost` that it does not already say.
+fn with_lost(mut why: String, lost: &[String]) -> String {
+    for l in lost {
+        if !why.contains(l.as_str()) {
+            why.push_str("; ");
+            why.push_str(l);
+        }
+    }
+    why
 }
 
 /// Paths named on the command line, absolute and without a trailing `/`.

@@ -130,12 +130,19 @@ pub fn run_via<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
     // `accept = "verified"` writes the database of a plain check too, for what it accepts.
     let accept_only = matches!(mode, Mode::Check { update: false })
         && packages.as_ref().is_some_and(Packages::accepts);
+    // A database that cannot be written (a read-only state directory, a full disk) does
+    // not blind the run: everything is still compared and reported, and the run fails at
+    // the end naming it; the old database stays as it was.
+    let mut unwritten: Option<String> = None;
     let mut writer = match mode.core().writes() || accept_only {
         false => None,
-        true => Some(
-            DbWriter::create(db_path, &header)
-                .map_err(io_fail("cannot write database", db_path))?,
-        ),
+        true => match DbWriter::create(db_path, &header) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                unwritten = Some(not_written(db_path, &e));
+                None
+            }
+        },
     };
     if let Some(v) = old.as_ref().filter(|_| !quiet) {
         for t in &v.trees {
@@ -158,16 +165,21 @@ pub fn run_via<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
     let mut any_change = false;
     let mut sbuf = Section::buffer();
     for (i, tree) in cfg.trees.iter().enumerate() {
+        let writing = match unwritten {
+            None => writer.as_mut(),
+            Some(_) => None,
+        };
         let mut out = Out {
             tree,
             index: i as u16,
             rep: &mut *rep,
-            writer: writer.as_mut(),
+            writer: writing,
             db: db_path,
             packages: packages.as_mut(),
             accept_only,
             accepted: false,
             origin,
+            unwritten: &mut unwritten,
         };
         let section = match &old {
             None => None,
@@ -179,6 +191,10 @@ pub fn run_via<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
         any_accepted |= out.accepted;
     }
     progress.finish();
+    if unwritten.is_some() {
+        // Dropped unfinished: its temporary goes, the old database stays.
+        writer = None;
+    }
     if let Some(w) = writer {
         // A check that found nothing leaves the database as it was: same content, no
         // rewrite. Init and update always write.
@@ -191,14 +207,26 @@ pub fn run_via<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
             let head = crate::journal::file::head(&journal)
                 .map_err(io_fail("cannot read the journal's head from", &journal))?;
             w.commit(keys, head)
-                .map_err(io_fail("cannot write database", db_path))?;
+                .map_err(|e| Failure::Io(not_written(db_path, &e)))?;
             if let Some(p) = packages.as_mut() {
                 p.commit()
                     .map_err(io_fail("cannot write owners beside", db_path))?;
             }
         }
     }
-    Ok(())
+    match unwritten {
+        Some(why) => Err(Failure::Io(why)),
+        None => Ok(()),
+    }
+}
+
+/// The failure of a database that could not be written, after the run reported all.
+fn not_written(db: &Path, e: &std::io::Error) -> String {
+    format!(
+        "cannot write database {}: {e}; what was reported was not recorded and will be \
+         reported again",
+        db.display()
+    )
 }
 
 fn out_err(e: std::io::Error) -> Failure {
@@ -219,6 +247,8 @@ struct Out<'a, 'w> {
     /// Something was accepted by `accept`.
     accepted: bool,
     origin: &'a Origin<'a>,
+    /// Why the new database could not be written: nothing more is pushed to it.
+    unwritten: &'a mut Option<String>,
 }
 
 impl Out<'_, '_> {
@@ -403,8 +433,12 @@ impl Out<'_, '_> {
             }
         };
         if let (Some(e), Some(w)) = (kept, self.writer.as_deref_mut()) {
-            w.push(self.index, e)
-                .map_err(io_fail("cannot write database", self.db))?;
+            if let Err(err) = w.push(self.index, e) {
+                // A full disk: keep comparing and reporting; the writer is dropped after.
+                *self.unwritten = Some(not_written(self.db, &err));
+                self.writer = None;
+                return Ok(());
+            }
             if let Some(p) = self.packages.as_deref_mut() {
                 p.keep(&e.path, keep == Keep::Old, self.rep)
                     .map_err(out_err)?;

@@ -17,6 +17,7 @@ pub mod json;
 pub mod metrics;
 pub mod progress;
 pub mod serve;
+pub mod stdio;
 pub mod syslog;
 pub mod text;
 pub mod timefmt;
@@ -31,12 +32,24 @@ pub type BoxedSink = Box<dyn Sink<Error = io::Error>>;
 
 /// The fan-out over a run's sinks, counting what passes (the exit status and the
 /// summary come from the counts).
+///
+/// A sink that fails (a read-only state directory, a full disk, a closed pipe) is set
+/// aside and named in [`Output::lost`]; the others go on receiving every event, so a
+/// monitor that cannot record what it sees still reports it. [`Sink::commit`] then fails,
+/// naming what was not written, so that no baseline accepts findings a sink lost.
 pub struct Output {
     json: bool,
     now: Epoch,
-    sinks: Vec<BoxedSink>,
+    sinks: Vec<Slot>,
+    lost: Vec<String>,
     /// What the run reported so far.
     pub counts: Counts,
+}
+
+/// A sink, and whether it has failed (then it is given nothing more).
+struct Slot {
+    sink: BoxedSink,
+    failed: bool,
 }
 
 impl Output {
@@ -50,7 +63,11 @@ impl Output {
         Output {
             json,
             now,
-            sinks: vec![stdout],
+            sinks: vec![Slot {
+                sink: stdout,
+                failed: false,
+            }],
+            lost: Vec::new(),
             counts: Counts::default(),
         }
     }
@@ -67,14 +84,34 @@ impl Output {
 
     /// Sends every later event to `sink` too.
     pub fn add(&mut self, sink: BoxedSink) {
-        self.sinks.push(sink);
+        self.sinks.push(Slot {
+            sink,
+            failed: false,
+        });
     }
 
-    /// Counts `e` and hands it to every sink.
+    /// Records that `what` (a message naming the file) could not be written: the run's
+    /// commit fails with it.
+    pub fn lose(&mut self, what: String) {
+        self.lost.push(what);
+    }
+
+    /// What could not be written so far, each naming its file or stream.
+    pub fn lost(&self) -> &[String] {
+        &self.lost
+    }
+
+    /// Counts `e` and hands it to every sink that has not failed. A sink's failure sets it
+    /// aside (see [`Output`]): this never fails.
     pub fn emit(&mut self, e: &Event<'_>) -> io::Result<()> {
         self.counts.count(e);
-        for s in &mut self.sinks {
-            s.event(e)?;
+        for (i, s) in self.sinks.iter_mut().enumerate() {
+            if !s.failed {
+                if let Err(err) = s.sink.event(e) {
+                    s.failed = true;
+                    self.lost.push(describe(i, &err));
+                }
+            }
         }
         Ok(())
     }
@@ -97,11 +134,28 @@ impl Sink for Output {
         self.emit(e)
     }
 
-    /// Every sink written out and, for files, on disk.
+    /// Every sink written out and, for files, on disk; an error naming each sink that
+    /// failed, at any time in the run.
     fn commit(&mut self) -> io::Result<()> {
-        for s in &mut self.sinks {
-            s.commit()?;
+        for (i, s) in self.sinks.iter_mut().enumerate() {
+            if !s.failed {
+                if let Err(err) = s.sink.commit() {
+                    s.failed = true;
+                    self.lost.push(describe(i, &err));
+                }
+            }
         }
-        Ok(())
+        match self.lost.is_empty() {
+            true => Ok(()),
+            false => Err(io::Error::other(self.lost.join("; "))),
+        }
+    }
+}
+
+/// Sink `i`'s failure: standard output is sink 0; the others name their file.
+fn describe(i: usize, err: &io::Error) -> String {
+    match i {
+        0 => format!("standard output: {err}"),
+        _ => err.to_string(),
     }
 }
