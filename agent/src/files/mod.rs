@@ -201,7 +201,13 @@ pub fn run_via<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
         if mode.core().commits(any_change) || any_accepted {
             // Every sink has the findings (written, and on disk for files) before the
             // baseline accepts them: a crash in between reports them again next time.
-            rep.commit().map_err(out_err)?;
+            rep.commit().map_err(|e| {
+                Failure::Io(format!(
+                    "cannot write report: {e}; so database {} was not written: what was \
+                     reported will be reported again",
+                    db_path.display()
+                ))
+            })?;
             // The journal holds them now too: the database signs its head as it is.
             let journal = crate::journal::file::beside(db_path);
             let head = crate::journal::file::head(&journal)
