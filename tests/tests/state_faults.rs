@@ -226,6 +226,7 @@ fn a_full_disk_never_tears_the_change_log_nor_cuts_the_report() {
     let logged = whole_log(&fs::read(state.join("file_changes.log")).unwrap());
     assert!(reported.iter().all(|p| logged.contains(p)), "not all recorded");
     ns.run(&fx, &["check"]).expect_code(0);
+    ns.run(&fx, &["verify-journal"]).expect_code(0);
 }
 
 /// `init` and `update` on a full disk: exit 18 naming the database, no database or the
@@ -235,7 +236,8 @@ fn a_full_disk_during_init_or_update_leaves_the_old_database_whole() {
     let Some(ns) = mount_ns() else { return };
     let n = 600;
     let fx = plain(n, "");
-    ns.tmpfs(&fx.state, 512);
+    // Room for the database, its temporary and the journal of 600 changes.
+    ns.tmpfs(&fx.state, 2048);
     let state = ns.path(&fx.state);
     let filler = fill(&state, 8 * 1024);
     let o = ns.run(&fx, &["init"]);
@@ -266,4 +268,6 @@ fn a_full_disk_during_init_or_update_leaves_the_old_database_whole() {
     fs::remove_file(&filler).unwrap();
     ns.run(&fx, &["update"]).expect_code(0);
     ns.run(&fx, &["check"]).expect_code(0);
+    // No torn line in the journal either: the failed batches were given back whole.
+    ns.run(&fx, &["verify-journal"]).expect_code(0);
 }

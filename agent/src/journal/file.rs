@@ -202,7 +202,13 @@ pub fn append(path: &Path, events: &[Vec<u8>], sync: bool) -> io::Result<Appende
         out.push(b'\n');
         seq += 1;
     }
-    (&file).write_all(&out)?;
+    let len = file.metadata()?.len();
+    if let Err(e) = (&file).write_all(&out) {
+        // A full disk: the space a part-written batch took is given back, so that the
+        // journal never ends in a torn line the next append must chain after.
+        let _ = file.set_len(len);
+        return Err(e);
+    }
     if sync {
         file.sync_data()?;
         if !existed {
