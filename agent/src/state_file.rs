@@ -47,6 +47,11 @@ pub fn create_new(path: &Path) -> io::Result<File> {
     )
 }
 
+/// `path` opened as `how` says, never through a symlink.
+pub fn open_with(path: &Path, how: &mut OpenOptions) -> io::Result<File> {
+    open(path, how)
+}
+
 fn open(path: &Path, how: &mut OpenOptions) -> io::Result<File> {
     how.custom_flags(FLAGS).open(path).map_err(|e| refused(path, e))
 }

@@ -41,7 +41,9 @@ impl Heartbeat {
     /// The heartbeat in `state`, if `run` ever wrote one (one that cannot be read is
     /// none: the gap cannot be told, and a check of every tree runs all the same).
     pub fn load(state: &Path) -> Option<Heartbeat> {
-        let bytes = std::fs::read(state.join(FILE)).ok()?;
+        let mut bytes = Vec::new();
+        let mut f = crate::state_file::read(&state.join(FILE)).ok()?;
+        io::Read::read_to_end(&mut f, &mut bytes).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 

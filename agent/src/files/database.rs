@@ -1,8 +1,7 @@
 //! The file database on disk: atomic writes, and reads that verify before they believe.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use homeostat_core::fim::db::{self, DbError, Encoder, Header, TreeInfo, MAX_FRAME, PREAMBLE_LEN};
@@ -109,7 +108,7 @@ pub struct OwnedTree {
 /// trailer's digest, count and signature, that every record decodes, and the order.
 /// Memory is constant in the number of records.
 pub fn verify(path: &Path, keys: &Keys) -> Result<Verified, DbFileError> {
-    let file = match File::open(path) {
+    let file = match crate::state_file::read(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(DbFileError::Missing(path.to_owned()))
@@ -197,7 +196,7 @@ impl<'b> Section<'b> {
             Reader::records(buf, &infos, start.unwrap_or(0)).map_err(|e| invalid(&v.path, e))?;
         let src = match start {
             Some(start) => {
-                let mut file = File::open(&v.path).map_err(io_error(&v.path))?;
+                let mut file = crate::state_file::read(&v.path).map_err(io_error(&v.path))?;
                 file.seek(SeekFrom::Start(start))
                     .map_err(io_error(&v.path))?;
                 Some(Source::new(file))
@@ -272,11 +271,7 @@ impl DbWriter {
             .unwrap_or_default();
         let tmp = dir.join(format!("{name}.tmp.{}", std::process::id()));
         // 0600: the digests of every watched file are nobody else's business (AIDE too).
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
+        let file = crate::state_file::create_new(&tmp)?;
         let mut buf = vec![0u8; MAX_FRAME.max(db::MAX_HEADER + PREAMBLE_LEN)];
         let (enc, n) = Encoder::begin(header, &mut buf).map_err(to_io)?;
         let mut out = BufWriter::with_capacity(256 * 1024, file);
