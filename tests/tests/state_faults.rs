@@ -271,3 +271,44 @@ fn a_full_disk_during_init_or_update_leaves_the_old_database_whole() {
     // No torn line in the journal either: the failed batches were given back whole.
     ns.run(&fx, &["verify-journal"]).expect_code(0);
 }
+
+/// A symlink planted for a state file is refused, named, and its target left alone: the
+/// learner state is not read from it nor copied aside; the change log and the journal
+/// are not appended through it (the findings are still reported on stdout).
+#[test]
+fn a_symlinked_state_file_is_refused_not_followed() {
+    let fx = plain(2, "[monitor]\ninterval = \"150s\"\n");
+    fx.init();
+    let victim = fx.scratch.join("victim");
+    fs::write(&victim, "not homeostat's\n").unwrap();
+    let link = |name: &str| {
+        let p = fx.state.join(name);
+        let _ = fs::remove_file(&p);
+        std::os::unix::fs::symlink(&victim, &p).unwrap();
+        p
+    };
+    let learner = link("learner.state");
+    let o = fx.run(&["--json", "scan", "--no-update"]);
+    o.expect_code(17);
+    assert!(
+        o.stderr_str().contains("learner.state is a symbolic link"),
+        "{}",
+        o.stderr_str()
+    );
+    assert!(!fx.state.join("learner.state.damaged").exists(), "target copied aside");
+    fs::remove_file(&learner).unwrap();
+
+    fs::write(fx.tree.join(name(0)), "changed\n").unwrap();
+    let changed = fx.tree.join(name(0)).to_str().unwrap().to_owned();
+    for file in ["file_changes.log", "journal.jsonl"] {
+        let l = link(file);
+        let o = fx.run(&["--json", "check", "--no-update"]);
+        o.expect_code(18);
+        assert!(paths(&o.json()).contains(&changed), "finding not reported");
+        let err = o.stderr_str();
+        assert!(err.contains(&format!("{file} is a symbolic link")), "{err}");
+        fs::remove_file(&l).unwrap();
+    }
+    assert_eq!(fs::read(&victim).unwrap(), b"not homeostat's\n");
+    fx.run(&["check"]).expect_code(4);
+}
