@@ -90,6 +90,8 @@ pub struct Verified {
     pub host: String,
     pub trees: Vec<OwnedTree>,
     pub count: u64,
+    /// Signed, and the signature verified with a configured key: without a key nothing
+    /// vouches for the bytes the trailer calls a signature (they are outside the digest).
     pub signed: bool,
     /// The journal head the database signs (none in version 1 databases).
     pub journal: Option<Head>,
@@ -166,7 +168,7 @@ pub fn verify(path: &Path, keys: &Keys) -> Result<Verified, DbFileError> {
             }
             Some(Event::Verified(t)) => {
                 v.count = t.count;
-                v.signed = t.signature.is_some();
+                v.signed = t.signature.is_some() && keys.verifying.is_some();
             }
             Some(Event::End) => {}
             // Every byte fed: whole, or cut short (`end` says where).
@@ -373,4 +375,69 @@ fn process_exists(pid: u32) -> bool {
     #[allow(unsafe_code)]
     let rc = unsafe { libc::kill(pid, 0) };
     rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use homeostat_core::fim::entry::{Kind, Meta};
+
+    /// A database of two records at `dest`, signed when `keys` can sign.
+    fn write(dest: &Path, keys: &Keys) {
+        let mut trees = heapless::Vec::new();
+        trees
+            .push(TreeInfo {
+                root: b"/t",
+                algorithm: 1,
+                attrs: 0xff,
+            })
+            .unwrap();
+        let h = Header {
+            created: 1_700_000_000,
+            host: "h",
+            trees,
+        };
+        let mut w = DbWriter::create(dest, &h).unwrap();
+        for p in [&b"/t"[..], b"/t/a"] {
+            let e = Entry {
+                path: p.to_vec(),
+                target: None,
+                meta: Meta::empty(Kind::File),
+            };
+            w.push(0, &e).unwrap();
+        }
+        w.commit(keys, None).unwrap();
+    }
+
+    /// "Signed" means verified: a signed database read without a key is not called
+    /// signed, and no flipped byte at the end of an unsigned one is ever called signed.
+    #[test]
+    fn an_unsigned_database_with_a_flipped_trailer_byte_is_never_called_signed() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("files.db");
+        let key = dir.path().join("key");
+        let public = crate::files::signing::keygen(&key).unwrap();
+        let signer = Keys::load(Some(&key), Some(&public)).unwrap();
+        write(&db, &signer);
+        assert!(verify(&db, &signer).unwrap().signed);
+        assert!(!verify(&db, &Keys::default()).unwrap().signed);
+
+        write(&db, &Keys::default());
+        let file = fs::read(&db).unwrap();
+        assert!(!verify(&db, &Keys::default()).unwrap().signed);
+        // The end marker, the journal head and the trailer.
+        let end = 1 + db::HEAD_LEN + db::TRAILER_LEN;
+        for at in file.len() - end..file.len() {
+            for mask in [0x01u8, 0x80, 0xff] {
+                let mut bad = file.clone();
+                bad[at] ^= mask;
+                fs::write(&db, &bad).unwrap();
+                for keys in [&Keys::default(), &signer] {
+                    if let Ok(v) = verify(&db, keys) {
+                        panic!("byte {at} ^ {mask:#04x} accepted (signed: {})", v.signed);
+                    }
+                }
+            }
+        }
+    }
 }
