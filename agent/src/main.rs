@@ -172,7 +172,8 @@ fn run(cli: Cli) -> Outcome {
         ),
         Command::Update { paths } => (
             Files::Only(Mode::Update {
-                only: absolute(paths)?,
+                only: files::within_trees(&cfg.trees, absolute(paths)?)
+                    .map_err(|e| (EXIT_CONFIG, e))?,
             }),
             false,
             "update",

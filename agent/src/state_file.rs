@@ -53,7 +53,9 @@ pub fn open_with(path: &Path, how: &mut OpenOptions) -> io::Result<File> {
 }
 
 fn open(path: &Path, how: &mut OpenOptions) -> io::Result<File> {
-    how.custom_flags(FLAGS).open(path).map_err(|e| refused(path, e))
+    how.custom_flags(FLAGS)
+        .open(path)
+        .map_err(|e| refused(path, e))
 }
 
 /// A symlink's `ELOOP` said as what it is, naming the file; other errors unchanged.

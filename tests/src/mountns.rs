@@ -36,7 +36,9 @@ impl MountNs {
                 _ => std::thread::sleep(std::time::Duration::from_millis(10)),
             }
         }
-        Err(String::from("unshare -m made no mount namespace (not root?)"))
+        Err(String::from(
+            "unshare -m made no mount namespace (not root?)",
+        ))
     }
 
     pub fn pid(&self) -> u32 {
@@ -46,7 +48,15 @@ impl MountNs {
     /// Runs `sh -c script` in the namespace; panics naming it when it fails.
     pub fn sh(&self, script: &str) {
         let o = Command::new("nsenter")
-            .args(["-t", &self.pid().to_string(), "-m", "--", "sh", "-c", script])
+            .args([
+                "-t",
+                &self.pid().to_string(),
+                "-m",
+                "--",
+                "sh",
+                "-c",
+                script,
+            ])
             .output()
             .expect("run nsenter");
         assert!(

@@ -125,9 +125,17 @@ fn a_read_only_state_dir_still_reports_findings() {
     let text = o.stdout_str();
     assert!(text.contains(&format!("New file found: {added}")), "{text}");
     assert!(text.contains(&format!("for {changed} changed")), "{text}");
-    assert!(o.stderr_str().contains("cannot write database"), "{}", o.stderr_str());
+    assert!(
+        o.stderr_str().contains("cannot write database"),
+        "{}",
+        o.stderr_str()
+    );
     assert!(o.stderr_str().contains("files.db"), "{}", o.stderr_str());
-    assert_eq!(fs::read(fx.db()).unwrap(), db_before, "the database changed");
+    assert_eq!(
+        fs::read(fx.db()).unwrap(),
+        db_before,
+        "the database changed"
+    );
 
     // The daemon reports the change every round it cannot record it, and stays up.
     let mut cmd = std::process::Command::new("nsenter");
@@ -141,10 +149,15 @@ fn a_read_only_state_dir_still_reports_findings() {
         .env("XDG_STATE_HOME", fx.dir.path().join("xdg"))
         .env("HOME", fx.dir.path());
     let mut d = Daemon::spawn(cmd);
-    d.wait("two rounds reporting the added file", Duration::from_secs(60), |l| {
-        findings(l, &added).len() >= 2
-    });
-    assert!(d.running(), "the daemon died on a read-only state directory");
+    d.wait(
+        "two rounds reporting the added file",
+        Duration::from_secs(60),
+        |l| findings(l, &added).len() >= 2,
+    );
+    assert!(
+        d.running(),
+        "the daemon died on a read-only state directory"
+    );
     d.stop();
 
     // Writable again: the next check reports, and records, what was not recorded.
@@ -208,8 +221,16 @@ fn a_full_disk_never_tears_the_change_log_nor_cuts_the_report() {
     o.expect_code(18);
     let reported = paths(&o.json());
     assert_eq!(reported.len(), n + 1, "the report was cut short"); // + the root
-    assert!(o.stderr_str().contains("No space left on device"), "{}", o.stderr_str());
-    assert_eq!(fs::read(state.join("files.db")).unwrap(), db, "database changed");
+    assert!(
+        o.stderr_str().contains("No space left on device"),
+        "{}",
+        o.stderr_str()
+    );
+    assert_eq!(
+        fs::read(state.join("files.db")).unwrap(),
+        db,
+        "database changed"
+    );
     let logged = whole_log(&fs::read(state.join("file_changes.log")).unwrap_or_default());
     assert!(logged.len() < n, "the log should not have had room for all");
     let leftovers: Vec<_> = fs::read_dir(&state)
@@ -222,9 +243,16 @@ fn a_full_disk_never_tears_the_change_log_nor_cuts_the_report() {
     fs::remove_file(&filler).unwrap();
     let o = ns.run(&fx, &["--json", "check"]);
     o.expect_code(5);
-    assert_eq!(paths(&o.json()), reported, "the next check reported otherwise");
+    assert_eq!(
+        paths(&o.json()),
+        reported,
+        "the next check reported otherwise"
+    );
     let logged = whole_log(&fs::read(state.join("file_changes.log")).unwrap());
-    assert!(reported.iter().all(|p| logged.contains(p)), "not all recorded");
+    assert!(
+        reported.iter().all(|p| logged.contains(p)),
+        "not all recorded"
+    );
     ns.run(&fx, &["check"]).expect_code(0);
     ns.run(&fx, &["verify-journal"]).expect_code(0);
 }
@@ -256,7 +284,11 @@ fn a_full_disk_during_init_or_update_leaves_the_old_database_whole() {
     let o = ns.run(&fx, &["--json", "update"]);
     o.expect_code(18);
     assert!(o.stderr_str().contains("files.db"), "{}", o.stderr_str());
-    assert_eq!(fs::read(state.join("files.db")).unwrap(), db, "database changed");
+    assert_eq!(
+        fs::read(state.join("files.db")).unwrap(),
+        db,
+        "database changed"
+    );
     for e in fs::read_dir(&state).unwrap() {
         let f = e.unwrap().file_name().to_string_lossy().into_owned();
         assert!(!f.contains(".tmp."), "temporary left: {f}");
@@ -295,7 +327,10 @@ fn a_symlinked_state_file_is_refused_not_followed() {
         "{}",
         o.stderr_str()
     );
-    assert!(!fx.state.join("learner.state.damaged").exists(), "target copied aside");
+    assert!(
+        !fx.state.join("learner.state.damaged").exists(),
+        "target copied aside"
+    );
     fs::remove_file(&learner).unwrap();
 
     fs::write(fx.tree.join(name(0)), "changed\n").unwrap();

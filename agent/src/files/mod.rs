@@ -74,6 +74,30 @@ impl Mode {
     }
 }
 
+/// The paths of `update PATH…`, each in a configured tree (or above one, which it then
+/// covers); an error naming the first that is neither, and the trees, since accepting
+/// it would silently accept nothing.
+pub fn within_trees(trees: &[Tree], paths: Vec<Vec<u8>>) -> Result<Vec<Vec<u8>>, String> {
+    let roots = || trees.iter().map(|t| &t.spec.root[..]);
+    for p in &paths {
+        let covered = roots().any(|r| p[..] == *r || join::is_under(p, r) || join::is_under(r, p));
+        if !covered {
+            let listed: Vec<String> = roots()
+                .map(|r| crate::output::escape::escape(r).to_string())
+                .collect();
+            return Err(format!(
+                "update {}: not in any configured tree ({}); nothing to update",
+                crate::output::escape::escape(p),
+                match listed.is_empty() {
+                    true => String::from("no [[files]] configured"),
+                    false => listed.join(", "),
+                }
+            ));
+        }
+    }
+    Ok(paths)
+}
+
 /// One run of `mode` over the configured trees, walked by `source`, against the database
 /// at `db_path`; its findings were found as `origin` says (on schedule, in real time, by
 /// a rescan).

@@ -193,7 +193,7 @@ pub fn lock(dir: &Path) -> Result<File, Error> {
             .write(true)
             .mode(0o600),
     )
-        .map_err(|e| Error::Io(format!("cannot open {}: {e}", p.display())))?;
+    .map_err(|e| Error::Io(format!("cannot open {}: {e}", p.display())))?;
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         // SAFETY: flock on a descriptor this function owns; no memory is passed.

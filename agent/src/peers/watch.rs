@@ -260,8 +260,8 @@ async fn neighbour(host: String, pins: Pins, timeouts: Timeouts) -> Result<Found
             .truncate(true)
             .mode(0o600),
     )
-        .map(|f| BufWriter::with_capacity(64 * 1024, f))
-        .map_err(|e| format!("cannot create {}: {e}", download.display()))?;
+    .map(|f| BufWriter::with_capacity(64 * 1024, f))
+    .map_err(|e| format!("cannot create {}: {e}", download.display()))?;
     let fetched = fetch(&host, "/v1/files.db", MAX_DATABASE, timeouts, &mut file).await;
     let flushed = file.flush();
     drop(file);

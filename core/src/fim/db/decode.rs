@@ -38,7 +38,9 @@ pub fn decode_trailer(t: &[u8]) -> Result<Trailer, DbError> {
         // The flag and signature are outside the digest: a flag set over no signature (one
         // flipped byte of an unsigned trailer) is damage, never a signature.
         1 if t[49..].iter().all(|b| *b == 0) => {
-            return Err(DbError::Corrupt("trailer signature flag set but no signature"))
+            return Err(DbError::Corrupt(
+                "trailer signature flag set but no signature",
+            ))
         }
         1 => {
             let mut s = [0u8; 64];

@@ -457,7 +457,10 @@ fn every_flipped_trailer_byte_of_an_unsigned_database_is_refused() {
             };
             let r = read(&bad, 64, &mut [0u8; MAX_FRAME], hook);
             assert!(r.is_err(), "byte {at} ^ {mask:#04x} accepted");
-            assert!(!handed_a_signature, "byte {at} ^ {mask:#04x} read as signed");
+            assert!(
+                !handed_a_signature,
+                "byte {at} ^ {mask:#04x} read as signed"
+            );
             tried += 1;
         }
     }
