@@ -37,7 +37,7 @@ pub fn command(cfg: &Config, keys: &Keys, state: &Path) -> Outcome {
             _ = term.recv() => {}
             _ = int.recv() => {}
         }
-        crate::output::stdio::say(&format!("serve: stopped"));
+        crate::output::stdio::say("serve: stopped");
         Ok(0)
     });
     // Blocking reads still running are abandoned, not waited for.
