@@ -30,8 +30,13 @@ pub struct ChangeLog {
 impl ChangeLog {
     /// Opens (creating, never through a symlink) the log at `path` for findings of a run
     /// at epoch `now`.
+    /// A torn last line is mended at once (see [`mend`]), and again before each append.
     pub fn open(path: &Path, now: Epoch) -> io::Result<ChangeLog> {
         let file = state_file::append(path).map_err(named(path, "cannot open"))?;
+        file.lock().map_err(named(path, "cannot lock"))?;
+        let mended = mend(&file, path);
+        let _ = file.unlock();
+        mended.map_err(named(path, "cannot mend"))?;
         Ok(ChangeLog {
             now,
             path: path.to_owned(),
