@@ -206,6 +206,7 @@ impl Checker {
         let _db = lock(&self.db);
         let now = SystemClock.now();
         let mut out = Output::new(self.json, now);
+        out.stdout_is_a_view();
         out.add(Box::new(Journal::new(&self.agent.state)));
         let cfg = &self.agent.cfg;
         if cfg.output.syslog {

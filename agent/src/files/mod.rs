@@ -181,8 +181,15 @@ pub fn run_via<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
         }
     }
     if let (Some(p), Some(_)) = (packages.as_mut(), &writer) {
-        p.begin()
-            .map_err(io_fail("cannot write owners beside", db_path))?;
+        // As for the database: a full disk stops the recording, not the report.
+        if let Err(e) = p.begin() {
+            unwritten = Some(format!(
+                "cannot write owners beside {}: {e}; so the database was not written: what \
+                 was reported will be reported again",
+                db_path.display()
+            ));
+            writer = None;
+        }
     }
     let progress = Progress::new(!rep.json());
     let mut any_accepted = false;
