@@ -276,10 +276,12 @@ impl Agent {
         let Mode::Paths { only, .. } = &mode else {
             return Err("a real-time check needs paths".into());
         };
+        // As in a round: a log that cannot be opened does not blind the check.
         let log = self.state.join("file_changes.log");
-        let sink = ChangeLog::open(&log, out.now())
-            .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
-        out.add(Box::new(sink));
+        match ChangeLog::open(&log, out.now()) {
+            Ok(sink) => out.add(Box::new(sink)),
+            Err(e) => out.lose(e.to_string()),
+        }
         let mut source = TouchedSource {
             only,
             pool: crate::platform::Pool::per_cpu(),
