@@ -138,7 +138,7 @@ pub fn run(
 
 /// A line for the daemon's log (stderr).
 fn say(msg: &str) {
-    eprintln!("homeostat: {}", crate::output::escape::sanitize(msg));
+    crate::output::stdio::say(&crate::output::escape::sanitize(msg));
 }
 
 /// The agent, run on the daemon's schedule.
@@ -168,6 +168,7 @@ impl<C> Daemon<C> {
     /// A round's sinks: standard output, syslog and the metrics when configured.
     fn output(&self, now: homeostat_core::event::Epoch) -> Output {
         let mut out = Output::new(self.json, now);
+        out.stdout_is_a_view();
         out.add(Box::new(Journal::new(&self.agent.state)));
         if self.agent.cfg.output.syslog {
             out.add(Box::new(Syslog::new(

@@ -3,7 +3,9 @@
 //! far below what would hurt it; past it the input is refused with an error naming the
 //! file and the limit, never cut silently. See docs/reliability.md for the whole table.
 
-pub use homeostat_linux::bounded::{read, read_to_string, Limited};
+#[cfg(any(test, target_os = "freebsd"))]
+pub use homeostat_linux::bounded::read;
+pub use homeostat_linux::bounded::{read_to_string, Limited};
 
 /// The config file: hand-written TOML; the built-in default is ~10 KiB.
 pub const CONFIG: u64 = 1 << 20;

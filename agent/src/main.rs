@@ -20,6 +20,7 @@ mod policy;
 mod prop_tests;
 mod round;
 mod state_dir;
+mod state_file;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -39,11 +40,15 @@ use crate::round::{Agent, Files};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A one-shot command whose reader went away ends quietly; the daemons outlive theirs.
+    if !matches!(cli.command, Command::Run | Command::Serve) {
+        output::stdio::die_on_closed_pipe();
+    }
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err((code, msg)) => {
             for line in output::escape::error_lines(&msg) {
-                eprintln!("{line}");
+                output::stdio::say_line(&line);
             }
             ExitCode::from(code)
         }
@@ -172,7 +177,8 @@ fn run(cli: Cli) -> Outcome {
         ),
         Command::Update { paths } => (
             Files::Only(Mode::Update {
-                only: absolute(paths)?,
+                only: files::within_trees(&cfg.trees, absolute(paths)?)
+                    .map_err(|e| (EXIT_CONFIG, e))?,
             }),
             false,
             "update",
@@ -204,11 +210,11 @@ fn run(cli: Cli) -> Outcome {
             );
         }
     }
-    if let Some(failure) = done.failure {
+    if let Some((code, why)) = done.failure {
         // Findings emitted before the failure stay visible; no summary pretends the run
-        // completed.
+        // completed. What no sink could record is named with the failure.
         let _ = out.commit();
-        return Err(failure);
+        return Err((code, with_lost(why, out.lost())));
     }
     let summary = Summary {
         t: now,
@@ -223,6 +229,17 @@ fn run(cli: Cli) -> Outcome {
     } else {
         0
     })
+}
+
+/// `why`, and each thing in `lost` that it does not already say.
+fn with_lost(mut why: String, lost: &[String]) -> String {
+    for l in lost {
+        if !why.contains(l.as_str()) {
+            why.push_str("; ");
+            why.push_str(l);
+        }
+    }
+    why
 }
 
 /// Paths named on the command line, absolute and without a trailing `/`.

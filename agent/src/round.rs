@@ -228,10 +228,13 @@ impl Agent {
 
     fn files(&self, mode: &Mode, out: &mut Output) -> Result<(), StepError> {
         if matches!(mode, Mode::Check { .. }) {
+            // A log that cannot be opened (a read-only state directory) does not blind the
+            // check: the findings are reported, and the round fails naming the log.
             let log = self.state.join("file_changes.log");
-            let sink = ChangeLog::open(&log, out.now())
-                .map_err(|e| (EXIT_IO, format!("cannot open {}: {e}", log.display())))?;
-            out.add(Box::new(sink));
+            match ChangeLog::open(&log, out.now()) {
+                Ok(sink) => out.add(Box::new(sink)),
+                Err(e) => out.lose(e.to_string()),
+            }
         }
         let db = self.db();
         let mut source = crate::platform::Pool::per_cpu();

@@ -120,12 +120,26 @@ impl Storage for StateDir {
     type Reader<'s> = Reader;
     type Writer<'s> = Writer;
 
+    /// Never through a symlink planted at the name: its target (a secret, another
+    /// user's file) would be read as state, or copied aside as a damaged one.
     fn load(&mut self, name: &str) -> io::Result<Option<Reader>> {
-        match File::open(self.file(name)?) {
+        let path = self.file(name)?;
+        let opened = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&path);
+        match opened {
             Ok(f) => Ok(Some(Reader {
                 file: BufReader::with_capacity(BUF, f),
             })),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "{} is a symbolic link: a state file must be a regular file (remove the link)",
+                    path.display()
+                ),
+            )),
             Err(e) => Err(e),
         }
     }
@@ -222,6 +236,24 @@ mod tests {
         s.remove("a").unwrap();
         s.remove("a").unwrap();
         assert!(s.load("a").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_symlinked_state_file_is_refused_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        fs::write(&secret, b"not state").unwrap();
+        std::os::unix::fs::symlink(&secret, dir.path().join("a")).unwrap();
+        let mut s = StateDir::new(dir.path());
+        let e = s.load("a").err().expect("a symlink was read as state");
+        assert!(e.to_string().contains("is a symbolic link"), "{e}");
+        assert!(e.to_string().contains("/a"), "{e}");
+        // Storing replaces the link itself (rename), never writes through it.
+        let mut w = s.store("a").unwrap();
+        w.write(b"state").unwrap();
+        w.commit().unwrap();
+        assert_eq!(fs::read(&secret).unwrap(), b"not state");
+        assert_eq!(fs::read(dir.path().join("a")).unwrap(), b"state");
     }
 
     #[test]

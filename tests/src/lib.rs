@@ -26,6 +26,7 @@ pub mod fixture;
 #[allow(unsafe_code)]
 pub mod fs;
 pub mod json;
+pub mod mountns;
 pub mod net;
 pub mod procs;
 pub mod prom;

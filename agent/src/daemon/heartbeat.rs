@@ -41,7 +41,8 @@ impl Heartbeat {
     /// The heartbeat in `state`, if `run` ever wrote one (one that cannot be read is
     /// none: the gap cannot be told, and a check of every tree runs all the same).
     pub fn load(state: &Path) -> Option<Heartbeat> {
-        let bytes = crate::limits::read(&state.join(FILE), crate::limits::HEARTBEAT).ok()?;
+        let bytes =
+            crate::state_file::read_limited(&state.join(FILE), crate::limits::HEARTBEAT).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 

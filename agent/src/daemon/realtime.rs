@@ -206,6 +206,7 @@ impl Checker {
         let _db = lock(&self.db);
         let now = SystemClock.now();
         let mut out = Output::new(self.json, now);
+        out.stdout_is_a_view();
         out.add(Box::new(Journal::new(&self.agent.state)));
         let cfg = &self.agent.cfg;
         if cfg.output.syslog {
@@ -275,10 +276,12 @@ impl Agent {
         let Mode::Paths { only, .. } = &mode else {
             return Err("a real-time check needs paths".into());
         };
+        // As in a round: a log that cannot be opened does not blind the check.
         let log = self.state.join("file_changes.log");
-        let sink = ChangeLog::open(&log, out.now())
-            .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
-        out.add(Box::new(sink));
+        match ChangeLog::open(&log, out.now()) {
+            Ok(sink) => out.add(Box::new(sink)),
+            Err(e) => out.lose(e.to_string()),
+        }
         let mut source = TouchedSource {
             only,
             pool: crate::platform::Pool::per_cpu(),

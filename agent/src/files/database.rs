@@ -1,8 +1,7 @@
 //! The file database on disk: atomic writes, and reads that verify before they believe.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use homeostat_core::fim::db::{self, DbError, Encoder, Header, TreeInfo, MAX_FRAME, PREAMBLE_LEN};
@@ -91,6 +90,8 @@ pub struct Verified {
     pub host: String,
     pub trees: Vec<OwnedTree>,
     pub count: u64,
+    /// Signed, and the signature verified with a configured key: without a key nothing
+    /// vouches for the bytes the trailer calls a signature (they are outside the digest).
     pub signed: bool,
     /// The journal head the database signs (none in version 1 databases).
     pub journal: Option<Head>,
@@ -109,7 +110,7 @@ pub struct OwnedTree {
 /// trailer's digest, count and signature, that every record decodes, and the order.
 /// Memory is constant in the number of records.
 pub fn verify(path: &Path, keys: &Keys) -> Result<Verified, DbFileError> {
-    let file = match File::open(path) {
+    let file = match crate::state_file::read(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(DbFileError::Missing(path.to_owned()))
@@ -167,7 +168,7 @@ pub fn verify(path: &Path, keys: &Keys) -> Result<Verified, DbFileError> {
             }
             Some(Event::Verified(t)) => {
                 v.count = t.count;
-                v.signed = t.signature.is_some();
+                v.signed = t.signature.is_some() && keys.verifying.is_some();
             }
             Some(Event::End) => {}
             // Every byte fed: whole, or cut short (`end` says where).
@@ -197,7 +198,7 @@ impl<'b> Section<'b> {
             Reader::records(buf, &infos, start.unwrap_or(0)).map_err(|e| invalid(&v.path, e))?;
         let src = match start {
             Some(start) => {
-                let mut file = File::open(&v.path).map_err(io_error(&v.path))?;
+                let mut file = crate::state_file::read(&v.path).map_err(io_error(&v.path))?;
                 file.seek(SeekFrom::Start(start))
                     .map_err(io_error(&v.path))?;
                 Some(Source::new(file))
@@ -272,11 +273,7 @@ impl DbWriter {
             .unwrap_or_default();
         let tmp = dir.join(format!("{name}.tmp.{}", std::process::id()));
         // 0600: the digests of every watched file are nobody else's business (AIDE too).
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
+        let file = crate::state_file::create_new(&tmp)?;
         let mut buf = vec![0u8; MAX_FRAME.max(db::MAX_HEADER + PREAMBLE_LEN)];
         let (enc, n) = Encoder::begin(header, &mut buf).map_err(to_io)?;
         let mut out = BufWriter::with_capacity(256 * 1024, file);
@@ -378,4 +375,69 @@ fn process_exists(pid: u32) -> bool {
     #[allow(unsafe_code)]
     let rc = unsafe { libc::kill(pid, 0) };
     rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use homeostat_core::fim::entry::{Kind, Meta};
+
+    /// A database of two records at `dest`, signed when `keys` can sign.
+    fn write(dest: &Path, keys: &Keys) {
+        let mut trees = heapless::Vec::new();
+        trees
+            .push(TreeInfo {
+                root: b"/t",
+                algorithm: 1,
+                attrs: 0xff,
+            })
+            .unwrap();
+        let h = Header {
+            created: 1_700_000_000,
+            host: "h",
+            trees,
+        };
+        let mut w = DbWriter::create(dest, &h).unwrap();
+        for p in [&b"/t"[..], b"/t/a"] {
+            let e = Entry {
+                path: p.to_vec(),
+                target: None,
+                meta: Meta::empty(Kind::File),
+            };
+            w.push(0, &e).unwrap();
+        }
+        w.commit(keys, None).unwrap();
+    }
+
+    /// "Signed" means verified: a signed database read without a key is not called
+    /// signed, and no flipped byte at the end of an unsigned one is ever called signed.
+    #[test]
+    fn an_unsigned_database_with_a_flipped_trailer_byte_is_never_called_signed() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("files.db");
+        let key = dir.path().join("key");
+        let public = crate::files::signing::keygen(&key).unwrap();
+        let signer = Keys::load(Some(&key), Some(&public)).unwrap();
+        write(&db, &signer);
+        assert!(verify(&db, &signer).unwrap().signed);
+        assert!(!verify(&db, &Keys::default()).unwrap().signed);
+
+        write(&db, &Keys::default());
+        let file = fs::read(&db).unwrap();
+        assert!(!verify(&db, &Keys::default()).unwrap().signed);
+        // The end marker, the journal head and the trailer.
+        let end = 1 + db::HEAD_LEN + db::TRAILER_LEN;
+        for at in file.len() - end..file.len() {
+            for mask in [0x01u8, 0x80, 0xff] {
+                let mut bad = file.clone();
+                bad[at] ^= mask;
+                fs::write(&db, &bad).unwrap();
+                for keys in [&Keys::default(), &signer] {
+                    if let Ok(v) = verify(&db, keys) {
+                        panic!("byte {at} ^ {mask:#04x} accepted (signed: {})", v.signed);
+                    }
+                }
+            }
+        }
+    }
 }

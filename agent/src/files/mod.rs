@@ -74,6 +74,30 @@ impl Mode {
     }
 }
 
+/// The paths of `update PATH…`, each in a configured tree (or above one, which it then
+/// covers); an error naming the first that is neither, and the trees, since accepting
+/// it would silently accept nothing.
+pub fn within_trees(trees: &[Tree], paths: Vec<Vec<u8>>) -> Result<Vec<Vec<u8>>, String> {
+    let roots = || trees.iter().map(|t| &t.spec.root[..]);
+    for p in &paths {
+        let covered = roots().any(|r| p[..] == *r || join::is_under(p, r) || join::is_under(r, p));
+        if !covered {
+            let listed: Vec<String> = roots()
+                .map(|r| crate::output::escape::escape(r).to_string())
+                .collect();
+            return Err(format!(
+                "update {}: not in any configured tree ({}); nothing to update",
+                crate::output::escape::escape(p),
+                match listed.is_empty() {
+                    true => String::from("no [[files]] configured"),
+                    false => listed.join(", "),
+                }
+            ));
+        }
+    }
+    Ok(paths)
+}
+
 /// One run of `mode` over the configured trees, walked by `source`, against the database
 /// at `db_path`; its findings were found as `origin` says (on schedule, in real time, by
 /// a rescan).
@@ -130,12 +154,19 @@ pub fn run_via<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
     // `accept = "verified"` writes the database of a plain check too, for what it accepts.
     let accept_only = matches!(mode, Mode::Check { update: false })
         && packages.as_ref().is_some_and(Packages::accepts);
+    // A database that cannot be written (a read-only state directory, a full disk) does
+    // not blind the run: everything is still compared and reported, and the run fails at
+    // the end naming it; the old database stays as it was.
+    let mut unwritten: Option<String> = None;
     let mut writer = match mode.core().writes() || accept_only {
         false => None,
-        true => Some(
-            DbWriter::create(db_path, &header)
-                .map_err(io_fail("cannot write database", db_path))?,
-        ),
+        true => match DbWriter::create(db_path, &header) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                unwritten = Some(not_written(db_path, &e));
+                None
+            }
+        },
     };
     if let Some(v) = old.as_ref().filter(|_| !quiet) {
         for t in &v.trees {
@@ -150,24 +181,36 @@ pub fn run_via<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
         }
     }
     if let (Some(p), Some(_)) = (packages.as_mut(), &writer) {
-        p.begin()
-            .map_err(io_fail("cannot write owners beside", db_path))?;
+        // As for the database: a full disk stops the recording, not the report.
+        if let Err(e) = p.begin() {
+            unwritten = Some(format!(
+                "cannot write owners beside {}: {e}; so the database was not written: what \
+                 was reported will be reported again",
+                db_path.display()
+            ));
+            writer = None;
+        }
     }
     let progress = Progress::new(!rep.json());
     let mut any_accepted = false;
     let mut any_change = false;
     let mut sbuf = Section::buffer();
     for (i, tree) in cfg.trees.iter().enumerate() {
+        let writing = match unwritten {
+            None => writer.as_mut(),
+            Some(_) => None,
+        };
         let mut out = Out {
             tree,
             index: i as u16,
             rep: &mut *rep,
-            writer: writer.as_mut(),
+            writer: writing,
             db: db_path,
             packages: packages.as_mut(),
             accept_only,
             accepted: false,
             origin,
+            unwritten: &mut unwritten,
         };
         let section = match &old {
             None => None,
@@ -179,26 +222,48 @@ pub fn run_via<F: FileSource<Tree = TreeSpec, Item: Found<Path = Vec<u8>>>>(
         any_accepted |= out.accepted;
     }
     progress.finish();
+    if unwritten.is_some() {
+        // Dropped unfinished: its temporary goes, the old database stays.
+        writer = None;
+    }
     if let Some(w) = writer {
         // A check that found nothing leaves the database as it was: same content, no
         // rewrite. Init and update always write.
         if mode.core().commits(any_change) || any_accepted {
             // Every sink has the findings (written, and on disk for files) before the
             // baseline accepts them: a crash in between reports them again next time.
-            rep.commit().map_err(out_err)?;
+            rep.commit().map_err(|e| {
+                Failure::Io(format!(
+                    "cannot write report: {e}; so database {} was not written: what was \
+                     reported will be reported again",
+                    db_path.display()
+                ))
+            })?;
             // The journal holds them now too: the database signs its head as it is.
             let journal = crate::journal::file::beside(db_path);
             let head = crate::journal::file::head(&journal)
                 .map_err(io_fail("cannot read the journal's head from", &journal))?;
             w.commit(keys, head)
-                .map_err(io_fail("cannot write database", db_path))?;
+                .map_err(|e| Failure::Io(not_written(db_path, &e)))?;
             if let Some(p) = packages.as_mut() {
                 p.commit()
                     .map_err(io_fail("cannot write owners beside", db_path))?;
             }
         }
     }
-    Ok(())
+    match unwritten {
+        Some(why) => Err(Failure::Io(why)),
+        None => Ok(()),
+    }
+}
+
+/// The failure of a database that could not be written, after the run reported all.
+fn not_written(db: &Path, e: &std::io::Error) -> String {
+    format!(
+        "cannot write database {}: {e}; what was reported was not recorded and will be \
+         reported again",
+        db.display()
+    )
 }
 
 fn out_err(e: std::io::Error) -> Failure {
@@ -219,6 +284,8 @@ struct Out<'a, 'w> {
     /// Something was accepted by `accept`.
     accepted: bool,
     origin: &'a Origin<'a>,
+    /// Why the new database could not be written: nothing more is pushed to it.
+    unwritten: &'a mut Option<String>,
 }
 
 impl Out<'_, '_> {
@@ -403,8 +470,12 @@ impl Out<'_, '_> {
             }
         };
         if let (Some(e), Some(w)) = (kept, self.writer.as_deref_mut()) {
-            w.push(self.index, e)
-                .map_err(io_fail("cannot write database", self.db))?;
+            if let Err(err) = w.push(self.index, e) {
+                // A full disk: keep comparing and reporting; the writer is dropped after.
+                *self.unwritten = Some(not_written(self.db, &err));
+                self.writer = None;
+                return Ok(());
+            }
             if let Some(p) = self.packages.as_deref_mut() {
                 p.keep(&e.path, keep == Keep::Old, self.rep)
                     .map_err(out_err)?;

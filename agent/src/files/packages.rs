@@ -237,7 +237,7 @@ impl Packages {
             sidecar: sidecar_of(db),
             out: None,
         };
-        let f = match File::open(&p.sidecar) {
+        let f = match crate::state_file::read(&p.sidecar) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(p),
             Err(e) => {
@@ -451,12 +451,14 @@ impl Packages {
             .sidecar
             .with_extension(format!("owners.tmp.{}", std::process::id()));
         // 0600 like the database it describes, whatever the umask.
-        let f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
+        let f = crate::state_file::open_with(
+            &tmp,
+            OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600),
+        )?;
         self.out = Some((tmp, BufWriter::new(f)));
         Ok(())
     }

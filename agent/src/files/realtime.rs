@@ -191,7 +191,7 @@ fn gather<W: WatchSource<Error: std::fmt::Display>>(
                 .max(Duration::from_millis(5))
         });
         if let Err(e) = watcher.wait(timeout, &mut |w| pending.add(w, skip)) {
-            eprintln!("homeostat: real-time watch stopped: {e}");
+            crate::output::stdio::say(&format!("real-time watch stopped: {e}"));
             return;
         }
         shared.watches.store(watcher.watches(), Ordering::Relaxed);

@@ -1,9 +1,9 @@
 //! The journal file: its last line read from the end, and chained lines appended under an
 //! exclusive lock, so that a `run` daemon and a `check` writing at once keep one chain.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use homeostat_core::journal::{self, Head, GENESIS, PREFIX_MAX};
@@ -149,7 +149,7 @@ fn count_lines(file: &File, len: u64) -> io::Result<u64> {
 /// durable first, since another writer's lines may not be fsync'd yet and a head signed
 /// above what a crash leaves would read as a cut journal.
 pub fn head(path: &Path) -> io::Result<Option<Head>> {
-    let file = match File::open(path) {
+    let file = match crate::state_file::read(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
@@ -176,12 +176,7 @@ pub fn append(path: &Path, events: &[Vec<u8>], sync: bool) -> io::Result<Appende
         return Ok(Appended::default());
     }
     let existed = path.exists();
-    let file = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .open(path)?;
+    let file = crate::state_file::append(path)?;
     // Another writer may have appended since this one last looked: the tail is read under
     // the lock, every time.
     file.lock()?;
@@ -202,7 +197,13 @@ pub fn append(path: &Path, events: &[Vec<u8>], sync: bool) -> io::Result<Appende
         out.push(b'\n');
         seq += 1;
     }
-    (&file).write_all(&out)?;
+    let len = file.metadata()?.len();
+    if let Err(e) = (&file).write_all(&out) {
+        // A full disk: the space a part-written batch took is given back, so that the
+        // journal never ends in a torn line the next append must chain after.
+        let _ = file.set_len(len);
+        return Err(e);
+    }
     if sync {
         file.sync_data()?;
         if !existed {
@@ -220,7 +221,7 @@ pub fn append(path: &Path, events: &[Vec<u8>], sync: bool) -> io::Result<Appende
 
 /// Makes the journal's data durable (after appends made without `sync`).
 pub fn sync(path: &Path) -> io::Result<()> {
-    let file = OpenOptions::new().append(true).open(path)?;
+    let file = crate::state_file::existing_for_append(path)?;
     file.sync_data()?;
     sync_parent(path);
     Ok(())

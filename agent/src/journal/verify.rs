@@ -1,7 +1,6 @@
 //! `homeostat verify-journal`: the chain line by line, against the head the database
 //! signs, after the database itself is verified with the configured keys.
 
-use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -120,7 +119,7 @@ fn check(path: &Path, signed: Option<Head>) -> io::Result<Verdict> {
         lines,
         why: b.defect.to_string(),
     };
-    let file = match File::open(path) {
+    let file = match crate::state_file::read(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Ok(match v.finish() {

@@ -185,13 +185,15 @@ impl State {
 /// Holds `logscan.lock` (waiting up to two minutes for another scan to finish).
 pub fn lock(dir: &Path) -> Result<File, Error> {
     let p = dir.join(LOCK_FILE);
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(&p)
-        .map_err(|e| Error::Io(format!("cannot open {}: {e}", p.display())))?;
+    let f = crate::state_file::open_with(
+        &p,
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600),
+    )
+    .map_err(|e| Error::Io(format!("cannot open {}: {e}", p.display())))?;
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         // SAFETY: flock on a descriptor this function owns; no memory is passed.

@@ -3,7 +3,6 @@
 //! classes, and the last findings of the journal. Drawn with ratatui; every string from
 //! outside (names, paths, messages) passes through [`sanitize`] first.
 
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
@@ -94,7 +93,7 @@ impl Snapshot {
 
 /// The last findings in the journal (files, alerts, warnings, ports, peers), newest last.
 fn findings(journal: &Path) -> Vec<String> {
-    let Ok(mut f) = File::open(journal) else {
+    let Ok(mut f) = crate::state_file::read(journal) else {
         return Vec::new();
     };
     let len = f.metadata().map_or(0, |m| m.len());

@@ -151,6 +151,13 @@ mod tests {
         assert_eq!(d.learner.age(), 0);
         assert_eq!(said.len(), 1, "{said:?}");
         assert!(dir.join("learner.state.damaged").exists() && !p.exists());
+        // The copy aside is as private as the state it comes from.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(dir.join("learner.state.damaged"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "learner.state.damaged is {mode:o}");
         let _ = fs::remove_dir_all(dir);
     }
 }

@@ -47,11 +47,11 @@ impl Journal {
         })?;
         // Said once per damage: the first append after it ends the journal whole again.
         if let Some(line) = done.after_damaged {
-            eprintln!(
-                "homeostat: warning: {} line {line} is damaged; later events are chained \
+            crate::output::stdio::say(&format!(
+                "warning: {} line {line} is damaged; later events are chained \
                  after it (`homeostat verify-journal` names it)",
                 escape(self.path.as_os_str().as_bytes())
-            );
+            ));
         }
         self.pending.clear();
         self.bytes = 0;

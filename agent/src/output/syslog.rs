@@ -64,10 +64,10 @@ impl Syslog {
 
 fn unreachable_once(path: &Path, e: &io::Error) {
     if !WARNED.swap(true, Ordering::Relaxed) {
-        eprintln!(
-            "homeostat: warning: {}: syslog socket unreachable, findings not sent to syslog: {e}",
+        crate::output::stdio::say(&format!(
+            "warning: {}: syslog socket unreachable, findings not sent to syslog: {e}",
             super::escape::escape(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()))
-        );
+        ));
     }
 }
 

@@ -77,7 +77,7 @@ impl<W: Write> Text<W> {
     fn warning(&mut self, w: &Warning<'_>) -> io::Result<()> {
         // Standard error interleaves with what standard output has shown so far.
         self.out.flush()?;
-        eprintln!("homeostat: warning: {}", warning_text(w));
+        super::stdio::say(&format!("warning: {}", warning_text(w)));
         Ok(())
     }
 

@@ -84,7 +84,7 @@ impl Pins {
     /// The pinned key of `host`.
     pub fn pinned(&self, host: &str) -> io::Result<Pin> {
         let path = self.key_file(host);
-        match crate::limits::read(&path, MAX_KEY_TEXT) {
+        match crate::state_file::read_limited(&path, MAX_KEY_TEXT) {
             Ok(text) => Ok(parse_key(&text).map_or(Pin::Unreadable, Pin::Key)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Pin::None),
             // Longer than any key: not one.
@@ -101,12 +101,14 @@ impl Pins {
             .dir
             .join(format!("{host}.key.tmp.{}", std::process::id()));
         let written = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
+            let mut f = crate::state_file::open_with(
+                &tmp,
+                OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600),
+            )?;
             writeln!(f, "{}", key_hex(key))?;
             f.sync_all()?;
             fs::hard_link(&tmp, &path)
@@ -120,7 +122,7 @@ impl Pins {
     /// Makes the verified download of `host` its copy, atomically.
     pub fn keep_download(&self, host: &str) -> io::Result<()> {
         let (from, to) = (self.download(host), self.copy(host));
-        File::open(&from)
+        crate::state_file::read(&from)
             .and_then(|f| f.sync_all())
             .and_then(|()| fs::rename(&from, &to))
             .map_err(|e| with_path(e, &to))?;

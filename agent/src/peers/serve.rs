@@ -31,13 +31,13 @@ pub fn command(cfg: &Config, keys: &Keys, state: &Path) -> Outcome {
             .map_err(|e| (IO, format!("serve: cannot watch SIGTERM: {e}")))?;
         let mut int = signal(SignalKind::interrupt())
             .map_err(|e| (IO, format!("serve: cannot watch SIGINT: {e}")))?;
-        eprintln!("homeostat: serving on {at}");
+        crate::output::stdio::say(&format!("serving on {at}"));
         tokio::select! {
             () = server::serve(listener, shared) => {}
             _ = term.recv() => {}
             _ = int.recv() => {}
         }
-        eprintln!("homeostat: serve: stopped");
+        crate::output::stdio::say("serve: stopped");
         Ok(0)
     });
     // Blocking reads still running are abandoned, not waited for.

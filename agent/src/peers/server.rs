@@ -72,7 +72,7 @@ impl Shared {
 /// The server's log line about a client (stderr). `msg` must already have escaped what
 /// the client sent.
 pub fn log(peer: SocketAddr, msg: &str) {
-    eprintln!("homeostat: serve: {peer}: {msg}");
+    crate::output::stdio::say(&format!("serve: {peer}: {msg}"));
 }
 
 /// Listens on `addr`; the error names the address.
@@ -101,7 +101,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
             Err(e) => {
                 // Out of descriptors, or a connection reset before accept: say so and
                 // try again shortly rather than spin.
-                eprintln!("homeostat: serve: accept: {}", sanitize(&e.to_string()));
+                crate::output::stdio::say(&format!("serve: accept: {}", sanitize(&e.to_string())));
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
@@ -148,7 +148,7 @@ pub fn raise_nofile() {
     if lim.maximum.is_some() && lim.current != lim.maximum {
         lim.current = lim.maximum;
         if let Err(e) = setrlimit(Resource::Nofile, lim) {
-            eprintln!("homeostat: serve: cannot raise the open-file limit: {e}");
+            crate::output::stdio::say(&format!("serve: cannot raise the open-file limit: {e}"));
         }
     }
 }
@@ -191,7 +191,7 @@ pub fn start_thread(cfg: &Config, keys: &Keys, state: &Path) -> Result<(), Strin
         .map_err(|e| format!("[peers] listen: cannot start the server thread: {e}"))?;
     match rx.recv() {
         Ok(Ok(at)) => {
-            eprintln!("homeostat: serving on {at}");
+            crate::output::stdio::say(&format!("serving on {at}"));
             Ok(())
         }
         Ok(Err(e)) => Err(e),

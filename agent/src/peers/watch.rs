@@ -252,14 +252,16 @@ async fn neighbour(host: String, pins: Pins, timeouts: Timeouts) -> Result<Found
         }
     };
     let download = pins.download(&host);
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&download)
-        .map(|f| BufWriter::with_capacity(64 * 1024, f))
-        .map_err(|e| format!("cannot create {}: {e}", download.display()))?;
+    let mut file = crate::state_file::open_with(
+        &download,
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600),
+    )
+    .map(|f| BufWriter::with_capacity(64 * 1024, f))
+    .map_err(|e| format!("cannot create {}: {e}", download.display()))?;
     let fetched = fetch(&host, "/v1/files.db", MAX_DATABASE, timeouts, &mut file).await;
     let flushed = file.flush();
     drop(file);

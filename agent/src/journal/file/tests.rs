@@ -61,7 +61,11 @@ fn a_torn_or_damaged_last_line_is_kept_and_chained_after() {
     let p = path(dir.path());
     append(&p, &[event(1), event(2)], true).unwrap();
     // A crash mid-line: half of a third line, no newline.
-    let mut f = OpenOptions::new().read(true).append(true).open(&p).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .append(true)
+        .open(&p)
+        .unwrap();
     f.write_all(b"{\"seq\":3,\"prev\":\"12").unwrap();
     let t = tail(&f).unwrap();
     assert!(t.unterminated);

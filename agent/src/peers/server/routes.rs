@@ -124,10 +124,15 @@ pub async fn answer<B>(req: &Request<B>, shared: &Arc<Shared>) -> Answer {
     }
 }
 
-/// A file of the state directory as a streamed body of the length it has now.
+/// A file of the state directory as a streamed body of the length it has now; never
+/// through a symlink planted at its name (its target would be served to the neighbours).
 async fn open(path: &Path) -> Result<Body, String> {
-    let f = tokio::fs::File::open(path)
+    let f = tokio::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
         .await
+        .map_err(|e| crate::state_file::refused(path, e))
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let len = f
         .metadata()
@@ -162,6 +167,17 @@ mod tests {
 
     fn status(a: &Answer) -> u16 {
         a.response.status().as_u16()
+    }
+
+    /// A symlink planted as `files.db` is not served: its target stays private.
+    #[tokio::test]
+    async fn a_symlinked_database_is_not_served() {
+        let d = tempfile::tempdir().unwrap();
+        let secret = d.path().join("secret");
+        std::fs::write(&secret, b"not a database").unwrap();
+        std::os::unix::fs::symlink(&secret, d.path().join("files.db")).unwrap();
+        let a = answer(&req(Method::GET, "/v1/files.db", &[]), &shared(d.path())).await;
+        assert_ne!(status(&a), 200);
     }
 
     #[tokio::test]

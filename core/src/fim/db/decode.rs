@@ -35,11 +35,11 @@ pub fn decode_trailer(t: &[u8]) -> Result<Trailer, DbError> {
     digest.copy_from_slice(&t[16..48]);
     let signature = match t[48] {
         0 if t[49..].iter().all(|b| *b == 0) => None,
-        // A flag flipped from 0 leaves zeros where the signature goes; without a key
-        // nothing else would refuse it, and the database would be reported as signed.
+        // The flag and signature are outside the digest: a flag set over no signature (one
+        // flipped byte of an unsigned trailer) is damage, never a signature.
         1 if t[49..].iter().all(|b| *b == 0) => {
             return Err(DbError::Corrupt(
-                "trailer signature flag (set, but no signature)",
+                "trailer signature flag set but no signature",
             ))
         }
         1 => {

@@ -436,3 +436,33 @@ fn a_version_1_database_has_no_head_and_still_reads() {
     assert!(seen.verified);
     assert_eq!(seen.records.len(), ENTRIES.len());
 }
+
+/// The flag and signature lie outside the digest, so a flipped bit there is the one
+/// damage the digest cannot see: every byte of the end (marker, journal head, trailer)
+/// of an unsigned database, flipped by three masks, is refused, and the hook is never
+/// handed a signature (a reader without a key must not call it signed).
+#[test]
+fn every_flipped_trailer_byte_of_an_unsigned_database_is_refused() {
+    let file = good();
+    let end = 1 + HEAD_LEN + TRAILER_LEN;
+    let mut tried = 0;
+    for at in file.len() - end..file.len() {
+        for mask in [0x01u8, 0x80, 0xff] {
+            let mut bad = file.clone();
+            bad[at] ^= mask;
+            let mut handed_a_signature = false;
+            let hook = |_: &[u8; 32], s: Option<&[u8; 64]>| {
+                handed_a_signature |= s.is_some();
+                Ok(())
+            };
+            let r = read(&bad, 64, &mut [0u8; MAX_FRAME], hook);
+            assert!(r.is_err(), "byte {at} ^ {mask:#04x} accepted");
+            assert!(
+                !handed_a_signature,
+                "byte {at} ^ {mask:#04x} read as signed"
+            );
+            tried += 1;
+        }
+    }
+    assert_eq!(tried, 3 * end);
+}
