@@ -389,9 +389,14 @@ impl Learner {
         self.iterations = self.iterations.saturating_add(1);
     }
 
-    /// Raises (or renews) a persistent class until `expiry`.
+    /// Raises (or renews) a persistent class until `expiry`, ending the same kind in the
+    /// other direction ([`Kind::opposite`]): the latest direction wins.
     fn raise(&mut self, obs: u8, kind: Kind, expiry: i64) {
         let bit = kind.bit();
+        if let Some(other) = kind.opposite() {
+            let other = other.bit();
+            self.live.retain(|e| !(e.obs == obs && e.kind == other));
+        }
         if let Some(e) = self.live.iter_mut().find(|e| e.obs == obs && e.kind == bit) {
             e.expiry = e.expiry.max(expiry);
         } else if self
