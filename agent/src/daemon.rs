@@ -260,6 +260,7 @@ impl<C: Clock> Rounds for Daemon<C> {
                 // Feeds are rebuilt from the new [monitor]; the learned state is kept.
                 if let Some(s) = self.agent.session.as_mut() {
                     if let Some(m) = self.agent.cfg.monitor.as_ref() {
+                        s.interval = m.interval;
                         match crate::monitor::live::feeds(m) {
                             Ok(mon) => s.monitor = Some(mon),
                             Err(e) => say(&format!("[monitor]: {e}; keeping the previous feeds")),

@@ -541,3 +541,24 @@ fn high_and_low_ldt_of_one_observable_never_live_together() {
         }
     }
 }
+
+#[test]
+fn assess_judges_against_the_table_and_learns_nothing() {
+    let (mut table, mut l, id) = primed();
+    let mut r = Report::new();
+    l.sample(&mut table, T0, &one(id, 100.0), &mut r);
+    let (table0, l0) = (table.clone(), l.clone());
+    let mut a = Report::new();
+    l.assess(&table, T0 - 604_800, &one(id, 100.0), &mut a);
+    assert!(table[..] == table0[..]);
+    assert_eq!(l, l0);
+    let o = a.get(id).unwrap();
+    assert_eq!(a.t(), T0 - 604_800);
+    assert_eq!(o.value, 100.0);
+    assert_eq!(o.classes.ldt, None);
+    assert!(o.classes.live.is_empty());
+    assert!(matches!(
+        o.classes.verdict,
+        Verdict::Signal { dir: Dir::High, .. }
+    ));
+}
