@@ -62,12 +62,25 @@ pub fn schedule(rounds: &mut impl Rounds, intervals: (Duration, Duration)) -> st
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
         let mut hup = signal(SignalKind::hangup())?;
+        // Also a flag the round itself sees: a slow measure command is killed at once
+        // instead of holding the exit for its whole timeout.
+        let stop = crate::platform::command::stop_flag();
+        for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+            signal_hook::flag::register(sig, std::sync::Arc::clone(&stop))?;
+        }
         let (mut every, mut files_every) = intervals;
         let mut tick = interval(every);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut files_due = Instant::now();
         loop {
+            if crate::platform::command::stopping() {
+                break;
+            }
             tokio::select! {
+                // A stop wins over a round that is due as well.
+                biased;
+                _ = term.recv() => break,
+                _ = int.recv() => break,
                 _ = tick.tick() => {
                     let files = Instant::now() >= files_due;
                     if files {
@@ -86,8 +99,6 @@ pub fn schedule(rounds: &mut impl Rounds, intervals: (Duration, Duration)) -> st
                     }
                     files_every = f;
                 }
-                _ = term.recv() => break,
-                _ = int.recv() => break,
             }
         }
         rounds.finish();

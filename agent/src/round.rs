@@ -109,6 +109,12 @@ impl Agent {
         if sample {
             let weekly = match measurements::run(&self.cfg, &self.state, out) {
                 Ok(w) => w,
+                // The process is exiting: the round is abandoned, nothing of it learned
+                // or saved, so the state on disk stays the last complete round's.
+                Err(measurements::Error::Stopped) => {
+                    done.failure = failure;
+                    return done;
+                }
                 Err(e) => {
                     fail(measure_failure(e));
                     Vec::new()
@@ -305,5 +311,6 @@ fn measure_failure(e: measurements::Error) -> StepError {
     match e {
         measurements::Error::State(m) => (EXIT_DATABASE, m),
         measurements::Error::Io(m) => (EXIT_IO, m),
+        measurements::Error::Stopped => (EXIT_IO, "stopped: homeostat is exiting".into()),
     }
 }
