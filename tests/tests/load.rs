@@ -59,7 +59,7 @@ impl Drop for Sleepers {
 /// hard limit, which only a privileged process raises). Closed with an RST (linger 0) as
 /// the holders are killed, so no TIME_WAIT is left behind to hold ports.
 struct Connections {
-    holders: Sleepers,
+    _holders: Sleepers,
     _listeners: Vec<TcpListener>,
     port: u16,
     sockets: usize,
@@ -93,7 +93,7 @@ impl Connections {
             }
         }
         Connections {
-            holders,
+            _holders: holders,
             _listeners: listeners,
             port,
             sockets,
