@@ -197,6 +197,8 @@ impl<C> Daemon<C> {
 impl<C: Clock> Rounds for Daemon<C> {
     fn round(&mut self, files: bool) {
         let now = self.clock.now();
+        // Read together, so a long file check before the sample is no step of the clock.
+        self.agent.boot = Some(crate::monitor::clock_step::boot_clock());
         let mut out = self.output(now);
         self.agent.rescan = self.watch_gap(now, &mut out);
         let db = self.watch.db.clone();

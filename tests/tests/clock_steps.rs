@@ -207,3 +207,37 @@ fn clock_stepped_forward_a_week_then_back_is_reported_once_each() {
     d.stop();
     assert!(store(&fx.state) == learned, "the state saved at exit too");
 }
+
+/// A round slowed by what comes before its sample (here a measure command; a long file
+/// check alike) is no step of the clock: the boot clock is read with the wall clock at
+/// the start of each round, not at the sample.
+#[test]
+fn a_slow_round_is_no_clock_step() {
+    let fx = Fixture::bare();
+    let slow = fx.dir.path().join("slow");
+    let cmd = format!(
+        "if [ -e {s} ]; then rm -f {s}; sleep 5; fi; echo hit",
+        s = slow.display()
+    );
+    std::fs::write(
+        &fx.config,
+        format!(
+            "[monitor]\ninterval = \"1s\"\n\n[[measure]]\nname = \"slow\"\ncommand = {cmd:?}\n\
+             match = \"^hit$\"\ntimeout = \"30s\"\n"
+        ),
+    )
+    .unwrap();
+    let d = Daemon::start(&fx);
+    let limit = Duration::from_secs(60);
+    d.wait("two samples", limit, |l| class_lists(l).len() >= 2);
+    std::fs::write(&slow, "").unwrap();
+    let n = class_lists(&d.lines()).len();
+    // The slow round, then three after it.
+    d.wait("four more samples", limit, |l| {
+        class_lists(l).len() >= n + 4
+    });
+    assert!(!slow.exists(), "the slow round ran");
+    let warned = clock_warnings(&d.lines());
+    assert!(warned.is_empty(), "{warned:?}");
+    d.stop();
+}

@@ -10,6 +10,9 @@
 //! - **Forward**: learned as the time the clock now says (the slot of the new time of week;
 //!   persistent classes expire by it). Reported once; seen only while a process samples
 //!   twice (the daemon): between processes a forward jump is a downtime, reported as `gap`.
+//!
+//! The boot clock is read with the wall clock at the start of each round, so a round's
+//! file check before its sample does not count as a step.
 
 use std::time::Duration;
 
@@ -58,19 +61,9 @@ impl Step {
 pub enum Source {
     /// Read from a record (`replay`): no boot clock to compare with.
     Recorded,
-    /// Taken now: the boot clock when the wall clock was read, and the sampling interval
-    /// (the unit of the slack for a step forward).
+    /// Taken live (the daemon's rounds): the boot clock read with the wall clock, and the
+    /// sampling interval (the unit of the slack for a step forward).
     Live { boot: Duration, interval: Duration },
-}
-
-impl Source {
-    /// A sample taken now, every `interval`.
-    pub fn live(interval: Duration) -> Source {
-        Source::Live {
-            boot: boot_clock(),
-            interval,
-        }
-    }
 }
 
 /// What to do with one sample.

@@ -96,11 +96,13 @@ impl Session {
         })
     }
 
-    /// One sample at epoch `t`: the platform's measurements (if any) and `extra` values
+    /// One sample at epoch `t`, read when the boot clock read `boot` (the daemon's rounds;
+    /// `None` for a single `scan`): the platform's measurements (if any) and `extra` values
     /// (weekly log measurements), learned and printed.
     pub fn sample(
         &mut self,
         t: i64,
+        boot: Option<std::time::Duration>,
         extra: &[(String, f64)],
         out: &mut impl Sink<Error = io::Error>,
     ) -> anyhow::Result<Taken> {
@@ -109,8 +111,13 @@ impl Session {
             Some(monitor) => monitor.sample(registry),
             None => monitor::Sample::default(),
         };
-        // The boot clock as near the wall clock's reading as a sample can be.
-        let source = Source::live(self.interval);
+        let source = match boot {
+            Some(boot) => Source::Live {
+                boot,
+                interval: self.interval,
+            },
+            None => Source::Recorded,
+        };
         feed(
             &m,
             extra,
