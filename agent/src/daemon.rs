@@ -62,12 +62,25 @@ pub fn schedule(rounds: &mut impl Rounds, intervals: (Duration, Duration)) -> st
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
         let mut hup = signal(SignalKind::hangup())?;
+        // Also a flag the round itself sees: a slow measure command is killed at once
+        // instead of holding the exit for its whole timeout.
+        let stop = crate::platform::command::stop_flag();
+        for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+            signal_hook::flag::register(sig, std::sync::Arc::clone(&stop))?;
+        }
         let (mut every, mut files_every) = intervals;
         let mut tick = interval(every);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut files_due = Instant::now();
         loop {
+            if crate::platform::command::stopping() {
+                break;
+            }
             tokio::select! {
+                // A stop wins over a round that is due as well.
+                biased;
+                _ = term.recv() => break,
+                _ = int.recv() => break,
                 _ = tick.tick() => {
                     let files = Instant::now() >= files_due;
                     if files {
@@ -86,8 +99,6 @@ pub fn schedule(rounds: &mut impl Rounds, intervals: (Duration, Duration)) -> st
                     }
                     files_every = f;
                 }
-                _ = term.recv() => break,
-                _ = int.recv() => break,
             }
         }
         rounds.finish();
@@ -187,6 +198,8 @@ impl<C> Daemon<C> {
 impl<C: Clock> Rounds for Daemon<C> {
     fn round(&mut self, files: bool) {
         let now = self.clock.now();
+        // Read together, so a long file check before the sample is no step of the clock.
+        self.agent.boot = Some(crate::monitor::clock_step::boot_clock());
         let mut out = self.output(now);
         self.agent.rescan = self.watch_gap(now, &mut out);
         let db = self.watch.db.clone();
@@ -261,6 +274,7 @@ impl<C: Clock> Rounds for Daemon<C> {
                 // Feeds are rebuilt from the new [monitor]; the learned state is kept.
                 if let Some(s) = self.agent.session.as_mut() {
                     if let Some(m) = self.agent.cfg.monitor.as_ref() {
+                        s.interval = m.interval;
                         match crate::monitor::live::feeds(m) {
                             Ok(mon) => s.monitor = Some(mon),
                             Err(e) => say(&format!("[monitor]: {e}; keeping the previous feeds")),

@@ -2,6 +2,7 @@
 //! together, schedules rounds, and renders what they find (see `docs/architecture.md`).
 
 mod cli;
+mod clock;
 mod config;
 mod daemon;
 mod exit;
@@ -97,7 +98,7 @@ fn run(cli: Cli) -> Outcome {
         .map_err(|e| (EXIT_CONFIG, e))?;
     permissions::state_dir(&state)?;
     // The one reading of the wall clock for this command: every finding carries it.
-    let clock = platform::SystemClock;
+    let clock = clock::Wall::from_env();
     let now = clock.now();
     let mut out = Output::new(cli.json, now);
     // Every command that reports events journals them (samples excepted, by the sink),

@@ -53,6 +53,9 @@ pub struct Agent {
     pub session: Option<Session>,
     /// The next file check is the rescan after a gap in the watch (`"via":"rescan"`).
     pub rescan: bool,
+    /// The boot clock read with this round's wall clock (`run`), against which a step of
+    /// the wall clock is measured; `None` where there is no previous round to compare.
+    pub boot: Option<std::time::Duration>,
 }
 
 /// What a round found, for the caller's exit status.
@@ -77,6 +80,7 @@ impl Agent {
             host: crate::state_dir::hostname(),
             session: None,
             rescan: false,
+            boot: None,
         }
     }
 
@@ -109,6 +113,12 @@ impl Agent {
         if sample {
             let weekly = match measurements::run(&self.cfg, &self.state, out) {
                 Ok(w) => w,
+                // The process is exiting: the round is abandoned, nothing of it learned
+                // or saved, so the state on disk stays the last complete round's.
+                Err(measurements::Error::Stopped) => {
+                    done.failure = failure;
+                    return done;
+                }
                 Err(e) => {
                     fail(measure_failure(e));
                     Vec::new()
@@ -275,7 +285,7 @@ impl Agent {
         let Some(session) = self.session.as_mut() else {
             return Ok(None);
         };
-        let taken = session.sample(out.now(), weekly, out);
+        let taken = session.sample(out.now(), self.boot, weekly, out);
         if let Ok(taken) = &taken {
             for (feed, why) in &taken.unavailable {
                 let _ = out.warning(feed.as_bytes(), &format!("unavailable: {why}"));
@@ -308,5 +318,6 @@ fn measure_failure(e: measurements::Error) -> StepError {
     match e {
         measurements::Error::State(m) => (EXIT_DATABASE, m),
         measurements::Error::Io(m) => (EXIT_IO, m),
+        measurements::Error::Stopped => (EXIT_IO, "stopped: homeostat is exiting".into()),
     }
 }

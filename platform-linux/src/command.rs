@@ -5,8 +5,24 @@
 use std::io::{self, Read};
 use std::os::unix::process::CommandExt;
 use std::process::{ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, LazyLock};
 use std::time::{Duration, Instant};
+
+/// Set when the process is exiting (the daemon's SIGTERM or SIGINT sets it from the
+/// signal handler): a command running is killed at once and no new one starts, so a
+/// slow command cannot hold the exit for its whole timeout.
+static STOPPING: LazyLock<Arc<AtomicBool>> = LazyLock::new(|| Arc::new(AtomicBool::new(false)));
+
+/// The flag a signal handler sets to stop every command (see [`stopping`]).
+pub fn stop_flag() -> Arc<AtomicBool> {
+    Arc::clone(&STOPPING)
+}
+
+/// Whether the process is exiting: commands are killed and refused.
+pub fn stopping() -> bool {
+    STOPPING.load(Ordering::Relaxed)
+}
 
 /// A command's output beyond this is not read.
 pub const OUTPUT_MAX: usize = 8 << 20;
@@ -60,6 +76,10 @@ pub enum CommandError {
     /// It was still running at the timeout: its process group was killed.
     #[error("did not finish within {0:?}: killed, not measured")]
     TimedOut(Duration),
+    /// The process is exiting ([`stopping`]): its process group was killed, or it never
+    /// started.
+    #[error("stopped: homeostat is exiting; killed, not measured")]
+    Stopped,
     /// It ended, but what it wrote could not be read.
     #[error("its output could not be read")]
     Unread,
@@ -70,6 +90,9 @@ pub enum CommandError {
 /// output open by then.
 pub fn run(argv: &[String], timeout: Duration) -> Result<Ran, CommandError> {
     let (prog, args) = argv.split_first().ok_or(CommandError::Empty)?;
+    if stopping() {
+        return Err(CommandError::Stopped);
+    }
     let mut child = std::process::Command::new(prog)
         .args(args)
         .stdin(Stdio::null())
@@ -110,6 +133,12 @@ pub fn run(argv: &[String], timeout: Duration) -> Result<Ran, CommandError> {
     let status = loop {
         match child.try_wait() {
             Ok(Some(s)) => break Some(s),
+            Ok(None) if stopping() => {
+                kill_group();
+                // Reaped: no zombie is left for the exit.
+                let _ = child.wait();
+                return Err(CommandError::Stopped);
+            }
             Ok(None) if Instant::now() >= deadline => {
                 kill_group();
                 let _ = child.wait();

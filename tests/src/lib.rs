@@ -44,4 +44,5 @@ pub mod tree;
 pub mod verify;
 
 pub use serde_json;
+pub use socket2;
 pub use tempfile;

@@ -39,6 +39,10 @@ pub enum Error {
     State(String),
     /// The state cannot be written or locked, or the report not written (exit 18).
     Io(String),
+    /// The process is exiting (SIGTERM) and a command was killed or not started: nothing
+    /// of this run is reported or saved, so the logs are read again from the positions
+    /// of the last complete run.
+    Stopped,
 }
 
 /// What a rule event says to the user, if anything.
@@ -257,6 +261,9 @@ pub fn run(cfg: &Config, state_dir: &Path, rep: &mut Output) -> Result<Vec<(Stri
     };
     read_logs(cfg, &old, &mut new, &mut found);
     run_commands(cfg, &mut found);
+    if command::stopping() {
+        return Err(Error::Stopped);
+    }
 
     let out_err = |e: io::Error| Error::Io(format!("cannot write report: {e}"));
     for (i, m) in cfg.measures.iter().enumerate() {

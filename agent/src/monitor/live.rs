@@ -15,6 +15,7 @@ use crate::platform::StateDir;
 use anyhow::Context;
 use homeostat_core::stats::{ObsId, Report, Sample, DEFAULT_FORGET_RATE};
 
+use super::clock_step::Source;
 use super::events;
 use super::peaks::Extras;
 use super::store::Brain;
@@ -65,6 +66,9 @@ pub struct Session {
     pub extras: Extras,
     /// The platform's feeds, when `[monitor]` is configured.
     pub monitor: Option<Feeds>,
+    /// `[monitor] interval`: how far ahead of the boot clock a sample may be before the
+    /// wall clock counts as stepped forward.
+    pub interval: std::time::Duration,
 }
 
 impl Session {
@@ -88,14 +92,17 @@ impl Session {
             brain,
             extras,
             monitor,
+            interval: settings.cloned().unwrap_or_default().interval,
         })
     }
 
-    /// One sample at epoch `t`: the platform's measurements (if any) and `extra` values
+    /// One sample at epoch `t`, read when the boot clock read `boot` (the daemon's rounds;
+    /// `None` for a single `scan`): the platform's measurements (if any) and `extra` values
     /// (weekly log measurements), learned and printed.
     pub fn sample(
         &mut self,
         t: i64,
+        boot: Option<std::time::Duration>,
         extra: &[(String, f64)],
         out: &mut impl Sink<Error = io::Error>,
     ) -> anyhow::Result<Taken> {
@@ -104,7 +111,21 @@ impl Session {
             Some(monitor) => monitor.sample(registry),
             None => monitor::Sample::default(),
         };
-        feed(&m, extra, &mut self.brain, &mut self.extras, t, out)
+        let source = match boot {
+            Some(boot) => Source::Live {
+                boot,
+                interval: self.interval,
+            },
+            None => Source::Recorded,
+        };
+        feed(
+            &m,
+            extra,
+            &mut self.brain,
+            &mut self.extras,
+            (t, source),
+            out,
+        )
     }
 
     pub fn save(&mut self) -> std::io::Result<()> {
@@ -129,7 +150,7 @@ pub fn feed(
     extra: &[(String, f64)],
     brain: &mut Brain,
     extras: &mut Extras,
-    t: i64,
+    (t, source): (i64, Source),
     out: &mut impl Sink<Error = io::Error>,
 ) -> anyhow::Result<Taken> {
     let mut sample = Sample::new();
@@ -146,7 +167,10 @@ pub fn feed(
         }
     }
     let mut report = Report::new();
-    brain.learn(t, &sample, &mut report);
+    let verdict = brain.learn(t, &sample, &mut report, source);
+    if let Some(step) = verdict.step {
+        super::events::step(out, t, &step)?;
+    }
 
     let mut entropies: Vec<(ObsId, f32)> = Vec::new();
     let mut extra_classes = BTreeSet::new();
@@ -168,7 +192,7 @@ pub fn feed(
         }
         extras.offer(name, t, value, e, &k.counts);
     }
-    let mut classes = events::sample(out, &brain.learner, &report, |id| {
+    let mut classes = events::sample(out, &brain.learner, &report, verdict.learn, |id| {
         entropies.iter().find(|(k, _)| *k == id).map(|(_, e)| *e)
     })?;
     classes.extend(extra_classes);
@@ -264,7 +288,15 @@ mod tests {
         let (mut extras, mut seen) = (Extras::default(), Seen::default());
         let extra = [("ssh_failed".to_string(), 1.0)];
         let t = 1_704_067_200;
-        let taken = feed(&m, &extra, &mut brain, &mut extras, t, &mut seen).unwrap();
+        let taken = feed(
+            &m,
+            &extra,
+            &mut brain,
+            &mut extras,
+            (t, Source::Recorded),
+            &mut seen,
+        )
+        .unwrap();
         assert!(taken.unavailable.is_empty());
 
         let failed = brain.learner.registry().lookup("ssh_failed").unwrap();

@@ -3,11 +3,13 @@
 //!
 //! - [`live`]: one sample of the platform's feeds through the learner.
 //! - [`events`]: a sample's outcomes as events for the round's sinks.
+//! - [`clock_step`]: the wall clock set back or forward, as the learner sees it.
 //! - [`store`], [`peaks`], [`history`]: the state on disk (learner, peak snapshots, last
 //!   classes, the recorded week).
 //! - [`replay`], [`show`], [`eval`]: `homeostat replay`, `state` and `eval`.
 //! - [`watch`], [`dashboard`]: `state --watch`, the live view on a terminal.
 
+pub mod clock_step;
 pub mod dashboard;
 pub mod eval;
 pub mod events;

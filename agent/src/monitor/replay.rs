@@ -14,6 +14,7 @@ use homeostat_core::stats::{ObsId, Report, Sample};
 
 use crate::limits::REPLAY_LINE;
 
+use super::clock_step::Source;
 use super::events;
 use super::store::Brain;
 
@@ -131,8 +132,11 @@ pub fn run(
                      brain: &mut Brain,
                      out: &mut dyn Sink<Error = io::Error>|
      -> Result<()> {
-        brain.learn(t, sample, &mut report);
-        let all = events::sample(out, &brain.learner, &report, |_| None)?;
+        let v = brain.learn(t, sample, &mut report, Source::Recorded);
+        if let Some(step) = v.step {
+            events::step(out, t, &step)?;
+        }
+        let all = events::sample(out, &brain.learner, &report, v.learn, |_| None)?;
         events::classes(out, t, &all)?;
         last = Some((t, all));
         sample.clear();

@@ -270,7 +270,12 @@ mod tests {
         // Slots 0, 1 and 3 of a Monday; slot 2 has no sample.
         for (slot, v) in [(0, 1.0), (1, 5.0), (3, 9.0)] {
             s.set(ObsId::USERS, v);
-            brain.learn(1_704_067_200 + slot * 300, &s, &mut r);
+            brain.learn(
+                1_704_067_200 + slot * 300,
+                &s,
+                &mut r,
+                crate::monitor::clock_step::Source::Recorded,
+            );
         }
         let (bars, lo, hi) = last_hour(&brain, ObsId::USERS).unwrap();
         assert_eq!((lo, hi), (1.0, 9.0));

@@ -8,6 +8,7 @@ use std::io;
 use homeostat_core::feed::{BlobReader, BlobWriter, Storage};
 use homeostat_core::stats::{persist, table, Learner, Report, Sample, Table};
 
+use super::clock_step::{Source, Steps, Verdict};
 use super::history::{self, History};
 
 use crate::platform::StateDir;
@@ -24,6 +25,8 @@ pub struct Brain {
     pub learner: Box<Learner>,
     pub table: Box<Table>,
     pub history: History,
+    /// The clock as the learner has seen it (from the history's last sample at load).
+    pub steps: Steps,
 }
 
 impl Brain {
@@ -32,13 +35,28 @@ impl Brain {
             learner: Box::new(Learner::new(forget_rate)),
             table: table::boxed(),
             history: History::default(),
+            steps: Steps::default(),
         }
     }
 
-    /// Learns one sample at epoch `t` and records it in the history.
-    pub fn learn(&mut self, t: i64, sample: &Sample, report: &mut Report) {
-        self.learner.sample(&mut self.table, t, sample, report);
-        self.history.record(report, &self.table);
+    /// Learns one sample at epoch `t` and records it in the history; while the clock is
+    /// set back before the last sample learned, only judges it ([`super::clock_step`]).
+    /// The verdict says which, and the step to report.
+    pub fn learn(
+        &mut self,
+        t: i64,
+        sample: &Sample,
+        report: &mut Report,
+        source: Source,
+    ) -> Verdict {
+        let v = self.steps.observe(t, source);
+        if v.learn {
+            self.learner.sample(&mut self.table, t, sample, report);
+            self.history.record(report, &self.table);
+        } else {
+            self.learner.assess(&self.table, t, sample, report);
+        }
+        v
     }
 
     /// Loads the state kept in `store`, or a fresh one when there is none. A damaged state
@@ -51,7 +69,10 @@ impl Brain {
         let mut brain = Brain::fresh(forget_rate);
         // The history only feeds views: a damaged one is said and started afresh.
         match History::load(store) {
-            Ok(h) => brain.history = h.unwrap_or_default(),
+            Ok(h) => {
+                brain.history = h.unwrap_or_default();
+                brain.steps = Steps::new(brain.history.latest());
+            }
             Err(e) if e.kind() == io::ErrorKind::InvalidData => warn(format!(
                 "history {} is damaged ({e}); the recorded week starts afresh",
                 store.path(history::FILE).display()

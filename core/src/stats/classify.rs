@@ -167,6 +167,23 @@ impl Kind {
         })
     }
 
+    /// The same kind in the other direction (high ↔ low), which a new trigger ends: an
+    /// observable leaps or deviates one way at a time, so `_high_ldt` and `_low_ldt` (or
+    /// `_high_dev2` and `_low_dev2`) are never alive together. `Normal` has none.
+    pub fn opposite(self) -> Option<Kind> {
+        let flip = |d: Dir| match d {
+            Dir::High => Some(Dir::Low),
+            Dir::Low => Some(Dir::High),
+            Dir::Normal => None,
+        };
+        match self {
+            Kind::Microanomaly(d) => flip(d).map(Kind::Microanomaly),
+            Kind::Dev2(d) => flip(d).map(Kind::Dev2),
+            Kind::Anomaly(d) => flip(d).map(Kind::Anomaly),
+            Kind::Ldt(d) => flip(d).map(Kind::Ldt),
+        }
+    }
+
     /// Appends this class's name for observable `obs` to `out`.
     pub fn write_name(self, obs: &str, out: &mut ClassName) -> Result<(), NameError> {
         let (dir, tail) = match self {

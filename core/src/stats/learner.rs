@@ -389,9 +389,49 @@ impl Learner {
         self.iterations = self.iterations.saturating_add(1);
     }
 
-    /// Raises (or renews) a persistent class until `expiry`.
+    /// Classifies `sample` at `t` against what is learned, learning nothing: the table,
+    /// the local pairs, the leap-detection windows, AGE and the persistent classes stay as
+    /// they are. For a clock set back before the last sample learned, whose time of week
+    /// is not to be trusted: the values are still judged (no LDT, which needs the
+    /// sequence, and no persistent class is raised or listed in `live`).
+    pub fn assess(&self, table: &Table, t: i64, sample: &Sample, report: &mut Report) {
+        let slot = slot(t);
+        report.t = t;
+        report.slot = slot as u16;
+        report.present = 0;
+        for (id, x) in sample.iter() {
+            let i = id.index();
+            if !x.is_finite() || libm::fabsf(x) > MAX_VALUE {
+                continue;
+            }
+            let (w, l) = (table[slot][i].sane(), self.local[i]);
+            let (verdict, dev) = classify(x, w, l);
+            report.present |= 1 << i;
+            report.outcomes[i] = Outcome {
+                value: x,
+                learned: x,
+                expect: w.expect,
+                stddev: w.stddev(),
+                local_expect: l.expect,
+                local_stddev: l.stddev(),
+                dev,
+                classes: Classes {
+                    verdict,
+                    ldt: None,
+                    live: Kinds::EMPTY,
+                },
+            };
+        }
+    }
+
+    /// Raises (or renews) a persistent class until `expiry`, ending the same kind in the
+    /// other direction ([`Kind::opposite`]): the latest direction wins.
     fn raise(&mut self, obs: u8, kind: Kind, expiry: i64) {
         let bit = kind.bit();
+        if let Some(other) = kind.opposite() {
+            let other = other.bit();
+            self.live.retain(|e| !(e.obs == obs && e.kind == other));
+        }
         if let Some(e) = self.live.iter_mut().find(|e| e.obs == obs && e.kind == bit) {
             e.expiry = e.expiry.max(expiry);
         } else if self

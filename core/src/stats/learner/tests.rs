@@ -204,7 +204,8 @@ fn overflow_of_persistent_classes_is_counted() {
     for i in 0..PERSISTENT_CAP + 3 {
         l.raise(
             (i % OBSERVABLES) as u8,
-            Kind::from_bit((i / OBSERVABLES) as u8).unwrap(),
+            // Kinds that do not end each other (high, normal, then high dev2).
+            Kind::from_bit([0, 2, 3][i / OBSERVABLES]).unwrap(),
             1,
         );
     }
@@ -492,4 +493,72 @@ proptest::proptest! {
             proptest::prop_assert!(false, "{}", e);
         }
     }
+}
+
+/// Issue 20: `_high_ldt` and `_low_ldt` of one observable were both alive (a leap up, then
+/// one down within ten minutes, or under a clock set back). The latest direction wins.
+#[test]
+fn high_and_low_ldt_of_one_observable_never_live_together() {
+    let (mut table, mut l, mut r) = (table(), Learner::default(), Report::new());
+    let id = ObsId::OTHERPROCS;
+    let mut t = T0;
+    for _ in 0..10 {
+        l.sample(&mut table, t, &one(id, 50.0), &mut r);
+        t += 30;
+    }
+    l.sample(&mut table, t, &one(id, 500.0), &mut r);
+    assert_eq!(r.get(id).unwrap().classes.ldt, Some(Dir::High));
+    // Back down at once, within the ten minutes the high one lives.
+    let mut low = None;
+    for _ in 0..10 {
+        t += 30;
+        l.sample(&mut table, t, &one(id, 1.0), &mut r);
+        if r.get(id).unwrap().classes.ldt == Some(Dir::Low) {
+            low = Some(t);
+            break;
+        }
+    }
+    let low = low.expect("a leap down raises _low_ldt");
+    let live: Vec<Kind> = l.persistent(low).map(|(_, k, _)| k).collect();
+    assert!(live.contains(&Kind::Ldt(Dir::Low)), "{live:?}");
+    assert!(!live.contains(&Kind::Ldt(Dir::High)), "{live:?}");
+    let names: Vec<_> = l.persistent_names(low).collect();
+    assert!(
+        !names.iter().any(|n| n == "otherprocs_high_ldt"),
+        "{names:?}"
+    );
+    // Every directional kind has its opposite; `Normal` has none.
+    for bit in 0..Kinds::COUNT {
+        let k = Kind::from_bit(bit).unwrap();
+        match k.opposite() {
+            Some(o) => assert_eq!(o.opposite(), Some(k)),
+            None => assert!(matches!(
+                k,
+                Kind::Microanomaly(Dir::Normal)
+                    | Kind::Dev2(Dir::Normal)
+                    | Kind::Anomaly(Dir::Normal)
+            )),
+        }
+    }
+}
+
+#[test]
+fn assess_judges_against_the_table_and_learns_nothing() {
+    let (mut table, mut l, id) = primed();
+    let mut r = Report::new();
+    l.sample(&mut table, T0, &one(id, 100.0), &mut r);
+    let (table0, l0) = (table.clone(), l.clone());
+    let mut a = Report::new();
+    l.assess(&table, T0 - 604_800, &one(id, 100.0), &mut a);
+    assert!(table[..] == table0[..]);
+    assert_eq!(l, l0);
+    let o = a.get(id).unwrap();
+    assert_eq!(a.t(), T0 - 604_800);
+    assert_eq!(o.value, 100.0);
+    assert_eq!(o.classes.ldt, None);
+    assert!(o.classes.live.is_empty());
+    assert!(matches!(
+        o.classes.verdict,
+        Verdict::Signal { dir: Dir::High, .. }
+    ));
 }
