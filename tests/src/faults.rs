@@ -209,11 +209,37 @@ pub fn temp_files(dir: &Path) -> Vec<String> {
     v
 }
 
-/// Asserts that no blob has more than one temporary in `dir`: each writer clears the
-/// ones dead writers left before making its own, so one killed writer's file at most
+/// The temporaries of [`temp_files`] whose writer is dead: those a later write must clear.
+///
+/// A writer clears `NAME.tmp.PID` only when no process PID exists; with pid_max at 32768 a
+/// busy machine can hand a killed writer's pid to another process before the next write,
+/// and that file then stays until its new owner exits. Such a file is not counted here
+/// (its pid is alive at the time of the check), so that the loops stay deterministic.
+pub fn stale_temps(dir: &Path) -> Vec<String> {
+    temp_files(dir)
+        .into_iter()
+        .filter(|n| {
+            let pid = n.rsplit(".tmp.").next().and_then(|p| p.parse::<u32>().ok());
+            !pid.is_some_and(pid_alive)
+        })
+        .collect()
+}
+
+#[allow(unsafe_code)] // one libc call, with its SAFETY note
+fn pid_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists; no memory is passed.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Asserts that no blob has more than one stale temporary in `dir`: each writer clears
+/// the ones dead writers left before making its own, so one killed writer's file at most
 /// survives until the next write. Returns how many there are.
 pub fn at_most_one_temp_each(dir: &Path, what: &str) -> usize {
-    let temps = temp_files(dir);
+    let temps = stale_temps(dir);
     let mut names: Vec<&str> = temps
         .iter()
         .map(|t| t.split(".tmp.").next().unwrap())
@@ -350,4 +376,10 @@ pub fn copy_files(from: &Path, to: &Path) {
             std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
         }
     }
+}
+
+/// Did the writer `pid` leave a temporary in `dir` (was it killed inside a write)?
+pub fn left_temp(dir: &Path, pid: u32) -> bool {
+    let own = format!(".tmp.{pid}");
+    temp_files(dir).iter().any(|t| t.ends_with(&own))
 }

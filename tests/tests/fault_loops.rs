@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use homeostat_tests::content::{rand_bytes, text_bytes};
 use homeostat_tests::faults::{
     at_most_one_temp_each, complete_json, complete_len, copy_files, delay_in, kill_after, kill_now,
-    rng_for, runs, temp_files, Rng, Tally, TightPipe,
+    left_temp, rng_for, runs, stale_temps, temp_files, Rng, Tally, TightPipe,
 };
 use homeostat_tests::filelog::parse_log;
 use homeostat_tests::fixture::Fixture;
@@ -278,8 +278,9 @@ fn accept_loop(cmd: &str) {
         let running = kill_after(&mut child, delay);
         tally.fault(running);
         let what = format!("{cmd} #{i} killed after {delay:?} (running: {running})");
-        let temps = at_most_one_temp_each(&t.fx.state, &what);
-        tally.note("killed mid-write", temps);
+        at_most_one_temp_each(&t.fx.state, &what);
+        let mid = left_temp(&t.fx.state, child.id());
+        tally.note("killed mid-write", usize::from(mid));
         let (accepted, _) = t.next_check(&["check", "--no-update"], &db_before, &what);
         if accepted {
             t.pending.clear();
@@ -290,7 +291,7 @@ fn accept_loop(cmd: &str) {
     // A write that completes clears what killed writers left.
     t.fx.run(&["update"]).expect_code(0);
     assert_eq!(
-        temp_files(&t.fx.state),
+        stale_temps(&t.fx.state),
         Vec::<String>::new(),
         "{cmd}: after a whole update"
     );
@@ -332,7 +333,7 @@ fn check_killed_at_random_points() {
         by_killed.extend(t.take_log_findings(&what));
         tally.note(
             "killed mid-write",
-            at_most_one_temp_each(&t.fx.state, &what),
+            usize::from(left_temp(&t.fx.state, child.id())),
         );
         let (accepted, mut by_next) = t.next_check(&["check"], &db_before, &what);
         by_next.extend(t.take_log_findings(&format!("{what}, next check")));
@@ -355,7 +356,7 @@ fn check_killed_at_random_points() {
         // The next check accepted whatever was left.
         t.pending.clear();
         assert!(
-            temp_files(&t.fx.state).is_empty(),
+            stale_temps(&t.fx.state).is_empty(),
             "{what}: after a whole check"
         );
         t.journal_intact(&what);
@@ -452,7 +453,10 @@ fn learner_state_save_killed_at_random_points() {
             }
             _ => {
                 let end = Instant::now() + STUCK;
-                while temp_files(&state).is_empty() && !homeostat_tests::faults::exited(&child) {
+                let own = format!(".tmp.{}", child.id());
+                while !temp_files(&state).iter().any(|t| t.ends_with(&own))
+                    && !homeostat_tests::faults::exited(&child)
+                {
                     assert!(Instant::now() < end, "replay neither saved nor exited");
                     std::thread::sleep(Duration::from_micros(100));
                 }
@@ -465,8 +469,11 @@ fn learner_state_save_killed_at_random_points() {
         };
         tally.fault(running);
         let what = format!("replay #{i} killed {how} (running: {running})");
-        let temps = at_most_one_temp_each(&state, &what);
-        tally.note("killed mid-save", usize::from(temps > 0));
+        at_most_one_temp_each(&state, &what);
+        tally.note(
+            "killed mid-save",
+            usize::from(left_temp(&state, child.id())),
+        );
         let now = read_learned(&state);
         let mut which = String::new();
         for (k, n) in LEARNED.iter().enumerate() {
@@ -495,7 +502,7 @@ fn learner_state_save_killed_at_random_points() {
     }
     assert!(replay(&config, &state, &b).status().unwrap().success());
     assert_eq!(
-        temp_files(&state),
+        stale_temps(&state),
         Vec::<String>::new(),
         "after a whole replay"
     );
@@ -618,7 +625,7 @@ fn log_position_save_killed_at_random_points() {
         let pos_before = std::fs::read(l.state.join("logscan.state")).unwrap();
         // Odd runs: stdout a pipe with room for `room` bytes of the report, killed once
         // the scan blocks on it, so the kill lands before the position is saved.
-        let (how, running, stdout) = if i % 2 == 1 {
+        let (how, running, stdout, pid) = if i % 2 == 1 {
             let room = rng.below(report_len as u64 + 1) as usize;
             let (pipe, writer) = TightPipe::new(room);
             let mut child = l.command().stdout(writer).spawn().unwrap();
@@ -628,6 +635,7 @@ fn log_position_save_killed_at_random_points() {
                 format!("with {room} bytes of room for its report, {state}"),
                 running,
                 pipe.drain(),
+                child.id(),
             )
         } else {
             let mut child = l
@@ -645,12 +653,14 @@ fn log_position_save_killed_at_random_points() {
                 format!("after {d:?}"),
                 running,
                 std::fs::read(&out).unwrap(),
+                child.id(),
             )
         };
         tally.fault(running);
         let what = format!("scan #{i} killed {how} (running: {running}), {pending} new matches");
         let by_killed = Logged::counted(&stdout, &what);
-        tally.note("killed mid-save", at_most_one_temp_each(&l.state, &what));
+        at_most_one_temp_each(&l.state, &what);
+        tally.note("killed mid-save", usize::from(left_temp(&l.state, pid)));
         let saved = std::fs::read(l.state.join("logscan.state")).unwrap() != pos_before;
         let o = l.command().stdout(Stdio::piped()).output().unwrap();
         let code = o.status.code().unwrap_or(-1);
@@ -693,12 +703,14 @@ fn log_position_save_killed_at_random_points() {
         };
         tally.lost += lost as usize;
         counted += next + if saved { pending } else { 0 };
-        if by_killed.is_some() && !saved {
-            tally.note("lines counted twice", pending as usize);
-        }
+        let twice = by_killed.is_some() && !saved;
+        tally.note(
+            "lines counted twice",
+            if twice { pending as usize } else { 0 },
+        );
         tally.note("killed before the report", usize::from(by_killed.is_none()));
         assert!(
-            temp_files(&l.state).is_empty(),
+            stale_temps(&l.state).is_empty(),
             "{what}: after a whole scan"
         );
     }
