@@ -49,11 +49,19 @@ step() {
   timeout --kill-after=30 "$left" "$@" >"$logs/$name.log" 2>&1
   rc=$?
   took=$(($(date +%s) - t0))
-  grep -E '^test result:|^fault loop .*injected|panicked' "$logs/$name.log" | sort | uniq -c | sed 's/^/  /'
+  # Tests run, summed over the test binaries (a filter leaves most of them with none).
+  local counts
+  counts=$(awk '/^test result:/ { b++; p += $4; f += $6 }
+    END { if (b) printf "%d passed, %d failed in %d test binaries", p, f, b }' "$logs/$name.log")
+  if [[ $counts == "0 passed"* ]]; then
+    counts="$counts (no test matched)"
+  fi
+  [[ -z $counts ]] || printf '  %s\n' "$counts"
+  grep -E 'panicked at' "$logs/$name.log" | head -20 | sed 's/^/  /'
   case $rc in
-    0) summary+=("$(printf '%-8s ok      %6d s' "$name" "$took")") ;;
-    124 | 137) summary+=("$(printf '%-8s TIMEOUT %6d s (log %s)' "$name" "$took" "$logs/$name.log")"); failed=1 ;;
-    *) summary+=("$(printf '%-8s FAILED  %6d s (exit %d, log %s)' "$name" "$took" "$rc" "$logs/$name.log")"); failed=1 ;;
+    0) summary+=("$(printf '%-8s ok      %6d s  %s' "$name" "$took" "$counts")") ;;
+    124 | 137) summary+=("$(printf '%-8s TIMEOUT %6d s  %s (log %s)' "$name" "$took" "$counts" "$logs/$name.log")"); failed=1 ;;
+    *) summary+=("$(printf '%-8s FAILED  %6d s  %s (exit %d, log %s)' "$name" "$took" "$counts" "$rc" "$logs/$name.log")"); failed=1 ;;
   esac
 }
 
