@@ -20,6 +20,8 @@ pub mod content;
 pub mod daemon;
 pub mod dpkg;
 pub mod expect;
+// Kill helpers with libc calls, each with a SAFETY note.
+pub mod faults;
 pub mod filelog;
 pub mod fixture;
 // Test-side libc shims (utimensat, mkfifo, chown, xattrs), each with a SAFETY note.

@@ -145,11 +145,35 @@ impl Pins {
             #[allow(unsafe_code)]
             let rc = unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX) };
             if rc == 0 {
+                self.clear_leftovers();
                 return Ok(Lock { _dir: dir });
             }
             let e = io::Error::last_os_error();
             if e.kind() != io::ErrorKind::Interrupted {
                 return Err(with_path(e, &self.dir));
+            }
+        }
+    }
+}
+
+impl Pins {
+    /// Removes the pin temporaries (`<host>.key.tmp.<pid>`) and downloads (`<host>.db.new`)
+    /// of watches killed before they could: only the holder of the lock writes them, so
+    /// whatever the lock's new holder finds is dead. Without this, a watch killed while
+    /// pinning leaves its temporary for good (a key is pinned once), and a host dropped
+    /// from the list its download. Best effort: a file that cannot go stays unused.
+    fn clear_leftovers(&self) {
+        let Ok(rd) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let temporary = name
+                .rsplit_once(".key.tmp.")
+                .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
+            if temporary || name.ends_with(".db.new") {
+                let _ = fs::remove_file(e.path());
             }
         }
     }
@@ -213,6 +237,40 @@ mod tests {
         assert_eq!(pins.pinned(host).unwrap(), Pin::Key(key(1)));
         let left: Vec<_> = fs::read_dir(d.path().join("peers")).unwrap().collect();
         assert_eq!(left.len(), 1, "no temporary left behind");
+    }
+
+    #[test]
+    fn the_lock_clears_what_killed_watches_left() {
+        let d = tempfile::tempdir().unwrap();
+        let pins = Pins::open(d.path()).unwrap();
+        let host = "127.0.0.2:5309";
+        pins.pin(host, &key(1)).unwrap();
+        fs::write(pins.copy(host), b"kept").unwrap();
+        let dead = [
+            format!("{host}.key.tmp.4242"),
+            format!("{host}.db.new"),
+            "gone:1.db.new".to_string(),
+        ];
+        for n in &dead {
+            fs::write(pins.dir.join(n), b"left by a killed watch").unwrap();
+        }
+        // Not ours: a file an operator put there stays.
+        fs::write(pins.dir.join("notes.key.tmp.x"), b"mine").unwrap();
+        drop(pins.lock().unwrap());
+        let mut left: Vec<String> = fs::read_dir(&pins.dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                format!("{host}.db"),
+                format!("{host}.key"),
+                "notes.key.tmp.x".to_string()
+            ]
+        );
+        assert_eq!(pins.pinned(host).unwrap(), Pin::Key(key(1)));
     }
 
     #[test]
