@@ -18,6 +18,7 @@
 
 pub mod content;
 pub mod daemon;
+pub mod deep;
 pub mod dpkg;
 pub mod expect;
 pub mod filelog;
@@ -26,6 +27,7 @@ pub mod fixture;
 #[allow(unsafe_code)]
 pub mod fs;
 pub mod json;
+pub mod measured;
 pub mod net;
 pub mod procs;
 pub mod prom;
