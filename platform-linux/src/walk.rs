@@ -122,7 +122,24 @@ impl<'a> Walker<'a> {
                 String::from("cannot stat: the path holds a NUL byte"),
             ));
         };
-        self.visit(CWD, &cpath, 0)
+        if self.path.len() < OPEN_BY_PATH_MAX {
+            return self.visit(CWD, &cpath, 0);
+        }
+        // Too long to name whole (a real-time check or a restore deep in a tree): its
+        // parent is reached a few thousand bytes at a time.
+        let (parent, name) = match split_parent(&self.path) {
+            Some((parent, name)) => (open_long(parent), name),
+            None => (Err(io::Error::from(io::ErrorKind::InvalidInput)), &b""[..]),
+        };
+        let name = CString::new(name).expect("no NUL: checked above");
+        match parent {
+            Ok(fd) => self.visit(fd.as_fd(), &name, 0),
+            Err(e) => Some(unseen(
+                self.path.clone(),
+                Unseen::Unknown,
+                format!("cannot open its directory: {e}"),
+            )),
+        }
     }
 
     /// Builds the item for the object `name` in `dir` (whose path is in the buffer),
@@ -330,6 +347,47 @@ fn open_dir(dir: BorrowedFd<'_>, name: &CStr, dev: u64, ino: u64) -> io::Result<
         return Err(io::Error::other("replaced while being walked"));
     }
     Ok(fd)
+}
+
+/// `path` split at its last `/` into its directory and its name (`None` for a path
+/// without one, or ending in one).
+fn split_parent(path: &[u8]) -> Option<(&[u8], &[u8])> {
+    let slash = memchr::memrchr(b'/', path)?;
+    let name = &path[slash + 1..];
+    (!name.is_empty()).then(|| {
+        (
+            if slash == 0 {
+                &b"/"[..]
+            } else {
+                &path[..slash]
+            },
+            name,
+        )
+    })
+}
+
+/// Opens the directory at `path`, however long: successive `openat`s of pieces shorter
+/// than `PATH_MAX`, cut at a `/`. Symlinks on the way are followed, as resolving the
+/// whole path would.
+fn open_long(path: &[u8]) -> io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let (first, mut rest) = if path.starts_with(b"/") {
+        (&b"/"[..], &path[1..])
+    } else {
+        (&b"."[..], path)
+    };
+    let mut dir = rustix::fs::openat(CWD, first, flags, Mode::empty())?;
+    while !rest.is_empty() {
+        let cut = if rest.len() < OPEN_BY_PATH_MAX {
+            rest.len()
+        } else {
+            memchr::memrchr(b'/', &rest[..OPEN_BY_PATH_MAX - 1])
+                .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidFilename))?
+        };
+        dir = rustix::fs::openat(&dir, &rest[..cut], flags, Mode::empty())?;
+        rest = rest[cut..].strip_prefix(b"/").unwrap_or(&rest[cut..]);
+    }
+    Ok(dir)
 }
 
 /// A short path naming `name` in `dir` for calls that have no `*at` form (xattrs): the

@@ -93,6 +93,21 @@ fn deeper_than_path_max_is_walked_to_the_bottom_with_bounded_fds() {
         assert_eq!(s.entry.meta.content, Some(want), "level {level}");
     }
     assert_eq!(level, 0);
+    // One path deep below PATH_MAX, alone (a real-time check, a restore): reached too.
+    let bottom = &scanned[1 + LEVELS];
+    assert!(bottom.entry.path.len() > OPEN_BY_PATH_MAX);
+    let one = crate::hashpool::scan_one(&TreeSpec {
+        root: bottom.entry.path.clone(),
+        ..spec.clone()
+    })
+    .unwrap();
+    assert!(
+        one.problem.is_none() && one.unseen.is_none(),
+        "{:?}",
+        one.problem
+    );
+    assert_eq!(one.entry.meta.inode, bottom.entry.meta.inode);
+    assert_eq!(one.entry.meta.content, bottom.entry.meta.content);
     remove_deep(dir.path());
 }
 
