@@ -50,6 +50,10 @@ impl Names {
         self.starts.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
     /// The `i`-th name in order, NUL-terminated.
     pub fn get(&self, i: usize) -> &CStr {
         let start = self.starts[i] as usize;
