@@ -2,19 +2,21 @@
 //! needed a descriptor per level would fail) and `/usr/bin/time`'s maximum resident set
 //! (the child's own `ru_maxrss`, not the test process's other children).
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::Path;
 
 use crate::run::{homeostat_bin, run_cmd, Output};
 
 /// `homeostat --config CONFIG --state-dir STATE ARGS…` with at most `max_fds` open
-/// descriptors; returns its output and its peak resident set in KiB.
+/// descriptors and the environment `envs` added; returns its output and its peak
+/// resident set in KiB.
 pub fn run_measured(
     config: &Path,
     state: &Path,
     args: &[&str],
     max_fds: u32,
     scratch: &Path,
+    envs: &[(&str, &OsStr)],
 ) -> (Output, u64) {
     let time = Path::new("/usr/bin/time");
     assert!(
@@ -37,7 +39,7 @@ pub fn run_measured(
         state.into(),
     ];
     all.extend(args.iter().map(OsString::from));
-    let o = run_cmd(time, &all, &[]);
+    let o = run_cmd(time, &all, envs);
     let text = std::fs::read_to_string(&report).expect("time's report");
     let kib = text
         .lines()
