@@ -99,7 +99,16 @@ const READ_BUF: usize = 256 * 1024;
 const BATCH_ENTRIES: usize = 128;
 const BATCH_BYTES: u64 = 4 << 20;
 /// Entries walked but not yet consumed, at most: bounds memory and the reorder window.
+/// An entry counts [`cost`] units: one, plus one per [`COST_BYTES`] of its path and link
+/// target, so that entries deep in a tree (paths of tens of KiB) do not multiply it.
 const WINDOW: usize = 2048;
+/// Path and target bytes that one window unit stands for.
+const COST_BYTES: usize = 512;
+
+/// Window units of an entry in flight.
+fn cost(e: &Entry<Vec<u8>>) -> usize {
+    1 + (e.path.len() + e.target.as_ref().map_or(0, Vec::len)) / COST_BYTES
+}
 /// The window for sixteen- and eight-lane workers: it must hold many big files at once for
 /// their lanes to be busy (a big file is about one entry in a hundred in a system tree); at
 /// a few hundred bytes an entry it costs some 8 MiB more, on hosts big enough for AVX-512.
@@ -194,9 +203,17 @@ pub fn scan_with(spec: TreeSpec, workers: usize, engine: Engine) -> Scan {
                 items: std::mem::replace(items, Vec::with_capacity(BATCH_ENTRIES)),
             };
             *seq += 1;
-            room.take(batch.items.len()) && job_tx.send(batch).is_ok()
+            room.take(batch.items.iter().map(|i| cost(&i.entry)).sum())
+                && job_tx.send(batch).is_ok()
         };
-        for item in Walker::new(&spec) {
+        let mut buf = Vec::new();
+        for mut item in Walker::new(&spec) {
+            if let Some(opened) = item.opened.take() {
+                // Too long a path for a worker to open: hashed here, relative to its
+                // directory, so that one such descriptor is open at a time.
+                buf.resize(READ_BUF, 0);
+                item = hashed_here(alg, item, opened, &mut buf);
+            }
             if item.hash {
                 bytes += item.entry.meta.size;
             }
@@ -228,7 +245,11 @@ pub fn scan_one(spec: &TreeSpec) -> Option<Scanned> {
         depth: Some(0),
         ..spec.clone()
     };
-    let item = Walker::new(&one).next()?;
+    let mut item = Walker::new(&one).next()?;
+    if let Some(opened) = item.opened.take() {
+        let mut buf = vec![0u8; 64 * 1024];
+        item = hashed_here(spec.algorithm, item, opened, &mut buf);
+    }
     if !item.hash {
         return Some(Scanned {
             entry: item.entry,
@@ -317,7 +338,7 @@ impl Iterator for Scan {
                 self.stash.insert(done.seq, done.items);
             };
             self.next += 1;
-            self.window.give(batch.len());
+            self.window.give(batch.iter().map(|s| cost(&s.entry)).sum());
             self.current = batch.into_iter();
         }
     }
@@ -405,10 +426,43 @@ fn finish(item: WalkItem, result: HashResult) -> Scanned {
 }
 
 fn hash_file(alg: Algorithm, entry: &Entry<Vec<u8>>, buf: &mut [u8]) -> HashResult {
-    let (file, before) = match open_file(entry) {
-        Ok(opened) => opened,
-        Err(result) => return result,
+    match open_file(entry) {
+        Ok((file, before)) => hash_opened(alg, file, before, buf),
+        Err(result) => result,
+    }
+}
+
+/// An item whose file the walk opened (relative to its directory), hashed now and handed
+/// on as needing no more hashing.
+fn hashed_here(
+    alg: Algorithm,
+    item: WalkItem,
+    opened: io::Result<File>,
+    buf: &mut [u8],
+) -> WalkItem {
+    let result = match opened
+        .map_err(opening_failed)
+        .and_then(|file| checked(file, &item.entry))
+    {
+        Ok((file, before)) => hash_opened(alg, file, before, buf),
+        Err(result) => result,
     };
+    let Scanned {
+        entry,
+        unseen,
+        problem,
+    } = finish(item, result);
+    WalkItem {
+        entry,
+        unseen,
+        hash: false,
+        opened: None,
+        problem,
+    }
+}
+
+/// Hashes an open file checked to be the one the walk saw; `before` is its fstat.
+fn hash_opened(alg: Algorithm, file: File, before: Metadata, buf: &mut [u8]) -> HashResult {
     let mut hasher = Hasher::new(alg);
     let total = match read_all(&file, before.size(), &mut hasher, buf) {
         Ok(n) => n,
@@ -428,9 +482,23 @@ fn open_file(entry: &Entry<Vec<u8>>) -> Result<(File, Metadata), HashResult> {
         .open(OsStr::from_bytes(&entry.path))
     {
         Ok(f) => f,
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(HashResult::Replaced),
-        Err(e) => return Err(HashResult::Failed(e)),
+        Err(e) => return Err(opening_failed(e)),
     };
+    checked(file, entry)
+}
+
+/// A failed open: a symlink where the file was (`O_NOFOLLOW`) is a replaced file.
+fn opening_failed(e: io::Error) -> HashResult {
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        HashResult::Replaced
+    } else {
+        HashResult::Failed(e)
+    }
+}
+
+/// `file` with its fstat, when it is still the regular file (device, inode) that the walk
+/// saw as `entry`; anything else is an outcome.
+fn checked(file: File, entry: &Entry<Vec<u8>>) -> Result<(File, Metadata), HashResult> {
     let before = match file.metadata() {
         Ok(m) => m,
         Err(e) => return Err(HashResult::Failed(e)),
@@ -619,6 +687,106 @@ mod tests {
                     assert!(!unstable && s.problem.is_none(), "{engine:?}: {s:?}");
                 }
             }
+        }
+    }
+
+    /// The defect class: a file renamed over while it is hashed must never give the
+    /// digest of one file with the attributes of the other. The hash reads the file the
+    /// open returned and records that file's own fstat; a file renamed over before the
+    /// open is another inode than the walk saw and is flagged, not hashed.
+    #[test]
+    fn a_file_replaced_while_being_hashed_keeps_digest_and_metadata_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, staged) = (dir.path().join("f"), dir.path().join("staged"));
+        let old: Vec<u8> = (0..3 << 20).map(|i: u32| (i * 7) as u8).collect();
+        let new = b"replacement".to_vec();
+        std::fs::write(&path, &old).unwrap();
+        let spec = TreeSpec {
+            root: path.as_os_str().as_bytes().to_vec(),
+            algorithm: Algorithm::Sha256,
+            attrs: Attrs::ALL,
+            depth: None,
+            xdev: true,
+            exclude: Exclude::default(),
+        };
+        let walked = Walker::new(&spec).next().unwrap();
+        let old_ino = walked.entry.meta.inode;
+
+        // Renamed over between the open and the reads: the old file's bytes and stat.
+        let (file, before) = open_file(&walked.entry).map_err(|_| ()).unwrap();
+        std::fs::write(&staged, &new).unwrap();
+        std::fs::rename(&staged, &path).unwrap();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mid = finish(
+            WalkItem {
+                opened: None,
+                ..clone_item(&walked)
+            },
+            hash_opened(Algorithm::Sha256, file, before, &mut buf),
+        );
+        assert_eq!(
+            mid.entry.meta.content,
+            Some(digest(Algorithm::Sha256, &old))
+        );
+        assert_eq!(mid.entry.meta.inode, old_ino);
+        assert_eq!(mid.entry.meta.size, old.len() as u64);
+        // The rename unlinks the old file (its ctime moves): flagged as it is read.
+        assert_eq!(mid.problem.as_deref(), Some("changed while being read"));
+
+        // Renamed over between the walk's stat and the open: flagged, no digest.
+        std::fs::write(&staged, &old).unwrap();
+        std::fs::rename(&staged, &path).unwrap();
+        let walked = Walker::new(&spec).next().unwrap();
+        std::fs::write(&staged, &new).unwrap();
+        std::fs::rename(&staged, &path).unwrap();
+        let result = hash_file(Algorithm::Sha256, &walked.entry, &mut buf);
+        let flagged = finish(walked, result);
+        assert_eq!(flagged.entry.meta.content, None);
+        assert_ne!(flagged.entry.meta.flags & FLAG_UNSTABLE, 0);
+        assert_eq!(
+            flagged.problem.as_deref(),
+            Some("replaced while being read")
+        );
+
+        // And through the pool, with the rename racing the workers: whatever the
+        // timing, digest, size and inode always belong to one and the same file.
+        for round in 0..20u32 {
+            std::fs::write(&staged, &old).unwrap();
+            std::fs::rename(&staged, &path).unwrap();
+            let old_ino = std::fs::metadata(&path).unwrap().ino();
+            std::fs::write(&staged, &new).unwrap();
+            let swap = {
+                let (staged, path) = (staged.clone(), path.clone());
+                std::thread::spawn(move || std::fs::rename(staged, path).unwrap())
+            };
+            let s = scan_one(&spec).unwrap();
+            swap.join().unwrap();
+            let m = &s.entry.meta;
+            match m.content {
+                Some(d) if d == digest(Algorithm::Sha256, &old) => {
+                    assert_eq!((m.inode, m.size), (old_ino, old.len() as u64), "{round}")
+                }
+                Some(d) => {
+                    assert_eq!(d, digest(Algorithm::Sha256, &new), "{round}");
+                    assert_eq!(m.size, new.len() as u64, "{round}");
+                    assert_ne!(m.inode, old_ino, "{round}");
+                }
+                None => assert_eq!(
+                    s.problem.as_deref(),
+                    Some("replaced while being read"),
+                    "{round}"
+                ),
+            }
+        }
+    }
+
+    fn clone_item(w: &WalkItem) -> WalkItem {
+        WalkItem {
+            entry: w.entry.clone(),
+            unseen: w.unseen,
+            hash: w.hash,
+            opened: None,
+            problem: w.problem.clone(),
         }
     }
 

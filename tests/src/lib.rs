@@ -18,6 +18,7 @@
 
 pub mod content;
 pub mod daemon;
+pub mod deep;
 pub mod dpkg;
 pub mod expect;
 // Kill helpers with libc calls, each with a SAFETY note.
@@ -29,6 +30,7 @@ pub mod fixture;
 pub mod fs;
 pub mod json;
 pub mod mountns;
+pub mod measured;
 pub mod net;
 pub mod procs;
 pub mod prom;

@@ -14,7 +14,7 @@ pub mod touched;
 use std::path::Path;
 
 use crate::platform::TreeSpec;
-use homeostat_core::fim::db::{Header, TreeInfo, MAX_TREES};
+use homeostat_core::fim::db::{Header, TreeInfo, MAX_PATH, MAX_TREES};
 use homeostat_core::fim::join::{self, Baseline, Decision, Examined, Finding, Join, Keep, Live};
 use homeostat_core::fim::{Attrs, Entry};
 
@@ -458,12 +458,12 @@ impl Out<'_, '_> {
             Keep::Old => old,
             Keep::New => new,
             Keep::TooLong => {
-                // Deeper than PATH_MAX: no tool can open it by name either; say so, keep going.
+                // Longer than a record holds (db::MAX_PATH, 32 KiB): say so, keep going.
                 let path = new.map(|e| &e.path[..]).unwrap_or_default();
                 self.rep
                     .warning(
                         &path[..path.len().min(256)],
-                        "path or link target longer than 4096 bytes: not recorded",
+                        &format!("path or link target longer than {MAX_PATH} bytes: not recorded"),
                     )
                     .map_err(out_err)?;
                 None

@@ -107,7 +107,15 @@ pub const PREAMBLE_LEN: usize = 12;
 pub const TRAILER_MAGIC: &[u8; 8] = b"HMSTEND\0";
 /// Trailer magic, record count, body digest, signed flag, signature.
 pub const TRAILER_LEN: usize = 8 + 8 + 32 + 1 + 64;
-/// Longest path or symlink target a record holds (Linux `PATH_MAX`).
+/// Longest path or symlink target a record holds. Hosts (`alloc`) hold 32 KiB, so that
+/// a tree deeper than Linux's `PATH_MAX` (walked relative to each directory) is recorded
+/// down to some 16,000 levels of one-letter names; without `alloc` (firmware, its frame
+/// buffers static) 4 KiB, Linux's `PATH_MAX`. The format itself has no limit: a build
+/// refuses a record longer than its own as [`DbError::PathTooLong`].
+#[cfg(feature = "alloc")]
+pub const MAX_PATH: usize = 32 * 1024;
+/// Longest path or symlink target a record holds (Linux `PATH_MAX`; 32 KiB with `alloc`).
+#[cfg(not(feature = "alloc"))]
 pub const MAX_PATH: usize = 4096;
 /// Largest encoded record: two maximal byte strings plus the fixed fields.
 pub const MAX_FRAME: usize = 2 * MAX_PATH + 512;
