@@ -40,7 +40,8 @@ impl Step {
             Step::Back { from, to } => format!(
                 "clock stepped back {} s, from the last sample learned at {} to {}; \
                  samples are judged but not learned until the clock passes {}",
-                from - to,
+                // Recorded epochs may be anything an i64 holds (replay): never overflow.
+                from.saturating_sub(to),
                 utc(from),
                 utc(to),
                 utc(from)
@@ -50,7 +51,7 @@ impl Step {
                  learning goes on at the new time",
                 utc(from),
                 utc(to),
-                to - from - by
+                to.saturating_sub(from).saturating_sub(by)
             ),
         }
     }
@@ -150,6 +151,27 @@ mod tests {
     const T: i64 = 1_704_067_200;
     const WEEK: i64 = 604_800;
     const I: Duration = Duration::from_secs(150);
+
+    /// Found by `prop_replay_any_epoch_is_learned` after the merge: a replayed epoch may be
+    /// anything an i64 holds, and the step's message subtracted them unchecked (a panic in
+    /// debug builds).
+    #[test]
+    fn regression_clock_step_message_of_extreme_epochs_overflowed() {
+        let mut steps = Steps::new(Some(i64::MAX - 1));
+        let v = steps.observe(i64::MIN + 1, Source::Recorded);
+        assert!(!v.learn);
+        let msg = v.step.expect("a step back").message();
+        assert!(
+            msg.starts_with(&format!("clock stepped back {} s", i64::MAX)),
+            "{msg}"
+        );
+        let fwd = Step::Forward {
+            from: i64::MIN,
+            to: i64::MAX,
+            by: i64::MIN,
+        };
+        assert!(fwd.message().starts_with("clock stepped forward"));
+    }
 
     fn at(s: u64) -> Source {
         Source::Live {
