@@ -44,7 +44,11 @@ use crate::round::{Agent, Files};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // A one-shot command whose reader went away ends quietly; the daemons outlive theirs.
-    if !matches!(cli.command, Command::Run | Command::Serve) {
+    #[cfg(feature = "peers")]
+    let daemon = matches!(cli.command, Command::Run | Command::Serve);
+    #[cfg(not(feature = "peers"))]
+    let daemon = matches!(cli.command, Command::Run);
+    if !daemon {
         output::stdio::die_on_closed_pipe();
     }
     match run(cli) {
