@@ -22,7 +22,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(aarch64-unknown-linux-musl armv7-unknown-linux-gnueabihf)
 # The issue's budget is 2 MiB, which these builds do not meet yet (README, "Router
-# builds"): the ceilings held are today's sizes (2.80 MiB and 3.16 MiB) with a few per
+# builds"): the ceilings held are today's sizes (2.83 MiB and 3.18 MiB) with a few per
 # cent to spare, so that growth fails CI while the gap to the target is printed.
 target_size=$((2 * 1024 * 1024))
 declare -A ceilings=(
