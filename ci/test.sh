@@ -54,3 +54,6 @@ bash ci/firmware.sh
 
 step "core tests on aarch64, armv7 and 32-bit big-endian PowerPC under QEMU"
 bash ci/cross.sh
+
+step "router builds: static aarch64 and armv7 agents, sizes held, scan/rule/learner/run under QEMU"
+bash ci/router.sh

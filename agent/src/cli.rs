@@ -73,6 +73,7 @@ pub enum Command {
         /// another, are one sample.
         file: PathBuf,
     },
+    #[cfg(feature = "graph")]
     /// Draw the learned week: per observable a CSV and an SVG of average ± deviation with
     /// the values recorded in the last week, and an index.html showing them all.
     Graph {
@@ -98,9 +99,11 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    #[cfg(feature = "peers")]
     /// Serve this host's public key, signed database, journal and matching files to the
     /// neighbours `[peers] allow` admits (read-only HTTP/1.1 on `[peers] listen`).
     Serve,
+    #[cfg(feature = "peers")]
     /// Fetch each neighbour's key and database once, verify, compare with the copy fetched
     /// last time. Exit bits: 1 a database changed, 2 unreachable, 4 bad signature or key.
     WatchPeers,

@@ -13,15 +13,22 @@ pub use heartbeat::Heartbeat;
 
 use homeostat_core::feed::{Clock, Sink};
 
+#[cfg(feature = "peers")]
 use crate::config::peers::PeerSettings;
 use crate::config::Config;
 use crate::output::journal::Journal;
 use crate::output::metrics::Metrics;
+#[cfg(feature = "http-metrics")]
 use crate::output::serve::serve;
 use crate::output::syslog::Syslog;
 use crate::output::Output;
+#[cfg(feature = "peers")]
 use crate::peers::watch::{self, Watched};
 use crate::round::{Agent, Files};
+
+/// Without the neighbourhood watch no watch ever arrives.
+#[cfg(not(feature = "peers"))]
+pub type Watched = std::convert::Infallible;
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
@@ -116,6 +123,10 @@ pub fn run(
 ) -> Result<(), (u8, String)> {
     let out = &agent.cfg.output;
     let metrics = out.metrics_wanted().then(|| Metrics::open(&agent.state));
+    if let Some(missing) = not_built(&agent.cfg) {
+        return Err((crate::exit::CONFIG, missing));
+    }
+    #[cfg(feature = "http-metrics")]
     let listener = match out.metrics {
         Some(addr) => Some(
             std::net::TcpListener::bind(addr)
@@ -130,6 +141,7 @@ pub fn run(
         None => None,
     };
     // `[peers] listen`: the neighbourhood watch's server, on a thread of its own.
+    #[cfg(feature = "peers")]
     crate::peers::server::start_thread(&agent.cfg, &agent.keys, &agent.state)
         .map_err(|e| (crate::exit::IO, e))?;
     let watch = realtime::Watch::new(&agent.state);
@@ -140,11 +152,29 @@ pub fn run(
         clock,
         json,
         metrics,
+        #[cfg(feature = "http-metrics")]
         listener,
+        #[cfg(feature = "peers")]
         peers: None,
     };
     let intervals = d.intervals();
     schedule(&mut d, intervals).map_err(|e| (crate::exit::IO, format!("daemon: {e}")))
+}
+
+/// What `cfg` asks of `run` that this build left out (see `Cargo.toml`'s features), named.
+fn not_built(cfg: &Config) -> Option<String> {
+    let without = |what: &str, feature: &str| {
+        Some(format!(
+            "{what}: this build has no {feature} (built without the `{feature}` feature)"
+        ))
+    };
+    if !cfg!(feature = "http-metrics") && cfg.output.metrics.is_some() {
+        return without("[output] metrics", "http-metrics");
+    }
+    if !cfg!(feature = "peers") && cfg.peers.is_some() {
+        return without("[peers]", "peers");
+    }
+    None
 }
 
 /// A line for the daemon's log (stderr).
@@ -162,8 +192,10 @@ struct Daemon<C> {
     /// The metrics of every round, when `[output]` asks for them.
     metrics: Option<Metrics>,
     /// Where `/metrics` is served, until the runtime takes it.
+    #[cfg(feature = "http-metrics")]
     listener: Option<std::net::TcpListener>,
     /// The neighbours' watch's `[peers]`, once it runs (a reload sends the new one).
+    #[cfg(feature = "peers")]
     peers: Option<tokio::sync::watch::Sender<Option<PeerSettings>>>,
     /// The real-time watch (checking on threads of its own), the gap to report, and the
     /// lock that keeps its checks and the rounds' from writing the database at once.
@@ -229,6 +261,7 @@ impl<C: Clock> Rounds for Daemon<C> {
 
     fn start(&mut self) -> Option<mpsc::Receiver<Watched>> {
         self.watch_start();
+        #[cfg(feature = "http-metrics")]
         if let (Some(l), Some(m)) = (self.listener.take(), self.metrics.as_ref()) {
             match tokio::net::TcpListener::from_std(l) {
                 Ok(l) => {
@@ -237,11 +270,22 @@ impl<C: Clock> Rounds for Daemon<C> {
                 Err(e) => say(&format!("[output] metrics: cannot serve: {e}")),
             }
         }
-        let (tx, settings) = tokio::sync::watch::channel(self.agent.cfg.peers.clone());
-        self.peers = Some(tx);
-        Some(watch::every(settings, self.agent.state.clone()))
+        #[cfg(feature = "peers")]
+        {
+            let (tx, settings) = tokio::sync::watch::channel(self.agent.cfg.peers.clone());
+            self.peers = Some(tx);
+            Some(watch::every(settings, self.agent.state.clone()))
+        }
+        #[cfg(not(feature = "peers"))]
+        None
     }
 
+    #[cfg(not(feature = "peers"))]
+    fn watched(&mut self, watched: Watched) {
+        match watched {}
+    }
+
+    #[cfg(feature = "peers")]
     fn watched(&mut self, watched: Watched) {
         let now = self.clock.now();
         let mut out = self.output(now);
@@ -260,7 +304,11 @@ impl<C: Clock> Rounds for Daemon<C> {
                 say("configuration reloaded");
                 self.agent.cfg = cfg;
                 self.watch_start();
+                if let Some(missing) = not_built(&self.agent.cfg) {
+                    say(&format!("{missing}; ignored"));
+                }
                 // The neighbours' watch restarts only when `[peers]` changed.
+                #[cfg(feature = "peers")]
                 if let Some(tx) = &self.peers {
                     let new = self.agent.cfg.peers.clone();
                     tx.send_if_modified(|p| {

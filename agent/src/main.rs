@@ -7,12 +7,14 @@ mod config;
 mod daemon;
 mod exit;
 mod files;
+#[cfg(feature = "graph")]
 mod graph;
 mod journal;
 mod limits;
 mod measurements;
 mod monitor;
 mod output;
+#[cfg(feature = "peers")]
 mod peers;
 mod permissions;
 mod platform;
@@ -42,7 +44,11 @@ use crate::round::{Agent, Files};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // A one-shot command whose reader went away ends quietly; the daemons outlive theirs.
-    if !matches!(cli.command, Command::Run | Command::Serve) {
+    #[cfg(feature = "peers")]
+    let daemon = matches!(cli.command, Command::Run | Command::Serve);
+    #[cfg(not(feature = "peers"))]
+    let daemon = matches!(cli.command, Command::Run);
+    if !daemon {
         output::stdio::die_on_closed_pipe();
     }
     match run(cli) {
@@ -60,7 +66,11 @@ fn run(cli: Cli) -> Outcome {
     // Before any file is made: state, databases, journal and logs are private. `graph`
     // writes only its charts, outside the state, for a browser or web server to read: the
     // user's umask decides.
-    if !matches!(cli.command, Command::Graph { .. }) {
+    #[cfg(feature = "graph")]
+    let private = !matches!(cli.command, Command::Graph { .. });
+    #[cfg(not(feature = "graph"))]
+    let private = true;
+    if private {
         permissions::private_umask();
     }
     if let Command::Config { default } = &cli.command {
@@ -103,15 +113,20 @@ fn run(cli: Cli) -> Outcome {
     let mut out = Output::new(cli.json, now);
     // Every command that reports events journals them (samples excepted, by the sink),
     // and sends them to syslog when `[output]` asks.
-    if matches!(
-        cli.command,
-        Command::Scan { .. }
-            | Command::Init
-            | Command::Check { .. }
-            | Command::Update { .. }
-            | Command::WatchPeers
-            | Command::Restore { .. }
-    ) {
+    #[cfg(feature = "peers")]
+    let watches_peers = matches!(cli.command, Command::WatchPeers);
+    #[cfg(not(feature = "peers"))]
+    let watches_peers = false;
+    if watches_peers
+        || matches!(
+            cli.command,
+            Command::Scan { .. }
+                | Command::Init
+                | Command::Check { .. }
+                | Command::Update { .. }
+                | Command::Restore { .. }
+        )
+    {
         out.add(Box::new(output::journal::Journal::new(&state)));
         if cfg.output.syslog {
             let host = state_dir::hostname();
@@ -132,11 +147,18 @@ fn run(cli: Cli) -> Outcome {
             watch,
         } => {
             if watch {
+                #[cfg(feature = "dashboard")]
                 return monitor::watch::command(&state, all);
+                #[cfg(not(feature = "dashboard"))]
+                return Err((
+                    EXIT_CONFIG,
+                    "state --watch: this build has no terminal dashboard (built without the `dashboard` feature)".into(),
+                ));
             }
             return monitor::show::command(&cfg, &state, &observables, vars, all, &mut out);
         }
         Command::Eval { expr } => return monitor::eval::command(&state, &expr, now),
+        #[cfg(feature = "graph")]
         Command::Graph {
             out: dir,
             obs,
@@ -151,7 +173,9 @@ fn run(cli: Cli) -> Outcome {
             };
             return graph::command(&cfg, &state, &opts, &mut out);
         }
+        #[cfg(feature = "peers")]
         Command::Serve => return peers::serve::command(&cfg, &keys, &state),
+        #[cfg(feature = "peers")]
         Command::WatchPeers => return peers::watch::command(&cfg, &state, &mut out),
         Command::Restore { paths, from } => {
             return files::restore::command(&cfg, &keys, &state, &absolute(paths)?, &from, &mut out)

@@ -10,6 +10,7 @@
 //! - [`watch`], [`dashboard`]: `state --watch`, the live view on a terminal.
 
 pub mod clock_step;
+#[cfg(feature = "dashboard")]
 pub mod dashboard;
 pub mod eval;
 pub mod events;
@@ -19,4 +20,5 @@ pub mod peaks;
 pub mod replay;
 pub mod show;
 pub mod store;
+#[cfg(feature = "dashboard")]
 pub mod watch;

@@ -15,9 +15,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use bytes::Bytes;
 use homeostat_core::event::{Epoch, Event};
 use homeostat_core::feed::{BlobWriter, Storage};
-use hyper::body::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::BoxedSink;
@@ -386,6 +386,7 @@ impl Metrics {
     }
 
     /// The last rendering, shared with the server.
+    #[cfg(feature = "http-metrics")]
     pub fn text(&self) -> Arc<Mutex<Bytes>> {
         self.text.clone()
     }

@@ -15,7 +15,13 @@ pub mod escape;
 pub mod journal;
 pub mod json;
 pub mod metrics;
+#[cfg(feature = "progress")]
 pub mod progress;
+// Without the bars: the same calls, drawing nothing.
+#[cfg(not(feature = "progress"))]
+#[path = "progress_off.rs"]
+pub mod progress;
+#[cfg(feature = "http-metrics")]
 pub mod serve;
 pub mod stdio;
 pub mod syslog;

@@ -12,6 +12,7 @@ use proptest::prelude::*;
 use super::cases;
 use crate::journal::file as jfile;
 use crate::monitor::{history, peaks::Extras};
+#[cfg(feature = "peers")]
 use crate::peers::pins::{key_hex, parse_key, Pin, Pins};
 use crate::policy::rules::state::{self as rstate, RulesState};
 
@@ -95,6 +96,7 @@ proptest! {
 
     /// Peer pins: a key written by `pin` reads back; any other bytes in a pin file give
     /// `Unreadable` or a key, never a panic.
+    #[cfg(feature = "peers")]
     #[test]
     fn prop_pins_parse_or_refuse(
         seed in any::<[u8; 32]>(),

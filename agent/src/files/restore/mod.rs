@@ -12,6 +12,8 @@ mod accept;
 // Directory-relative libc calls, each with a SAFETY note.
 #[allow(unsafe_code)]
 mod at;
+#[cfg(feature = "peers")]
+mod peer;
 mod source;
 mod write;
 // Extended attributes by file descriptor (libc), each call with a SAFETY note.
@@ -29,7 +31,9 @@ use homeostat_core::fim::{compare, Attr, Entry, Kind, Timestamp};
 
 use self::accept::Accepted;
 use self::at::{descend, Blocked, Dir};
-use self::source::{From, Mirror, Peer, Source};
+#[cfg(feature = "peers")]
+use self::peer::Peer;
+use self::source::{From, Mirror, Source};
 use self::write::{put_back, system_time, Backup, BACKUP_SUFFIX};
 use self::xattrs::Pairs;
 use crate::config::{Config, Tree};
@@ -71,9 +75,17 @@ pub fn command(
                 .map_err(|e| (CONFIG, format!("--from {}: {e}", dir.display())))?;
             run.each(&mut mirror, paths, out)?
         }
+        #[cfg(feature = "peers")]
         From::Peer(host) => {
             let mut peer = Peer::new(host).map_err(|e| (IO, format!("tokio runtime: {e}")))?;
             run.each(&mut peer, paths, out)?
+        }
+        #[cfg(not(feature = "peers"))]
+        From::Peer(host) => {
+            return Err((
+                CONFIG,
+                format!("--from http://{host}: this build cannot fetch from a peer (built without the `peers` feature); use a directory"),
+            ))
         }
     };
     let report = |e: std::io::Error| (IO, format!("cannot write report: {e}"));

@@ -99,10 +99,11 @@ fn counters_survive_reopening() {
     let t = fs::read_to_string(&file).unwrap();
     assert!(t.contains("homeostat_rounds_total 2\n"), "{t}");
     assert!(t.contains("homeostat_alerts_total{rule=\"r\"} 1\n"), "{t}");
-    assert_eq!(&lock(&m.text())[..], t.as_bytes());
+    assert_eq!(&lock(&m.text)[..], t.as_bytes());
 }
 
 /// 128 observables and 500 classes, as the benchmark asks.
+#[cfg(feature = "http-metrics")]
 fn big() -> State {
     let mut s = State::default();
     for i in 0..128 {
@@ -124,6 +125,7 @@ fn big() -> State {
     s
 }
 
+#[cfg(feature = "http-metrics")]
 fn percentile(mut v: Vec<std::time::Duration>, p: usize) -> std::time::Duration {
     v.sort();
     v[(v.len() - 1) * p / 100]
@@ -133,6 +135,7 @@ fn percentile(mut v: Vec<std::time::Duration>, p: usize) -> std::time::Duration 
 /// makes), timed beside curl's own `time_total` in the same run. Figures on stderr
 /// (`cargo test --release -p homeostat metrics_response_time -- --nocapture`); the
 /// bound is 1 ms for the median in release builds, looser in debug ones.
+#[cfg(feature = "http-metrics")]
 #[test]
 fn metrics_response_time() {
     use std::io::{Read, Write};
