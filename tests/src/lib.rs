@@ -29,8 +29,8 @@ pub mod fixture;
 #[allow(unsafe_code)]
 pub mod fs;
 pub mod json;
-pub mod mountns;
 pub mod measured;
+pub mod mountns;
 pub mod net;
 pub mod procs;
 pub mod prom;
