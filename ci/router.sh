@@ -78,7 +78,7 @@ for t in "${targets[@]}"; do
   start=$(date +%s)
   router_build "$t" router
   built=$(($(date +%s) - start))
-  bin=target/$t/router/homeostat
+  bin=${CARGO_TARGET_DIR:-target}/$t/router/homeostat
   qemu=$(qemu_for "$t")
   size=$(stat -c %s "$bin")
   what=$(file -b "$bin")
@@ -128,6 +128,17 @@ EOF
   hs check >"$work/check.out" || fail "check of an unchanged tree failed: $(cat "$work/check.out")"
   runs=$((runs + 1))
   tail -n 1 "$work/check.out"
+
+  # The router set has no Unicode \p{...} tables (agent feature `unicode-classes`): such a
+  # pattern is refused with a message that names the feature.
+  cp "$work/homeostat.toml" "$work/greek.toml"
+  printf '\n[[process]]\nname = "greek"\ncommand = %s\ncount = [0, 0]\n' "'\\p{Greek}+'" >>"$work/greek.toml"
+  if "$qemu" "$bin" --config "$work/greek.toml" --state-dir "$work/state" check >"$work/greek.out" 2>&1; then
+    fail "a \\p{Greek} pattern was accepted without the unicode-classes feature"
+  fi
+  runs=$((runs + 1))
+  grep -q 'unicode-classes' "$work/greek.out" || fail "the \\p{...} refusal does not name the feature: $(cat "$work/greek.out")"
+  tail -n 1 "$work/greek.out"
 
   # A round: the files and a monitor sample, which the learner keeps.
   hs --json scan >"$work/scan1.out" || fail "scan of an unchanged tree failed: $(cat "$work/scan1.out")"
