@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Router builds: the agent with the `router` feature set (files, `run`, monitor,
 # measurements, rules, journal, syslog, metrics file; no peers, HTTP server, charts,
-# dashboard or progress bars) in the size profile, as static binaries for 64-bit ARM and
-# 32-bit ARM hard-float. Prints each stripped size, fails above the held ceiling, checks
-# that `file` calls it statically linked, and runs it under QEMU user-mode emulation:
-# `--version`, `init` and `check` of a small tree, then two `scan`s whose samples the
+# dashboard, progress bars, coloured help or Unicode \p{...} tables) in the size profile,
+# as static musl binaries for 64-bit ARM and 32-bit ARM hard-float. Prints each stripped
+# size, fails at or above 2 MiB, checks that `file` calls it statically linked, and runs it
+# under QEMU user-mode emulation: `--version`, `init` and `check` of a small tree, a
+# `\p{Greek}` process pattern refused with the feature named, then two `scan`s whose samples the
 # learner keeps (its state file appears, then changes), the second after a change to the
 # tree, where a `[[rule]]` on the file class fires; and `run`, stopped by SIGTERM after its
 # first round.
