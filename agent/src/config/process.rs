@@ -162,7 +162,19 @@ fn regex(v: Option<&Value>, field: &str, anchored: bool) -> Result<Option<Re>> {
     };
     Regex::new(&pattern)
         .map(|r| Some(Re(r)))
-        .map_err(|e| anyhow!("{field}: bad regex {s:?}: {e}"))
+        .map_err(|e| anyhow!("{field}: bad regex {s:?}: {e}{}", unicode_classes_note(s)))
+}
+
+/// Why `\p{...}` fails in a build without the `unicode-classes` feature (the router set,
+/// which leaves those tables out for size; `\w`, `\d`, `\s` stay Unicode-aware).
+fn unicode_classes_note(pattern: &str) -> &'static str {
+    if cfg!(not(feature = "unicode-classes"))
+        && (pattern.contains("\\p") || pattern.contains("\\P"))
+    {
+        " (this build has no Unicode \\p{...} classes: they come with the `unicode-classes` feature)"
+    } else {
+        ""
+    }
 }
 
 fn range_i64(v: Option<&Value>, field: &str) -> Result<Option<(i64, i64)>> {
@@ -237,6 +249,24 @@ mod tests {
         let v: toml::Table = toml::from_str(text).unwrap();
         let list = v["process"].as_array().unwrap().clone();
         processes(&list, "t.toml")
+    }
+
+    // Whether `\p{Greek}` itself compiles cannot be asserted here: the dev-dependencies
+    // (proptest) turn regex-syntax's Unicode tables back on in every test build. The
+    // router binary's refusal is checked under QEMU by ci/router.sh.
+    #[test]
+    fn unicode_classes_note_follows_the_feature() {
+        let note = unicode_classes_note(r"^\p{Greek}+$");
+        if cfg!(feature = "unicode-classes") {
+            assert_eq!(note, "");
+        } else {
+            assert!(note.contains("`unicode-classes` feature"), "{note}");
+        }
+        assert_eq!(unicode_classes_note(r"^\w+$"), "");
+        // `\w` is Unicode-aware in every build.
+        let v = Value::String(r"\w+".into());
+        let re = regex(Some(&v), "command", true).unwrap().unwrap();
+        assert!(re.0.is_match("héllo"));
     }
 
     #[test]
