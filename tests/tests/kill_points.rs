@@ -50,6 +50,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use homeostat_tests::content::text_bytes;
+use homeostat_tests::faults::{blocked_writing_stdout, complete_len, complete_lines, exited};
 use homeostat_tests::filelog::parse_log;
 use homeostat_tests::fixture::Fixture;
 use homeostat_tests::fs::{chmod, tick};
@@ -243,17 +244,6 @@ impl Setup {
 /// Path → the kinds of change reported for it.
 type Reported = BTreeMap<String, BTreeSet<String>>;
 
-/// Length of the prefix made of complete lines.
-fn complete_len(bytes: &[u8]) -> usize {
-    bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
-}
-
-fn complete_lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
-    bytes[..complete_len(bytes)]
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-}
-
 /// What became of one kill point.
 struct Outcome {
     point: String,
@@ -410,25 +400,6 @@ fn reference_run(s: &Setup) -> (Duration, usize) {
     (took, o.stdout.len())
 }
 
-/// `/proc/PID/task/*/syscall`: is a thread of `pid` blocked in `write(1, …)`? `None`
-/// when this kernel does not say (no permission, no CONFIG_HAVE_ARCH_TRACEHOOK).
-fn blocked_writing_stdout(pid: u32) -> Option<bool> {
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-    let write_nr = libc::SYS_write.to_string();
-    let mut any = false;
-    for t in tasks.flatten() {
-        let Ok(sc) = std::fs::read_to_string(t.path().join("syscall")) else {
-            continue;
-        };
-        any = true;
-        let mut f = sc.split_whitespace();
-        if f.next() == Some(write_nr.as_str()) && f.next() == Some("0x1") {
-            return Some(true);
-        }
-    }
-    any.then_some(false)
-}
-
 /// Bytes waiting in the pipe and its capacity.
 #[allow(unsafe_code)] // one libc call each, with its SAFETY note
 fn pipe_fill(fd: i32) -> (usize, usize) {
@@ -456,23 +427,6 @@ fn default_pipe_size() -> usize {
         libc::close(fds[1]);
         assert!(cap > 0, "F_GETPIPE_SZ");
         cap as usize
-    }
-}
-
-/// Has the child exited (left a zombie)? Does not reap it.
-#[allow(unsafe_code)] // one libc call each, with its SAFETY note
-fn exited(child: &Child) -> bool {
-    // SAFETY: a zeroed siginfo_t is a valid out-parameter; WNOWAIT leaves the child alone.
-    unsafe {
-        let mut info: libc::siginfo_t = std::mem::zeroed();
-        let r = libc::waitid(
-            libc::P_PID,
-            child.id() as libc::id_t,
-            &mut info,
-            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-        );
-        assert_eq!(r, 0, "waitid: {}", std::io::Error::last_os_error());
-        info.si_pid() != 0
     }
 }
 
